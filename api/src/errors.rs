@@ -1,0 +1,56 @@
+//! Errors of the HTTP layer and of fila's own endpoints (authentication,
+//! limits, admin), answered as `{"code": <HTTP status>, "message": "..."}`.
+//! Protocol endpoints map their own errors to their wire format (see
+//! `taf::errors`); details of server-side failures go to the log only.
+
+use axum::Json;
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use fila_shared::db::StoreError;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("this user may not call this endpoint")]
+    Forbidden,
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("database unavailable")]
+    Store(#[from] StoreError),
+}
+
+/// The JSON error body fila answers with outside the protocols.
+pub fn error_body(status: StatusCode, code: u16, message: &str) -> Response {
+    (status, Json(json!({ "code": code, "message": message }))).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Store(e) => {
+                tracing::error!(error = %e, "store failure");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        let mut response = error_body(status, status.as_u16(), &self.to_string());
+        if matches!(self, ApiError::Unauthenticated) {
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"fila\", charset=\"UTF-8\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,89 @@
+//! fila-api: the thin HTTP front of fila. It authenticates, validates,
+//! stores accepted work in PostgreSQL and enqueues it in RabbitMQ; the
+//! workers do the processing.
+
+mod admin;
+mod auth;
+mod body;
+mod errors;
+mod health;
+mod state;
+mod taf;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use fila_shared::amqp::{Broker, Topology};
+use fila_shared::config::Config;
+use fila_shared::db::{self, PoolSetupError, StoreError, migrations};
+use fila_shared::taf::branch::{self, SeedError};
+use tokio::net::TcpListener;
+
+pub use auth::hash_password;
+use state::{AppState, SharedState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiStartError {
+    #[error(transparent)]
+    Pool(#[from] PoolSetupError),
+    #[error("migrations: {0}")]
+    Migrate(StoreError),
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error("no users are configured: add [[users]] with an argon2 password_hash")]
+    NoUsers,
+    #[error("http server: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// Serves until `shutdown` completes, then drains in-flight requests.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ApiStartError> {
+    if config.users.is_empty() {
+        return Err(ApiStartError::NoUsers);
+    }
+    let pool = db::pool(&config, "fila-api")?;
+    if config.migrate_on_start {
+        migrations::apply(&pool, &config.database_schema)
+            .await
+            .map_err(ApiStartError::Migrate)?;
+    }
+    let seeded = branch::seed(&pool, &config.taf_branches).await?;
+    if seeded > 0 {
+        tracing::info!(branches = seeded, "TAF branches seeded from configuration");
+    }
+    let broker = Broker::new(
+        config.amqp_url.clone(),
+        Topology::new(&config.amqp_prefix),
+        "fila-api",
+    );
+    if let Err(e) = broker.publisher().await {
+        tracing::warn!(error = %e, "RabbitMQ unavailable at start: accepted work waits in the outbox");
+    }
+    let state: SharedState = Arc::new(AppState::new(config, pool, broker));
+    let app = router(state.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    state.broker.close().await;
+    tracing::info!("fila-api stopped");
+    Ok(())
+}
+
+fn router(state: SharedState) -> Router {
+    let protocols =
+        taf::routes().route_layer(from_fn_with_state(state.clone(), auth::require_producer));
+    let admin = admin::routes().route_layer(from_fn_with_state(state.clone(), auth::require_admin));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(protocols)
+        .merge(admin)
+        .with_state(state)
+}

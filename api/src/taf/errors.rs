@@ -1,0 +1,70 @@
+//! The one place where TAF errors become TAF's wire format:
+//!
+//! - RESTFAULT 701-705: HTTP 500 (as the seed insists) with
+//!   `{"code": 70x, "message": "..."}`, the JSON form of Protheus'
+//!   `SetRestFault`;
+//! - a lot refused whole (800-809, 812-813 at lot level): HTTP 200 with the
+//!   seed's `{"coderr": 8xx, "description": "..."}`;
+//! - limits: HTTP 413 with `{"code": 413, "message": "..."}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use fila_shared::db::StoreError;
+use fila_shared::taf::codes::Refusal;
+
+use crate::errors::{ApiError, error_body};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TafError {
+    /// 701.
+    #[error("Os parametros ticketCode ou registryKey e startRecNo sao obrigatorios. {0}")]
+    MissingKey(String),
+    /// 702: the detail is logged, not answered.
+    #[error("Erro na criacao/abertura da tabela TAFST2 ou TAFXERP.")]
+    Store(#[from] StoreError),
+    /// 703.
+    #[error("O parametro searchMode deve ser preenchido com 1 ou 2.")]
+    SearchMode,
+    /// 704.
+    #[error("Arquivo vazio: nao foi enviada uma mensagem no body da requisicao.")]
+    EmptyBody,
+    /// 705.
+    #[error("Erro ao realizar parser da mensagem: {0}")]
+    Malformed(String),
+    /// The whole lot refused with one code.
+    #[error("{}", .0.description())]
+    Refused(Refusal),
+    /// Errors of the HTTP layer (size limits).
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl TafError {
+    fn fault_code(&self) -> Option<u16> {
+        match self {
+            TafError::MissingKey(_) => Some(701),
+            TafError::Store(_) => Some(702),
+            TafError::SearchMode => Some(703),
+            TafError::EmptyBody => Some(704),
+            TafError::Malformed(_) => Some(705),
+            TafError::Refused(_) | TafError::Api(_) => None,
+        }
+    }
+}
+
+impl IntoResponse for TafError {
+    fn into_response(self) -> Response {
+        if let TafError::Store(e) = &self {
+            tracing::error!(error = %e, "TAF store failure (RESTFAULT 702)");
+        }
+        if let Some(code) = self.fault_code() {
+            return error_body(StatusCode::INTERNAL_SERVER_ERROR, code, &self.to_string());
+        }
+        match self {
+            TafError::Refused(refusal) => (StatusCode::OK, Json(refusal.to_wire())).into_response(),
+            TafError::Api(e) => e.into_response(),
+            _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    }
+}

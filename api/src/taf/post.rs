@@ -1,0 +1,59 @@
+//! `POST /rest/wstafst2`: check the lot, store what is accepted in one
+//! transaction, publish its queue messages, answer per registryKey.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use fila_shared::outbox;
+use fila_shared::taf::codes::Refusal;
+use fila_shared::taf::lot::{LotRefusal, LotRequest, LotResponse, LotSyntaxError};
+use fila_shared::taf::{branch, intake};
+
+use super::errors::TafError;
+use crate::body::read_limited;
+use crate::errors::ApiError;
+use crate::state::SharedState;
+
+pub async fn lot(
+    State(state): State<SharedState>,
+    body: Body,
+) -> Result<Json<LotResponse>, TafError> {
+    let config = &state.config;
+    let body = read_limited(body, config.max_body_bytes).await?;
+    let mut lot = match LotRequest::parse(&body, config.taf_max_lot_items) {
+        Err(LotSyntaxError::Empty) => return Err(TafError::EmptyBody),
+        Err(LotSyntaxError::Malformed(reason)) => return Err(TafError::Malformed(reason)),
+        Ok(Err(LotRefusal::Coded(refusal))) => return Err(TafError::Refused(refusal)),
+        Ok(Err(LotRefusal::TooManyItems { items, max })) => {
+            return Err(ApiError::TooLarge(format!(
+                "the lot has {items} items; at most {max} are accepted in one lot"
+            ))
+            .into());
+        }
+        Ok(Ok(lot)) => lot,
+    };
+    if !state.schema_current().await? {
+        return Err(TafError::Refused(Refusal::SchemaOutdated));
+    }
+    let lookup = {
+        let client = state
+            .pool
+            .get()
+            .await
+            .map_err(fila_shared::db::StoreError::from)?;
+        branch::lookup(&client, &lot.branch_codes()).await?
+    };
+    let group = lot.apply_branches(&lookup).map_err(TafError::Refused)?;
+    let stored = intake::store_lot(&state.pool, &mut lot, &group, config.taf_chunk_size).await?;
+    if let Err(e) = outbox::publish_stored(&state.pool, &state.broker, &stored).await {
+        tracing::warn!(error = %e, ticket = %lot.ticket_code, "lot stored; its queue messages wait for the sweeper");
+    }
+    let response = lot.response();
+    tracing::info!(
+        ticket = %response.ticket_code,
+        items = response.key_amount,
+        accepted = response.registry_key.iter().filter(|k| k.success).count(),
+        "TAF lot received"
+    );
+    Ok(Json(response))
+}

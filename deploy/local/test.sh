@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every check and test of fila: formatting, clippy, unit tests and the
+# end-to-end tests, which start the real binaries against the real
+# PostgreSQL and RabbitMQ (installed and started if needed). Each test uses
+# its own schema and queue prefix and removes them when it ends.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+deploy/local/services.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+# The end-to-end tests start these binaries: build them before the tests.
+cargo build --workspace --bins --locked
+cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}"

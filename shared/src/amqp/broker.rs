@@ -1,0 +1,237 @@
+//! One RabbitMQ connection per process, opened lazily, with fila's topology
+//! declared on every (re)connection. After a failure the next attempt waits
+//! with capped exponential backoff; meanwhile callers get
+//! [`BrokerError::Unavailable`] at once instead of piling up behind a dead
+//! socket (PostgreSQL holds what was accepted; the outbox sweeper publishes
+//! it later).
+//!
+//! Publishing is pipelined: every message of a batch is sent before the first
+//! confirm is awaited, so a batch costs one round trip, not one per message.
+
+use std::time::{Duration, Instant};
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+
+use super::topology::Topology;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A broker that takes longer than this to confirm a batch (memory alarm,
+/// disk alarm) counts as unavailable for it.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_FIRST: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("broker unavailable: {0}")]
+    Unavailable(String),
+    #[error("amqp: {0}")]
+    Amqp(#[from] lapin::Error),
+    #[error("the broker refused a message (nack)")]
+    Nacked,
+    #[error("no queue is bound for routing key {0}")]
+    Unroutable(String),
+}
+
+/// A message to publish, persistent and in JSON.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    pub exchange: &'a str,
+    pub routing_key: &'a str,
+    pub body: &'a [u8],
+    pub priority: u8,
+    /// The AMQP `type` property: what the body is.
+    pub kind: &'a str,
+    /// A stable id for consumers that deduplicate.
+    pub message_id: Option<String>,
+    pub headers: Option<FieldTable>,
+    /// Whether a message no queue takes is an error (work) or fine (results).
+    pub mandatory: bool,
+}
+
+pub struct Broker {
+    url: SecretString,
+    name: String,
+    topology: Topology,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    link: Option<Link>,
+    failures: u32,
+    next_attempt: Option<Instant>,
+}
+
+struct Link {
+    connection: Connection,
+    publisher: Channel,
+}
+
+impl Link {
+    fn healthy(&self) -> bool {
+        self.connection.status().connected() && self.publisher.status().connected()
+    }
+}
+
+impl Broker {
+    /// `name` shows in RabbitMQ's connection list.
+    pub fn new(url: SecretString, topology: Topology, name: impl Into<String>) -> Self {
+        Self {
+            url,
+            name: name.into(),
+            topology,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Whether a healthy connection is open now.
+    pub async fn connected(&self) -> bool {
+        self.state
+            .lock()
+            .await
+            .link
+            .as_ref()
+            .is_some_and(Link::healthy)
+    }
+
+    /// The confirm-mode channel for publishing, reconnecting if needed.
+    pub async fn publisher(&self) -> Result<Channel, BrokerError> {
+        let mut state = self.state.lock().await;
+        self.ensure_link(&mut state)
+            .await
+            .map(|link| link.publisher.clone())
+    }
+
+    /// A new channel on the connection (for a consumer).
+    pub async fn channel(&self) -> Result<Channel, BrokerError> {
+        let mut state = self.state.lock().await;
+        let link = self.ensure_link(&mut state).await?;
+        Ok(link.connection.create_channel().await?)
+    }
+
+    async fn ensure_link<'s>(&self, state: &'s mut State) -> Result<&'s Link, BrokerError> {
+        if !state.link.as_ref().is_some_and(Link::healthy) {
+            if let Some(at) = state.next_attempt.filter(|at| *at > Instant::now()) {
+                return Err(BrokerError::Unavailable(format!(
+                    "reconnecting in {} ms",
+                    at.saturating_duration_since(Instant::now()).as_millis()
+                )));
+            }
+            if let Some(old) = state.link.take() {
+                let _ = old.connection.close(200, "reconnecting".into()).await;
+            }
+            match self.open().await {
+                Ok(link) => {
+                    if state.failures > 0 {
+                        tracing::info!(broker = %self.name, "reconnected to RabbitMQ");
+                    }
+                    state.link = Some(link);
+                    state.failures = 0;
+                    state.next_attempt = None;
+                }
+                Err(e) => {
+                    state.failures = state.failures.saturating_add(1);
+                    let delay = BACKOFF_FIRST
+                        .saturating_mul(1 << state.failures.min(16))
+                        .min(BACKOFF_MAX);
+                    state.next_attempt = Some(Instant::now() + delay);
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "RabbitMQ unavailable");
+                    return Err(e);
+                }
+            }
+        }
+        state
+            .link
+            .as_ref()
+            .ok_or_else(|| BrokerError::Unavailable("no connection".into()))
+    }
+
+    async fn open(&self) -> Result<Link, BrokerError> {
+        let properties =
+            ConnectionProperties::default().with_connection_name(self.name.clone().into());
+        let connection = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            Connection::connect(self.url.expose_secret(), properties),
+        )
+        .await
+        .map_err(|_| BrokerError::Unavailable("connection timed out".into()))??;
+        let publisher = connection.create_channel().await?;
+        self.topology.declare(&publisher).await?;
+        publisher
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Link {
+            connection,
+            publisher,
+        })
+    }
+
+    /// Publishes a batch and waits for every confirm.
+    pub async fn publish(&self, messages: &[Outgoing<'_>]) -> Result<(), BrokerError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let channel = self.publisher().await?;
+        match tokio::time::timeout(CONFIRM_TIMEOUT, publish_on(&channel, messages)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(BrokerError::Unavailable("confirms timed out".into())),
+        }
+    }
+
+    /// Closes the connection (at shutdown).
+    pub async fn close(&self) {
+        if let Some(link) = self.state.lock().await.link.take() {
+            let _ = link.connection.close(200, "shutting down".into()).await;
+        }
+    }
+}
+
+async fn publish_on(channel: &Channel, messages: &[Outgoing<'_>]) -> Result<(), BrokerError> {
+    let mut confirms = Vec::with_capacity(messages.len());
+    for m in messages {
+        let mut properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into())
+            .with_priority(m.priority)
+            .with_type(m.kind.into());
+        if let Some(id) = &m.message_id {
+            properties = properties.with_message_id(id.as_str().into());
+        }
+        if let Some(headers) = &m.headers {
+            properties = properties.with_headers(headers.clone());
+        }
+        let options = BasicPublishOptions {
+            mandatory: m.mandatory,
+            ..Default::default()
+        };
+        let confirm = channel
+            .basic_publish(
+                m.exchange.into(),
+                m.routing_key.into(),
+                options,
+                m.body,
+                properties,
+            )
+            .await?;
+        confirms.push(confirm);
+    }
+    for (confirm, message) in confirms.into_iter().zip(messages) {
+        let confirmation = confirm.await?;
+        if confirmation.is_nack() {
+            return Err(BrokerError::Nacked);
+        }
+        if confirmation.take_message().is_some() {
+            return Err(BrokerError::Unroutable(message.routing_key.to_string()));
+        }
+    }
+    Ok(())
+}

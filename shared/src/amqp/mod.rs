@@ -1,0 +1,8 @@
+//! The RabbitMQ side: topology names and declaration, and the broker
+//! connection that publishes with confirms.
+
+pub mod broker;
+pub mod topology;
+
+pub use broker::{Broker, BrokerError, Outgoing};
+pub use topology::{Topology, WorkQueue};

@@ -1,0 +1,216 @@
+//! fila's RabbitMQ topology, declared idempotently by every process that
+//! connects. All names start with the configured prefix `<p>`:
+//!
+//! | name | kind | role |
+//! |---|---|---|
+//! | `<p>.work` | direct exchange | intake and releases publish work here |
+//! | `<p>.taf` | queue, priorities 0-5 | TAF records, bound with key `taf` |
+//! | `<p>.taf.retry.<delay>` | queue with TTL | a failed message waits here, then returns to `<p>.taf` |
+//! | `<p>.dead` | direct exchange | dead letters, routed by work queue |
+//! | `<p>.taf.dead` | queue | TAF messages that failed every attempt |
+//! | `<p>.results` | topic exchange | `taf.processed`, `taf.error`, ... for consumers of results |
+//!
+//! Queues are durable classic queues: classic queues honor per-message
+//! priority (TAF `registryPriority`) on every RabbitMQ version.
+
+use std::time::Duration;
+
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{Channel, ExchangeKind};
+
+/// A queue of work served by workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkQueue {
+    Taf,
+}
+
+impl WorkQueue {
+    pub const ALL: [WorkQueue; 1] = [WorkQueue::Taf];
+
+    /// Routing key on the work and dead-letter exchanges, and the queue's
+    /// name after the prefix.
+    pub fn key(self) -> &'static str {
+        match self {
+            WorkQueue::Taf => "taf",
+        }
+    }
+
+    /// Highest AMQP priority the queue honors.
+    fn max_priority(self) -> u8 {
+        match self {
+            WorkQueue::Taf => 5,
+        }
+    }
+}
+
+/// How long a failed message waits before its next attempt: the n-th retry
+/// waits `RETRY_DELAYS[min(n - 1, last)]`.
+pub const RETRY_DELAYS: [Duration; 3] = [
+    Duration::from_secs(1),
+    Duration::from_secs(10),
+    Duration::from_secs(60),
+];
+
+/// The names of one deployment's exchanges and queues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    prefix: String,
+}
+
+impl Topology {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    pub fn work_exchange(&self) -> String {
+        format!("{}.work", self.prefix)
+    }
+
+    pub fn dead_exchange(&self) -> String {
+        format!("{}.dead", self.prefix)
+    }
+
+    pub fn results_exchange(&self) -> String {
+        format!("{}.results", self.prefix)
+    }
+
+    pub fn queue(&self, queue: WorkQueue) -> String {
+        format!("{}.{}", self.prefix, queue.key())
+    }
+
+    /// The retry queue for the n-th retry (n from 1).
+    pub fn retry_queue(&self, queue: WorkQueue, retry: u32) -> String {
+        let index = (retry.max(1) as usize - 1).min(RETRY_DELAYS.len() - 1);
+        format!(
+            "{}.{}.retry.{}s",
+            self.prefix,
+            queue.key(),
+            RETRY_DELAYS[index].as_secs()
+        )
+    }
+
+    pub fn dead_queue(&self, queue: WorkQueue) -> String {
+        format!("{}.{}.dead", self.prefix, queue.key())
+    }
+
+    fn exchanges(&self) -> [(String, ExchangeKind); 3] {
+        [
+            (self.work_exchange(), ExchangeKind::Direct),
+            (self.dead_exchange(), ExchangeKind::Direct),
+            (self.results_exchange(), ExchangeKind::Topic),
+        ]
+    }
+
+    /// Declares everything; safe to repeat.
+    pub async fn declare(&self, channel: &Channel) -> Result<(), lapin::Error> {
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        for (name, kind) in self.exchanges() {
+            channel
+                .exchange_declare(name.into(), kind, durable, FieldTable::default())
+                .await?;
+        }
+        for queue in WorkQueue::ALL {
+            self.declare_queue(channel, queue).await?;
+        }
+        Ok(())
+    }
+
+    async fn declare_queue(&self, channel: &Channel, queue: WorkQueue) -> Result<(), lapin::Error> {
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        let mut work_args = FieldTable::default();
+        work_args.insert(
+            "x-max-priority".into(),
+            AMQPValue::ShortShortUInt(queue.max_priority()),
+        );
+        work_args.insert("x-dead-letter-exchange".into(), long(self.dead_exchange()));
+        let name = self.queue(queue);
+        channel
+            .queue_declare(name.clone().into(), durable, work_args)
+            .await?;
+        channel
+            .queue_bind(
+                name.clone().into(),
+                self.work_exchange().into(),
+                queue.key().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        for retry in 1..=RETRY_DELAYS.len() as u32 {
+            let mut args = FieldTable::default();
+            let ttl = RETRY_DELAYS[retry as usize - 1].as_millis();
+            args.insert(
+                "x-message-ttl".into(),
+                AMQPValue::LongLongInt(i64::try_from(ttl).unwrap_or(i64::MAX)),
+            );
+            args.insert("x-dead-letter-exchange".into(), long(String::new()));
+            args.insert("x-dead-letter-routing-key".into(), long(name.clone()));
+            channel
+                .queue_declare(self.retry_queue(queue, retry).into(), durable, args)
+                .await?;
+        }
+        let dead = self.dead_queue(queue);
+        channel
+            .queue_declare(dead.clone().into(), durable, FieldTable::default())
+            .await?;
+        channel
+            .queue_bind(
+                dead.into(),
+                self.dead_exchange().into(),
+                queue.key().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+    }
+
+    /// Deletes everything `declare` made (used to clean up test deployments).
+    pub async fn delete(&self, channel: &Channel) -> Result<(), lapin::Error> {
+        for queue in WorkQueue::ALL {
+            let mut names = vec![self.queue(queue), self.dead_queue(queue)];
+            names.extend((1..=RETRY_DELAYS.len() as u32).map(|r| self.retry_queue(queue, r)));
+            for name in names {
+                channel
+                    .queue_delete(name.into(), QueueDeleteOptions::default())
+                    .await?;
+            }
+        }
+        for (name, _) in self.exchanges() {
+            channel
+                .exchange_delete(name.into(), ExchangeDeleteOptions::default())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn long(value: String) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_prefix() {
+        let t = Topology::new("fila");
+        assert_eq!(t.results_exchange(), "fila.results");
+        assert_eq!(t.queue(WorkQueue::Taf), "fila.taf");
+        assert_eq!(t.retry_queue(WorkQueue::Taf, 1), "fila.taf.retry.1s");
+        assert_eq!(t.retry_queue(WorkQueue::Taf, 9), "fila.taf.retry.60s");
+        assert_eq!(t.dead_queue(WorkQueue::Taf), "fila.taf.dead");
+    }
+}

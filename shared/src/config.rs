@@ -1,0 +1,294 @@
+//! fila's one configuration: defaults for a local machine, then an optional
+//! TOML file named by `FILA_CONFIG`, then `FILA_<FIELD>` environment
+//! variables (e.g. `FILA_DATABASE_URL`). Every field is documented here and in
+//! the README; a wrong value stops the process at start with one line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// A configuration that could not be loaded or is inconsistent.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    Load(Box<figment::Error>),
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON when stdout is not a terminal, human-readable text otherwise.
+    #[default]
+    Auto,
+    Json,
+    Text,
+}
+
+/// A user allowed through HTTP Basic authentication.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    /// PHC string of an argon2 hash (`fila-api hash-password` prints one).
+    pub password_hash: String,
+    /// `producer` (protocol endpoints) and/or `admin` (everything).
+    #[serde(default = "default_roles")]
+    pub roles: Vec<Role>,
+}
+
+fn default_roles() -> Vec<Role> {
+    vec![Role::Producer]
+}
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// May call the protocol endpoints (TAF, ...).
+    Producer,
+    /// May call everything, including `/admin`.
+    Admin,
+}
+
+/// A TAF branch ("complemento de empresas") seeded at start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchConfig {
+    pub source_branch: String,
+    pub company_group: String,
+    /// Employer registration (CNPJ, its 8-digit root, or CPF) expected in the
+    /// events of this branch; when set, intake checks it (code 811).
+    #[serde(default)]
+    pub registration: Option<String>,
+}
+
+/// Every setting of fila-api and fila-worker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// PostgreSQL connection URL.
+    pub database_url: SecretString,
+    /// Schema holding fila's tables; created if absent.
+    pub database_schema: String,
+    /// Connections per process.
+    pub database_pool_size: usize,
+    /// RabbitMQ connection URL.
+    pub amqp_url: SecretString,
+    /// Prefix of every exchange and queue name (`<prefix>.results`, ...).
+    pub amqp_prefix: String,
+    /// Address the API listens on.
+    pub http_addr: SocketAddr,
+    /// Apply schema migrations when a process starts.
+    pub migrate_on_start: bool,
+    /// Log filter, in `tracing` EnvFilter syntax.
+    pub log: String,
+    /// `auto`, `json` or `text`.
+    pub log_format: LogFormat,
+    /// Largest request body accepted, in bytes (larger: HTTP 413).
+    pub max_body_bytes: usize,
+    /// Most items accepted in one TAF lot (more: HTTP 413).
+    pub taf_max_lot_items: usize,
+    /// Records carried by one queue message (records of one priority).
+    pub taf_chunk_size: usize,
+    /// Most items in one page of `GET /rest/wstafst2` (the seed says 500).
+    pub taf_page_max_items: usize,
+    /// Largest body of one page of `GET /rest/wstafst2` (the seed says 850 KB).
+    pub taf_page_max_bytes: usize,
+    /// Name of this worker in logs and in the records it processes;
+    /// `<hostname>-<pid>` when absent.
+    pub worker_id: Option<String>,
+    /// Queue messages a worker processes at once.
+    pub worker_concurrency: usize,
+    /// Unacknowledged messages a worker holds (bounded so that priorities
+    /// are honored under backlog).
+    pub worker_prefetch: u16,
+    /// Attempts of a failing queue message before it is dead-lettered.
+    pub worker_max_attempts: u32,
+    /// Seconds a stopping worker waits for its in-flight messages.
+    pub worker_shutdown_grace_secs: u64,
+    /// Age after which an unpublished outbox row is published by the sweeper.
+    pub outbox_grace_secs: u64,
+    /// Period of the worker's sweeps (outbox, released predecessors), in ms.
+    pub sweep_interval_ms: u64,
+    /// Users allowed in (HTTP Basic).
+    pub users: Vec<UserConfig>,
+    /// TAF branches seeded (inserted or updated) at start.
+    pub taf_branches: Vec<BranchConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: SecretString::from("postgres://postgres@127.0.0.1:5432/postgres"),
+            database_schema: "fila".into(),
+            database_pool_size: 16,
+            amqp_url: SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            amqp_prefix: "fila".into(),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            migrate_on_start: true,
+            log: "info,tokio_postgres=warn,lapin=warn".into(),
+            log_format: LogFormat::Auto,
+            max_body_bytes: 16 * 1024 * 1024,
+            taf_max_lot_items: 5_000,
+            taf_chunk_size: 100,
+            taf_page_max_items: 500,
+            taf_page_max_bytes: 850 * 1024,
+            worker_id: None,
+            worker_concurrency: 4,
+            worker_prefetch: 8,
+            worker_max_attempts: 5,
+            worker_shutdown_grace_secs: 30,
+            outbox_grace_secs: 5,
+            sweep_interval_ms: 1_000,
+            users: Vec::new(),
+            taf_branches: Vec::new(),
+        }
+    }
+}
+
+/// Environment variables read beside the `FILA_<FIELD>` ones.
+const CONFIG_FILE_VAR: &str = "FILA_CONFIG";
+
+impl Config {
+    /// Loads defaults, then `$FILA_CONFIG` (TOML) if set, then `FILA_*`.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = std::env::var_os(CONFIG_FILE_VAR).map(PathBuf::from) {
+            if !path.is_file() {
+                return Err(ConfigError::MissingFile(path));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let figment = figment.merge(Env::prefixed("FILA_").ignore(&["config"]));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Cross-field checks that serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                reason: reason.into(),
+            })
+        };
+        if !is_identifier(&self.database_schema) {
+            return invalid(
+                "database_schema",
+                "must be a lower-case SQL identifier ([a-z_][a-z0-9_]*)",
+            );
+        }
+        if self.amqp_prefix.is_empty()
+            || !self
+                .amqp_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return invalid("amqp_prefix", "must be letters, digits, '_', '-' or '.'");
+        }
+        if self.database_pool_size < 2 {
+            return invalid("database_pool_size", "must be at least 2");
+        }
+        if self.worker_concurrency == 0 {
+            return invalid("worker_concurrency", "must be at least 1");
+        }
+        if usize::from(self.worker_prefetch) < self.worker_concurrency {
+            return invalid("worker_prefetch", "must be at least worker_concurrency");
+        }
+        if self.worker_max_attempts == 0 {
+            return invalid("worker_max_attempts", "must be at least 1");
+        }
+        if self.taf_chunk_size == 0 || self.taf_max_lot_items == 0 {
+            return invalid(
+                "taf_chunk_size",
+                "chunk size and lot size must be at least 1",
+            );
+        }
+        if self.taf_page_max_items == 0 || self.taf_page_max_bytes < 1024 {
+            return invalid(
+                "taf_page_max_items",
+                "pages need at least 1 item and 1024 bytes",
+            );
+        }
+        for user in &self.users {
+            if user.name.is_empty() || user.name.contains(':') {
+                return invalid("users", "a user name must be non-empty and without ':'");
+            }
+            if !user.password_hash.starts_with("$argon2") {
+                return invalid(
+                    "users",
+                    "password_hash must be an argon2 PHC string (fila-api hash-password)",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn sweep_interval(&self) -> Duration {
+        Duration::from_millis(self.sweep_interval_ms)
+    }
+
+    pub fn outbox_grace(&self) -> Duration {
+        Duration::from_secs(self.outbox_grace_secs)
+    }
+
+    /// This worker's name: configured, or `<hostname>-<pid>`.
+    pub fn worker_name(&self) -> String {
+        self.worker_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "worker".into());
+            format!("{host}-{}", std::process::id())
+        })
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && s.len() <= 63
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().expect("defaults validate");
+    }
+
+    #[test]
+    fn rejects_unsafe_schema_names() {
+        let config = Config {
+            database_schema: "fila; drop".into(),
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn rejects_prefetch_below_concurrency() {
+        let config = Config {
+            worker_concurrency: 8,
+            worker_prefetch: 2,
+            ..Config::default()
+        };
+        let err = config.validate().expect_err("invalid");
+        assert!(err.to_string().starts_with("worker_prefetch"));
+    }
+}

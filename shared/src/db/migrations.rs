@@ -1,0 +1,83 @@
+//! Schema migrations, embedded in the binaries and applied in order under an
+//! advisory lock, so that an API and several workers starting together
+//! migrate once. The applied versions are kept in `schema_migrations`.
+
+use deadpool_postgres::Pool;
+
+use super::StoreError;
+
+/// `(version, SQL)`, in order; a released migration is never edited.
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../../migrations/0001_outbox.sql")),
+    (2, include_str!("../../migrations/0002_taf.sql")),
+];
+
+/// The schema version this build expects.
+pub const LATEST: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
+
+/// Creates the schema if needed and applies the missing migrations.
+pub async fn apply(pool: &Pool, schema: &str) -> Result<i32, StoreError> {
+    let mut client = pool.get().await?;
+    client
+        .execute(
+            "SELECT pg_advisory_lock(hashtext('fila.migrations.' || $1))",
+            &[&schema],
+        )
+        .await?;
+    let outcome = apply_locked(&mut client, schema).await;
+    let unlocked = client
+        .execute(
+            "SELECT pg_advisory_unlock(hashtext('fila.migrations.' || $1))",
+            &[&schema],
+        )
+        .await;
+    let version = outcome?;
+    unlocked?;
+    Ok(version)
+}
+
+async fn apply_locked(
+    client: &mut deadpool_postgres::Object,
+    schema: &str,
+) -> Result<i32, StoreError> {
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
+             CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    integer PRIMARY KEY,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             );"
+        ))
+        .await?;
+    let current = current_version(client).await?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[version],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(version, "applied migration");
+    }
+    Ok(LATEST.max(current))
+}
+
+/// The highest applied version; 0 when nothing was ever applied.
+pub async fn current_version(client: &deadpool_postgres::Object) -> Result<i32, StoreError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    Ok(client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .get(0))
+}

@@ -1,0 +1,63 @@
+//! The PostgreSQL side: a pool whose connections use fila's schema (so that
+//! several deployments, or tests, share one database without meeting), the
+//! migrations, and the store's error type.
+
+pub mod migrations;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use secrecy::ExposeSecret;
+use tokio_postgres::NoTls;
+
+use crate::config::Config;
+
+/// How long a request waits for a connection, or for a new one to open,
+/// before the database counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no database connection: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("database: {0}")]
+    Db(#[from] tokio_postgres::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoolSetupError {
+    #[error("database_url: {0}")]
+    Url(tokio_postgres::Error),
+    #[error("database pool: {0}")]
+    Build(#[from] deadpool_postgres::BuildError),
+}
+
+/// A pool of connections whose `search_path` is the configured schema.
+pub fn pool(config: &Config, application: &str) -> Result<Pool, PoolSetupError> {
+    let mut pg = tokio_postgres::Config::from_str(config.database_url.expose_secret())
+        .map_err(PoolSetupError::Url)?;
+    pg.application_name(application)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .options(format!("-c search_path={}", config.database_schema));
+    let manager = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Ok(Pool::builder(manager)
+        .max_size(config.database_pool_size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(CONNECT_TIMEOUT))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(CONNECT_TIMEOUT))
+        .build()?)
+}
+
+/// Whether the database answers.
+pub async fn ping(pool: &Pool) -> Result<(), StoreError> {
+    pool.get().await?.simple_query("SELECT 1").await?;
+    Ok(())
+}

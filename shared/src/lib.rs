@@ -1,0 +1,13 @@
+//! fila's shared library: configuration, telemetry, the PostgreSQL store, the
+//! RabbitMQ topology and broker, the transactional outbox, the queue
+//! envelope, and the protocols' domain and wire codecs.
+
+pub mod amqp;
+pub mod config;
+pub mod db;
+pub mod envelope;
+pub mod outbox;
+pub mod shutdown;
+pub mod startup;
+pub mod taf;
+pub mod telemetry;

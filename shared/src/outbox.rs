@@ -1,0 +1,215 @@
+//! The transactional outbox. Whatever must reach RabbitMQ because of a state
+//! change (work for the queues, results for consumers) is written as an
+//! `outbox` row in the same transaction as the change. After the commit, the
+//! writer publishes its rows and deletes them ([`publish_stored`]); rows that
+//! are still there after a grace period — the writer died, or the broker was
+//! down — are published by a worker's sweeper ([`sweep`]). Nothing committed
+//! is lost; a row may be published twice (after a crash between the confirm
+//! and the delete), so every message carries its row id as `message_id`.
+
+use std::time::Duration;
+
+use deadpool_postgres::{Pool, Transaction};
+
+use crate::amqp::{Broker, BrokerError, Outgoing, Topology};
+use crate::db::StoreError;
+use crate::envelope::{ResultMessage, WorkMessage};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+}
+
+impl From<tokio_postgres::Error> for OutboxError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        OutboxError::Store(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for OutboxError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        OutboxError::Store(e.into())
+    }
+}
+
+/// Which exchange a row goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Work,
+    Results,
+}
+
+impl Target {
+    fn as_str(self) -> &'static str {
+        match self {
+            Target::Work => "work",
+            Target::Results => "results",
+        }
+    }
+
+    fn from_db(value: &str) -> Self {
+        if value == "work" {
+            Target::Work
+        } else {
+            Target::Results
+        }
+    }
+}
+
+/// A message waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    pub target: Target,
+    pub routing_key: String,
+    pub priority: u8,
+    pub kind: String,
+    pub body: Vec<u8>,
+}
+
+impl OutboxMessage {
+    pub fn work(message: &WorkMessage, priority: u8) -> Self {
+        Self {
+            target: Target::Work,
+            routing_key: message.queue().key().to_string(),
+            priority,
+            kind: message.kind().to_string(),
+            body: serde_json::to_vec(message).unwrap_or_default(),
+        }
+    }
+
+    pub fn result(message: &ResultMessage, routing_key: String) -> Self {
+        Self {
+            target: Target::Results,
+            routing_key,
+            priority: 0,
+            kind: message.kind().to_string(),
+            body: serde_json::to_vec(message).unwrap_or_default(),
+        }
+    }
+}
+
+/// A row written in a transaction, to publish once it commits.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub id: i64,
+    pub message: OutboxMessage,
+}
+
+/// Writes messages in the caller's transaction (one statement).
+pub async fn insert(
+    tx: &Transaction<'_>,
+    messages: Vec<OutboxMessage>,
+) -> Result<Vec<Stored>, StoreError> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let targets: Vec<&str> = messages.iter().map(|m| m.target.as_str()).collect();
+    let keys: Vec<&str> = messages.iter().map(|m| m.routing_key.as_str()).collect();
+    let priorities: Vec<i16> = messages.iter().map(|m| i16::from(m.priority)).collect();
+    let kinds: Vec<&str> = messages.iter().map(|m| m.kind.as_str()).collect();
+    let bodies: Vec<&[u8]> = messages.iter().map(|m| m.body.as_slice()).collect();
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO outbox (target, routing_key, priority, kind, body)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::int2[], $4::text[], $5::bytea[])
+             RETURNING id",
+        )
+        .await?;
+    let rows = tx
+        .query(&statement, &[&targets, &keys, &priorities, &kinds, &bodies])
+        .await?;
+    Ok(rows
+        .iter()
+        .zip(messages)
+        .map(|(row, message)| Stored {
+            id: row.get(0),
+            message,
+        })
+        .collect())
+}
+
+/// Publishes committed rows and deletes them. On failure the rows stay for
+/// the sweeper; the caller's work is committed either way.
+pub async fn publish_stored(
+    pool: &Pool,
+    broker: &Broker,
+    stored: &[Stored],
+) -> Result<(), OutboxError> {
+    if stored.is_empty() {
+        return Ok(());
+    }
+    publish(broker, stored).await?;
+    let ids: Vec<i64> = stored.iter().map(|s| s.id).collect();
+    let client = pool.get().await?;
+    client
+        .execute("DELETE FROM outbox WHERE id = ANY($1)", &[&ids])
+        .await?;
+    Ok(())
+}
+
+/// Publishes up to `limit` rows older than `grace`; returns how many.
+pub async fn sweep(
+    pool: &Pool,
+    broker: &Broker,
+    grace: Duration,
+    limit: i64,
+) -> Result<usize, OutboxError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let rows = tx
+        .query(
+            "SELECT id, target, routing_key, priority, kind, body FROM outbox
+             WHERE created_at < now() - make_interval(secs => $1)
+             ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+            &[&grace.as_secs_f64(), &limit],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let stored: Vec<Stored> = rows
+        .iter()
+        .map(|row| Stored {
+            id: row.get(0),
+            message: OutboxMessage {
+                target: Target::from_db(row.get(1)),
+                routing_key: row.get(2),
+                priority: u8::try_from(row.get::<_, i16>(3)).unwrap_or(0),
+                kind: row.get(4),
+                body: row.get(5),
+            },
+        })
+        .collect();
+    publish(broker, &stored).await?;
+    let ids: Vec<i64> = stored.iter().map(|s| s.id).collect();
+    tx.execute("DELETE FROM outbox WHERE id = ANY($1)", &[&ids])
+        .await?;
+    tx.commit().await?;
+    Ok(stored.len())
+}
+
+async fn publish(broker: &Broker, stored: &[Stored]) -> Result<(), BrokerError> {
+    let topology: &Topology = broker.topology();
+    let work = topology.work_exchange();
+    let results = topology.results_exchange();
+    let messages: Vec<Outgoing<'_>> = stored
+        .iter()
+        .map(|s| Outgoing {
+            exchange: match s.message.target {
+                Target::Work => &work,
+                Target::Results => &results,
+            },
+            routing_key: &s.message.routing_key,
+            body: &s.message.body,
+            priority: s.message.priority,
+            kind: &s.message.kind,
+            message_id: Some(s.id.to_string()),
+            headers: None,
+            mandatory: s.message.target == Target::Work,
+        })
+        .collect();
+    broker.publish(&messages).await
+}

@@ -1,0 +1,331 @@
+//! TAF's "Job2" against the store: one transaction per queue message. The
+//! records are locked (`FOR UPDATE SKIP LOCKED`: the lock is the claim, so a
+//! duplicate message for the same records finds nothing to do), examined,
+//! their statuses written with one set-based UPDATE, successors waiting for
+//! a record processed here are released, and the results and released work
+//! are written to the outbox — all committed together, so a worker killed at
+//! any point leaves either nothing or everything done.
+
+use std::collections::HashSet;
+
+use deadpool_postgres::{Pool, Transaction};
+
+use super::chunking::work_messages;
+use super::examine::{self, Outcome, PendingRecord};
+use super::record::{MessageType, Priority, RecordStatus};
+use super::result::RecordResult;
+use crate::db::StoreError;
+use crate::envelope::ResultMessage;
+use crate::outbox::{self, OutboxMessage, Stored};
+
+/// TAF's status for an integrated record.
+pub const INTEGRATED_CODE: &str = " ";
+pub const INTEGRATED_DESCRIPTION: &str = "Registro Integrado";
+
+/// What one transaction did.
+#[derive(Debug, Default)]
+pub struct JobOutput {
+    /// Outbox rows to publish after the commit.
+    pub stored: Vec<Stored>,
+    /// Records processed or found inconsistent.
+    pub finished: usize,
+    /// Records left waiting for a predecessor.
+    pub waiting: usize,
+}
+
+/// Processes the pending records among `ids`.
+pub async fn process(
+    pool: &Pool,
+    ids: &[i64],
+    worker: &str,
+    chunk_size: usize,
+) -> Result<JobOutput, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let (records, now) = lock_pending(&tx, ids).await?;
+    if records.is_empty() {
+        return Ok(JobOutput::default());
+    }
+    let processed = processed_predecessors(&tx, &records).await?;
+    let outcomes = examine::plan(&records, &processed);
+    record_outcomes(&tx, &records, &outcomes, worker).await?;
+
+    let newly_processed: Vec<(&str, &str)> = records
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| **o == Outcome::Processed)
+        .map(|(r, _)| (r.company_group.as_str(), r.registry_key.as_str()))
+        .collect();
+    let released = release_successors(&tx, &newly_processed).await?;
+
+    let mut messages = result_messages(&records, &outcomes, &now, worker);
+    messages.extend(work_messages(released, chunk_size));
+    let stored = outbox::insert(&tx, messages).await?;
+    tx.commit().await?;
+    let waiting = outcomes.iter().filter(|o| **o == Outcome::Waiting).count();
+    Ok(JobOutput {
+        stored,
+        finished: outcomes.len() - waiting,
+        waiting,
+    })
+}
+
+/// Releases waiting records whose predecessor is processed. The worker that
+/// processes a predecessor releases its successors itself; this sweep
+/// catches a successor that started waiting while its predecessor's
+/// transaction was committing.
+pub async fn release_ready(pool: &Pool, chunk_size: usize) -> Result<Vec<Stored>, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let rows = tx
+        .query(
+            "UPDATE taf_record s SET status = 'pending'
+             WHERE s.status = 'waiting' AND EXISTS (
+                 SELECT 1 FROM taf_record p
+                 WHERE p.company_group = s.company_group
+                   AND p.registry_key = s.predecessor_key
+                   AND p.status = 'processed')
+             RETURNING s.id, s.priority",
+            &[],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let released = rows
+        .iter()
+        .map(|row| (row.get(0), Priority::from_i16(row.get(1))));
+    let stored = outbox::insert(&tx, work_messages(released, chunk_size)).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// Locks the pending records among `ids`; also returns the transaction's
+/// time (RFC 3339, UTC), which is when they finish.
+async fn lock_pending(
+    tx: &Transaction<'_>,
+    ids: &[i64],
+) -> Result<(Vec<PendingRecord>, String), StoreError> {
+    let statement = tx
+        .prepare_cached(
+            "SELECT id, ticket_code, registry_key, company_group, source_branch, registry_type,
+                    message_type, message, predecessor_key,
+                    to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')
+             FROM taf_record
+             WHERE id = ANY($1) AND status = 'pending'
+             ORDER BY id
+             FOR UPDATE SKIP LOCKED",
+        )
+        .await?;
+    let rows = tx.query(&statement, &[&ids]).await?;
+    let now = rows.first().map(|r| r.get(9)).unwrap_or_default();
+    let records = rows
+        .iter()
+        .map(|row| PendingRecord {
+            id: row.get(0),
+            ticket_code: row.get(1),
+            registry_key: row.get(2),
+            company_group: row.get(3),
+            source_branch: row.get(4),
+            registry_type: row.get(5),
+            message_type: MessageType::from_i16(row.get(6)),
+            message: row.get(7),
+            predecessor_key: row.get(8),
+        })
+        .collect();
+    Ok((records, now))
+}
+
+/// The `(company group, registryKey)` predecessors of `records` that are
+/// processed.
+async fn processed_predecessors(
+    tx: &Transaction<'_>,
+    records: &[PendingRecord],
+) -> Result<HashSet<(String, String)>, StoreError> {
+    let (groups, keys): (Vec<&str>, Vec<&str>) = records
+        .iter()
+        .filter_map(|r| Some((r.company_group.as_str(), r.predecessor_key.as_deref()?)))
+        .unzip();
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let statement = tx
+        .prepare_cached(
+            "SELECT DISTINCT company_group, registry_key FROM taf_record
+             WHERE (company_group, registry_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+               AND status = 'processed'",
+        )
+        .await?;
+    Ok(tx
+        .query(&statement, &[&groups, &keys])
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect())
+}
+
+async fn record_outcomes(
+    tx: &Transaction<'_>,
+    records: &[PendingRecord],
+    outcomes: &[Outcome],
+    worker: &str,
+) -> Result<(), StoreError> {
+    let mut ids = Vec::with_capacity(records.len());
+    let mut statuses = Vec::with_capacity(records.len());
+    let mut status_codes: Vec<Option<&str>> = Vec::with_capacity(records.len());
+    let mut status_descriptions: Vec<Option<&str>> = Vec::with_capacity(records.len());
+    let mut actives: Vec<Option<bool>> = Vec::with_capacity(records.len());
+    let mut error_codes: Vec<Option<&str>> = Vec::with_capacity(records.len());
+    let mut error_descriptions: Vec<Option<&str>> = Vec::with_capacity(records.len());
+    let mut error_details: Vec<Option<&str>> = Vec::with_capacity(records.len());
+    for (record, outcome) in records.iter().zip(outcomes) {
+        ids.push(record.id);
+        statuses.push(status_of(outcome).as_str());
+        let processed = *outcome == Outcome::Processed;
+        status_codes.push(processed.then_some(INTEGRATED_CODE));
+        status_descriptions.push(processed.then_some(INTEGRATED_DESCRIPTION));
+        actives.push(processed.then_some(true));
+        match outcome {
+            Outcome::Inconsistent {
+                code,
+                description,
+                detail,
+            } => {
+                error_codes.push(Some(code));
+                error_descriptions.push(Some(description));
+                error_details.push(Some(detail.as_str()));
+            }
+            _ => {
+                error_codes.push(None);
+                error_descriptions.push(None);
+                error_details.push(None);
+            }
+        }
+    }
+    let statement = tx
+        .prepare_cached(
+            "UPDATE taf_record t SET
+                 status = u.status, status_code = u.status_code,
+                 status_description = u.status_description, active = u.active,
+                 error_code = u.error_code, error_description = u.error_description,
+                 error_detail = u.error_detail, worker = $9,
+                 finished_at = CASE WHEN u.status = 'waiting' THEN NULL ELSE now() END
+             FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[],
+                         $7::text[], $8::text[])
+                  AS u(id, status, status_code, status_description, active, error_code,
+                       error_description, error_detail)
+             WHERE t.id = u.id",
+        )
+        .await?;
+    tx.execute(
+        &statement,
+        &[
+            &ids,
+            &statuses,
+            &status_codes,
+            &status_descriptions,
+            &actives,
+            &error_codes,
+            &error_descriptions,
+            &error_details,
+            &worker,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn status_of(outcome: &Outcome) -> RecordStatus {
+    match outcome {
+        Outcome::Processed => RecordStatus::Processed,
+        Outcome::Inconsistent { .. } => RecordStatus::Error,
+        Outcome::Waiting => RecordStatus::Waiting,
+    }
+}
+
+/// Sets the successors of just-processed records back to pending.
+async fn release_successors(
+    tx: &Transaction<'_>,
+    processed: &[(&str, &str)],
+) -> Result<Vec<(i64, Priority)>, StoreError> {
+    if processed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (groups, keys): (Vec<&str>, Vec<&str>) = processed.iter().copied().unzip();
+    let statement = tx
+        .prepare_cached(
+            "UPDATE taf_record SET status = 'pending'
+             WHERE status = 'waiting'
+               AND (company_group, predecessor_key) IN
+                   (SELECT * FROM unnest($1::text[], $2::text[]))
+             RETURNING id, priority",
+        )
+        .await?;
+    Ok(tx
+        .query(&statement, &[&groups, &keys])
+        .await?
+        .iter()
+        .map(|row| (row.get(0), Priority::from_i16(row.get(1))))
+        .collect())
+}
+
+/// One result message per final status among the records.
+fn result_messages(
+    records: &[PendingRecord],
+    outcomes: &[Outcome],
+    finished_at: &str,
+    worker: &str,
+) -> Vec<OutboxMessage> {
+    let mut processed = Vec::new();
+    let mut errors = Vec::new();
+    for (record, outcome) in records.iter().zip(outcomes) {
+        let mut result = RecordResult {
+            rec_no: record.id,
+            ticket_code: record.ticket_code.clone(),
+            registry_key: record.registry_key.clone(),
+            registry_type: record.registry_type.clone(),
+            source_branch: record.source_branch.clone(),
+            status: status_of(outcome).as_str().to_string(),
+            status_code: None,
+            status_description: None,
+            active: None,
+            error_code: None,
+            error_description: None,
+            error_detail: None,
+            finished_at: finished_at.to_string(),
+            worker: worker.to_string(),
+        };
+        match outcome {
+            Outcome::Processed => {
+                result.status_code = Some(INTEGRATED_CODE.into());
+                result.status_description = Some(INTEGRATED_DESCRIPTION.into());
+                result.active = Some(true);
+                processed.push(result);
+            }
+            Outcome::Inconsistent {
+                code,
+                description,
+                detail,
+            } => {
+                result.error_code = Some((*code).into());
+                result.error_description = Some((*description).into());
+                result.error_detail = Some(detail.clone());
+                errors.push(result);
+            }
+            Outcome::Waiting => {}
+        }
+    }
+    [
+        (RecordStatus::Processed, processed),
+        (RecordStatus::Error, errors),
+    ]
+    .into_iter()
+    .filter(|(_, records)| !records.is_empty())
+    .map(|(status, records)| {
+        OutboxMessage::result(
+            &ResultMessage::TafResults { records },
+            format!("taf.{}", status.as_str()),
+        )
+    })
+    .collect()
+}

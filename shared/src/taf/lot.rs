@@ -1,0 +1,639 @@
+//! A TAF lot (`POST /rest/wstafst2`): the body is parsed once into
+//! [`LotRequest`], each item checked on its own (codes 800-802, 804-807),
+//! then against the branch registry ([`LotRequest::apply_branches`]: 803,
+//! 809-812); 813 comes from the store, which refuses a registryKey that is
+//! already pending. Every refusal of an item is reported, in code order, as
+//! the seed's example does (801, 803 and 805 on one item).
+//!
+//! Attributes (see the README for the table): the structure must hold
+//! `sourceBranch`, `messageType`, `messageSequential`, `registryType`,
+//! `registryKey`, `integrationMessage`, `integrationDate` and
+//! `integrationTime` (800), of which all but the sequential, date and time
+//! must be filled (801). `registryPriority`, `integrationQueue`, `erpowner`
+//! (or `erpOwner`), `registryPredecessor` and `transferBranch` came with later
+//! TAF versions and may be absent.
+
+use std::collections::{HashMap, HashSet};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::branch::Branch;
+use super::codes::{CodedError, Refusal};
+use super::event_xml;
+use super::field::{Field, present};
+use super::lenient_json::without_trailing_commas;
+use super::record::{MessageType, Priority, QueueCode};
+use super::registry_type::RegistryType;
+
+/// Longest values TAF stores for these attributes.
+const MAX_TICKET: usize = 36;
+const MAX_KEY: usize = 100;
+const MAX_BRANCH: usize = 12;
+const MAX_OWNER: usize = 50;
+const MAX_SEQUENTIAL: usize = 10;
+
+/// A body that is not a lot at all (RESTFAULT 704 / 705).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LotSyntaxError {
+    #[error("empty body")]
+    Empty,
+    #[error("not a JSON object: {0}")]
+    Malformed(String),
+}
+
+/// A lot refused before its items are looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LotRefusal {
+    /// Refused whole with `{coderr, description}`.
+    Coded(Refusal),
+    /// More items than the configured maximum.
+    TooManyItems { items: usize, max: usize },
+}
+
+#[derive(Deserialize)]
+struct RawLot<'a> {
+    #[serde(rename = "ticketCode", default, deserialize_with = "present")]
+    ticket_code: Option<Field>,
+    #[serde(borrow, default)]
+    lote: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawItem {
+    #[serde(rename = "sourceBranch", default, deserialize_with = "present")]
+    source_branch: Option<Field>,
+    #[serde(rename = "messageType", default, deserialize_with = "present")]
+    message_type: Option<Field>,
+    #[serde(rename = "messageSequential", default, deserialize_with = "present")]
+    message_sequential: Option<Field>,
+    #[serde(rename = "registryType", default, deserialize_with = "present")]
+    registry_type: Option<Field>,
+    #[serde(rename = "registryKey", default, deserialize_with = "present")]
+    registry_key: Option<Field>,
+    #[serde(rename = "integrationMessage", default, deserialize_with = "present")]
+    integration_message: Option<Field>,
+    #[serde(rename = "integrationDate", default, deserialize_with = "present")]
+    integration_date: Option<Field>,
+    #[serde(rename = "integrationTime", default, deserialize_with = "present")]
+    integration_time: Option<Field>,
+    #[serde(rename = "registryPriority", default, deserialize_with = "present")]
+    registry_priority: Option<Field>,
+    #[serde(rename = "integrationQueue", default, deserialize_with = "present")]
+    integration_queue: Option<Field>,
+    #[serde(
+        rename = "erpowner",
+        alias = "erpOwner",
+        default,
+        deserialize_with = "present"
+    )]
+    erp_owner: Option<Field>,
+    #[serde(rename = "registryPredecessor", default, deserialize_with = "present")]
+    registry_predecessor: Option<Field>,
+    #[serde(rename = "transferBranch", default, deserialize_with = "present")]
+    transfer_branch: Option<Field>,
+}
+
+/// A record ready to be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRecord {
+    pub source_branch: String,
+    pub message_type: MessageType,
+    pub message_sequential: String,
+    pub registry_type: RegistryType,
+    pub registry_key: String,
+    /// The decoded `integrationMessage`.
+    pub message: Vec<u8>,
+    pub integration_date: String,
+    pub integration_time: String,
+    pub priority: Priority,
+    pub integration_queue: QueueCode,
+    pub erp_owner: String,
+    pub predecessor_key: Option<String>,
+    pub transfer_branch: Option<String>,
+}
+
+/// One item of the lot and what became of it.
+#[derive(Debug, Clone)]
+pub struct LotItem {
+    /// The registryKey as sent (empty when absent), echoed in the answer.
+    pub key: String,
+    /// The sourceBranch as sent; `None` when the item is not an object.
+    source_branch: Option<String>,
+    transfer_branch: Option<String>,
+    /// `Some` until a refusal is found.
+    record: Option<NewRecord>,
+    refusals: Vec<Refusal>,
+}
+
+impl LotItem {
+    fn refuse(&mut self, refusal: Refusal) {
+        self.record = None;
+        self.refusals.push(refusal);
+    }
+
+    pub fn record(&self) -> Option<&NewRecord> {
+        self.record.as_ref()
+    }
+
+    /// Refuses an item the store would not take (813).
+    pub fn refuse_pending(&mut self) {
+        let key = self.key.clone();
+        self.refuse(Refusal::KeyPending(key));
+    }
+}
+
+/// A parsed lot whose items have been checked on their own.
+#[derive(Debug, Clone)]
+pub struct LotRequest {
+    pub ticket_code: String,
+    pub items: Vec<LotItem>,
+}
+
+/// The answer to a POST, field by field as in the seed.
+#[derive(Debug, Clone, Serialize)]
+pub struct LotResponse {
+    #[serde(rename = "ticketCode")]
+    pub ticket_code: String,
+    #[serde(rename = "registryKey")]
+    pub registry_key: Vec<KeyResponse>,
+    #[serde(rename = "keyAmount")]
+    pub key_amount: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyResponse {
+    pub key: String,
+    pub success: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub error: Vec<CodedError>,
+}
+
+/// What the branch registry says about the branches a lot names.
+#[derive(Debug, Clone, Default)]
+pub struct BranchLookup {
+    /// The registered branches among those the lot names.
+    pub found: HashMap<String, Branch>,
+    /// Whether the registry holds no branch at all.
+    pub registry_empty: bool,
+}
+
+impl LotRequest {
+    /// Parses a body and checks every item on its own.
+    pub fn parse(
+        body: &[u8],
+        max_items: usize,
+    ) -> Result<Result<Self, LotRefusal>, LotSyntaxError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(LotSyntaxError::Empty);
+        }
+        let body = without_trailing_commas(body);
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return Err(LotSyntaxError::Malformed(
+                "the body must be a JSON object".into(),
+            ));
+        }
+        let raw: RawLot<'_> =
+            serde_json::from_slice(&body).map_err(|e| LotSyntaxError::Malformed(e.to_string()))?;
+        Ok(Self::from_raw(raw, max_items))
+    }
+
+    fn from_raw(raw: RawLot<'_>, max_items: usize) -> Result<Self, LotRefusal> {
+        let coded = LotRefusal::Coded;
+        let ticket_code = match raw.ticket_code {
+            None => return Err(coded(Refusal::Missing("ticketCode"))),
+            Some(Field::Wrong(kind)) => return Err(coded(wrong("ticketCode", kind))),
+            Some(Field::Text(t)) if t.is_empty() => {
+                return Err(coded(Refusal::Empty("ticketCode")));
+            }
+            Some(Field::Text(t)) if t.chars().count() > MAX_TICKET => {
+                return Err(coded(too_long("ticketCode", MAX_TICKET)));
+            }
+            Some(Field::Text(t)) => t,
+        };
+        let lote = raw.lote.ok_or(coded(Refusal::Missing("lote")))?;
+        let items: Vec<&RawValue> = serde_json::from_str(lote.get()).map_err(|_| {
+            coded(Refusal::Invalid {
+                field: "lote",
+                reason: "esperada uma lista de itens.".into(),
+            })
+        })?;
+        if items.is_empty() {
+            return Err(coded(Refusal::Empty("lote")));
+        }
+        if items.len() > max_items {
+            return Err(LotRefusal::TooManyItems {
+                items: items.len(),
+                max: max_items,
+            });
+        }
+        let items = items.into_iter().map(check_item).collect();
+        Ok(Self { ticket_code, items })
+    }
+
+    /// The branches the lot names (sourceBranch and transferBranch).
+    pub fn branch_codes(&self) -> Vec<String> {
+        let mut codes: Vec<String> = self
+            .items
+            .iter()
+            .flat_map(|i| i.source_branch.iter().chain(i.transfer_branch.as_ref()))
+            .filter(|c| !c.is_empty())
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        codes.sort();
+        codes
+    }
+
+    /// Applies the branch rules. The lot belongs to the company group of its
+    /// first item's branch; when that branch is not registered the whole lot
+    /// is refused (803), and when no branch is registered at all, 809.
+    /// Returns the lot's company group.
+    pub fn apply_branches(&mut self, lookup: &BranchLookup) -> Result<String, Refusal> {
+        if lookup.registry_empty {
+            return Err(Refusal::NoCompanies);
+        }
+        let group = self
+            .items
+            .first()
+            .and_then(|first| lookup.found.get(first.source_branch.as_deref()?))
+            .map(|b| b.company_group.clone())
+            .ok_or(Refusal::LotBranchNotRegistered)?;
+        for item in &mut self.items {
+            let Some(source_branch) = item.source_branch.clone() else {
+                continue;
+            };
+            let mut refusals = Vec::new();
+            match lookup.found.get(&source_branch) {
+                None => refusals.push(Refusal::BranchNotRegistered),
+                Some(branch) if branch.company_group != group => {
+                    refusals.push(Refusal::OtherCompanyGroup(source_branch));
+                }
+                Some(branch) => {
+                    if let Some(refusal) = employer_refusal(branch, item.record.as_ref()) {
+                        refusals.push(refusal);
+                    }
+                }
+            }
+            if let Some(transfer) = &item.transfer_branch
+                && !lookup.found.contains_key(transfer)
+            {
+                refusals.push(Refusal::TransferBranchNotFound(transfer.clone()));
+            }
+            for refusal in refusals {
+                item.refuse(refusal);
+            }
+        }
+        Ok(group)
+    }
+
+    /// Refuses later items that repeat the registryKey of an earlier
+    /// accepted one (the first is pending, hence 813 for the others).
+    pub fn refuse_repeated_keys(&mut self) {
+        let mut seen = HashSet::new();
+        for item in &mut self.items {
+            if item.record.is_some() && !seen.insert(item.key.clone()) {
+                item.refuse_pending();
+            }
+        }
+    }
+
+    /// The answer, with each item's refusals in code order.
+    pub fn response(mut self) -> LotResponse {
+        let key_amount = self.items.len();
+        let registry_key = self
+            .items
+            .iter_mut()
+            .map(|item| {
+                item.refusals.sort_by_key(Refusal::code);
+                KeyResponse {
+                    key: std::mem::take(&mut item.key),
+                    success: item.record.is_some(),
+                    error: item.refusals.iter().map(Refusal::to_wire).collect(),
+                }
+            })
+            .collect();
+        LotResponse {
+            ticket_code: self.ticket_code,
+            registry_key,
+            key_amount,
+        }
+    }
+}
+
+/// 811: when the branch has a registration, the event's employer must be it
+/// (a CNPJ is compared by its 8-digit root, as eSocial identifies employers).
+fn employer_refusal(branch: &Branch, record: Option<&NewRecord>) -> Option<Refusal> {
+    let expected = branch.registration.as_deref()?;
+    let record = record?;
+    let refusal = Some(Refusal::BranchNotInMessage(branch.source_branch.clone()));
+    if record.message_type != MessageType::Xml {
+        return None;
+    }
+    let Ok(text) = std::str::from_utf8(&record.message) else {
+        return refusal;
+    };
+    match event_xml::inspect(text).ok().and_then(|doc| doc.employer) {
+        Some(found) if same_employer(expected, &found) => None,
+        _ => refusal,
+    }
+}
+
+fn same_employer(expected: &str, found: &str) -> bool {
+    let root = |s: &str| -> String {
+        let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() == 14 || digits.len() == 8 {
+            digits[..8].to_string()
+        } else {
+            digits
+        }
+    };
+    !expected.is_empty() && root(expected) == root(found)
+}
+
+fn wrong(field: &'static str, kind: &str) -> Refusal {
+    Refusal::Invalid {
+        field,
+        reason: format!("esperado texto, recebido {kind}."),
+    }
+}
+
+fn too_long(field: &'static str, max: usize) -> Refusal {
+    Refusal::Invalid {
+        field,
+        reason: format!("mais de {max} caracteres."),
+    }
+}
+
+/// Reads one attribute: `Ok(text)` (maybe empty) or the refusal.
+fn text(field: &'static str, value: Option<Field>) -> Result<String, Refusal> {
+    match value {
+        None => Err(Refusal::Missing(field)),
+        Some(Field::Wrong(kind)) => Err(wrong(field, kind)),
+        Some(Field::Text(t)) => Ok(t),
+    }
+}
+
+/// Reads an attribute that must be present and filled, at most `max` long.
+fn filled(field: &'static str, value: Option<Field>, max: usize) -> Result<String, Refusal> {
+    let t = text(field, value)?;
+    if t.is_empty() {
+        Err(Refusal::Empty(field))
+    } else if t.chars().count() > max {
+        Err(too_long(field, max))
+    } else {
+        Ok(t)
+    }
+}
+
+/// Reads an attribute that may be absent or empty.
+fn optional(
+    field: &'static str,
+    value: Option<Field>,
+    max: usize,
+) -> Result<Option<String>, Refusal> {
+    match value {
+        None => Ok(None),
+        Some(value) => {
+            let t = text(field, Some(value))?;
+            if t.chars().count() > max {
+                Err(too_long(field, max))
+            } else {
+                Ok(Some(t).filter(|t| !t.is_empty()))
+            }
+        }
+    }
+}
+
+fn check_item(raw: &RawValue) -> LotItem {
+    let item: RawItem = match serde_json::from_str(raw.get()) {
+        Ok(item) => item,
+        Err(e) => {
+            return LotItem {
+                key: String::new(),
+                source_branch: None,
+                transfer_branch: None,
+                record: None,
+                refusals: vec![Refusal::Invalid {
+                    field: "lote",
+                    reason: format!("item invalido: {e}."),
+                }],
+            };
+        }
+    };
+    let sent_text = |f: &Option<Field>| match f {
+        Some(Field::Text(t)) => t.clone(),
+        _ => String::new(),
+    };
+    let key = sent_text(&item.registry_key);
+    let sent_branch = sent_text(&item.source_branch);
+
+    let mut errors = Refusals::default();
+    let source_branch = errors.keep(filled("sourceBranch", item.source_branch, MAX_BRANCH));
+    let registry_key = errors.keep(filled("registryKey", item.registry_key, MAX_KEY));
+    let message_type = errors.keep(
+        filled("messageType", item.message_type, usize::MAX).and_then(|t| MessageType::parse(&t)),
+    );
+    let message_sequential =
+        errors.keep(text("messageSequential", item.message_sequential).and_then(check_sequential));
+    let registry_type = errors.keep(
+        filled("registryType", item.registry_type, usize::MAX)
+            .and_then(|t| RegistryType::parse(&t).ok_or(Refusal::UnknownLayout(t))),
+    );
+    let message_text = errors.keep(filled(
+        "integrationMessage",
+        item.integration_message,
+        usize::MAX,
+    ));
+    let integration_date =
+        errors.keep(text("integrationDate", item.integration_date).and_then(check_date));
+    let integration_time =
+        errors.keep(text("integrationTime", item.integration_time).and_then(check_time));
+    let priority = errors.keep(
+        optional("registryPriority", item.registry_priority, usize::MAX)
+            .and_then(|t| Priority::parse(t.as_deref().unwrap_or_default())),
+    );
+    let integration_queue = errors.keep(
+        optional("integrationQueue", item.integration_queue, usize::MAX)
+            .and_then(|t| QueueCode::parse(t.as_deref().unwrap_or_default())),
+    );
+    let erp_owner = errors.keep(optional("erpowner", item.erp_owner, MAX_OWNER));
+    let predecessor_key = errors.keep(
+        optional("registryPredecessor", item.registry_predecessor, MAX_KEY).and_then(|p| match p {
+            Some(p) if p == key => Err(Refusal::Invalid {
+                field: "registryPredecessor",
+                reason: "um registro nao pode ser o seu proprio predecessor.".into(),
+            }),
+            p => Ok(p),
+        }),
+    );
+    let transfer_branch = errors.keep(optional("transferBranch", item.transfer_branch, MAX_BRANCH));
+    let message = match (&message_text, message_type) {
+        (Some(text), Some(kind)) => errors.keep(decode_message(text, kind)),
+        _ => None,
+    };
+
+    let record = || {
+        Some(NewRecord {
+            source_branch: source_branch?,
+            message_type: message_type?,
+            message_sequential: message_sequential?,
+            registry_type: registry_type?,
+            registry_key: registry_key?,
+            message: message?,
+            integration_date: integration_date?,
+            integration_time: integration_time?,
+            priority: priority?,
+            integration_queue: integration_queue?,
+            erp_owner: erp_owner?.unwrap_or_default(),
+            predecessor_key: predecessor_key?,
+            transfer_branch: transfer_branch.clone()?,
+        })
+    };
+    LotItem {
+        key,
+        source_branch: Some(sent_branch),
+        transfer_branch: transfer_branch.clone().flatten(),
+        record: if errors.0.is_empty() { record() } else { None },
+        refusals: errors.0,
+    }
+}
+
+/// The refusals found while reading an item.
+#[derive(Default)]
+struct Refusals(Vec<Refusal>);
+
+impl Refusals {
+    /// The value, or `None` with its refusal noted.
+    fn keep<T>(&mut self, checked: Result<T, Refusal>) -> Option<T> {
+        checked.map_err(|r| self.0.push(r)).ok()
+    }
+}
+
+/// `messageSequential`: empty or digits.
+fn check_sequential(t: String) -> Result<String, Refusal> {
+    if t.len() <= MAX_SEQUENTIAL && t.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(t)
+    } else {
+        Err(Refusal::Invalid {
+            field: "messageSequential",
+            reason: format!("'{t}' nao e numerico."),
+        })
+    }
+}
+
+/// `integrationDate`: empty or `YYYYMMDD`.
+fn check_date(t: String) -> Result<String, Refusal> {
+    let format = time::macros::format_description!("[year][month][day]");
+    if t.is_empty() || (t.len() == 8 && time::Date::parse(&t, format).is_ok()) {
+        Ok(t)
+    } else {
+        Err(Refusal::Invalid {
+            field: "integrationDate",
+            reason: format!("'{t}' nao e uma data AAAAMMDD."),
+        })
+    }
+}
+
+/// `integrationTime`: empty or `HH:MM:SS`.
+fn check_time(t: String) -> Result<String, Refusal> {
+    let format = time::macros::format_description!("[hour]:[minute]:[second]");
+    if t.is_empty() || (t.len() == 8 && time::Time::parse(&t, format).is_ok()) {
+        Ok(t)
+    } else {
+        Err(Refusal::Invalid {
+            field: "integrationTime",
+            reason: format!("'{t}' nao e um horario HH:MM:SS."),
+        })
+    }
+}
+
+/// Decodes `integrationMessage` (base64; line breaks tolerated). An XML
+/// message must be UTF-8, as eSocial requires; a text message may be any
+/// 8-bit text.
+fn decode_message(text: &str, kind: MessageType) -> Result<Vec<u8>, Refusal> {
+    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let bytes = STANDARD
+        .decode(&compact)
+        .map_err(|e| Refusal::Encoding(format!("base64 invalido ({e}).")))?;
+    if bytes.is_empty() {
+        return Err(Refusal::Encoding("mensagem vazia.".into()));
+    }
+    if kind == MessageType::Xml && std::str::from_utf8(&bytes).is_err() {
+        return Err(Refusal::Encoding("o XML nao esta em UTF-8.".into()));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED_LOT: &[u8] = include_bytes!("../../../tests/fixtures/taf_seed_lot.json");
+
+    fn branches(pairs: &[(&str, &str)]) -> BranchLookup {
+        BranchLookup {
+            found: pairs
+                .iter()
+                .map(|(b, g)| (b.to_string(), Branch::new(b, g, None).expect("branch")))
+                .collect(),
+            registry_empty: pairs.is_empty(),
+        }
+    }
+
+    #[test]
+    fn the_seed_lot_parses_with_its_trailing_comma() {
+        let mut lot = LotRequest::parse(SEED_LOT, 10).expect("json").expect("lot");
+        assert_eq!(lot.ticket_code, "WIO9753123654789789363655241452363");
+        assert_eq!(lot.branch_codes(), vec!["0100", "0200"]);
+        let group = lot
+            .apply_branches(&branches(&[("0100", "01"), ("0200", "01")]))
+            .expect("group");
+        assert_eq!(group, "01");
+        let second = lot.items[1].record().expect("accepted");
+        assert_eq!(second.priority.value(), 0);
+        assert_eq!(second.integration_queue, QueueCode::On);
+        assert_eq!(
+            second.predecessor_key.as_deref(),
+            Some("KEYIO7878874854545454998598525")
+        );
+        assert!(second.message.starts_with(b"<eSocial><evtCadInicial"));
+        assert_eq!(
+            lot.items[0].record().map(|r| r.priority),
+            Some(Priority::LOWEST)
+        );
+    }
+
+    #[test]
+    fn the_first_item_decides_the_lot_group() {
+        let mut lot = LotRequest::parse(SEED_LOT, 10).expect("json").expect("lot");
+        assert_eq!(
+            lot.apply_branches(&branches(&[("0200", "01")])),
+            Err(Refusal::LotBranchNotRegistered)
+        );
+        assert_eq!(
+            lot.apply_branches(&branches(&[])),
+            Err(Refusal::NoCompanies)
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_told_apart() {
+        assert_eq!(
+            LotRequest::parse(b" \n", 10).err(),
+            Some(LotSyntaxError::Empty)
+        );
+        assert!(matches!(
+            LotRequest::parse(b"[1]", 10),
+            Err(LotSyntaxError::Malformed(_))
+        ));
+        assert!(matches!(
+            LotRequest::parse(SEED_LOT, 1),
+            Ok(Err(LotRefusal::TooManyItems { items: 2, max: 1 }))
+        ));
+    }
+}

@@ -1,0 +1,240 @@
+//! `GET /rest/wstafst2`: the status of records by ticketCode and/or
+//! registryKey, in RecNo order from `startRecNo`, in pages of at most
+//! `taf_page_max_items` items (500) or `taf_page_max_bytes` (850 KB),
+//! whichever comes first. `lastRecNo` is the RecNo of the page's last item
+//! and `maxRecNo` the highest RecNo the query matches, so following
+//! `startRecNo = lastRecNo + 1` until `lastRecNo == maxRecNo` returns every
+//! record once. An empty page (nothing from `startRecNo` on) answers
+//! `lastRecNo == maxRecNo`.
+
+use deadpool_postgres::Pool;
+use serde::Serialize;
+use tokio_postgres::types::ToSql;
+
+use super::record::{Priority, QueueCode, RecordStatus};
+use crate::db::StoreError;
+
+/// `searchMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchMode {
+    /// Absent: every occurrence.
+    All,
+    /// 1: only the last occurrence of each registryKey.
+    Last,
+    /// 2: only the last processed occurrence of each registryKey.
+    LastValid,
+}
+
+/// A checked status query.
+#[derive(Debug, Clone)]
+pub struct StatusQuery {
+    pub ticket_code: Option<String>,
+    pub registry_key: Option<String>,
+    pub source_branch: Option<String>,
+    pub start_rec_no: i64,
+    pub search_mode: SearchMode,
+    /// Most items in the page (`lotQuantity`, capped by configuration).
+    pub max_items: usize,
+    /// Largest body of the page.
+    pub max_bytes: usize,
+}
+
+impl StatusQuery {
+    /// Grouped by registryKey only when it is given without a ticketCode.
+    fn by_key(&self) -> bool {
+        self.ticket_code.is_none()
+    }
+}
+
+#[derive(Serialize)]
+struct Item<'a> {
+    success: bool,
+    proccessed: bool,
+    description: &'a str,
+    #[serde(rename = "registryKey", skip_serializing_if = "Option::is_none")]
+    registry_key: Option<&'a str>,
+    #[serde(rename = "ticketCode", skip_serializing_if = "Option::is_none")]
+    ticket_code: Option<&'a str>,
+    #[serde(rename = "errorCode", skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a str>,
+    #[serde(rename = "errorDescription", skip_serializing_if = "Option::is_none")]
+    error_description: Option<&'a str>,
+    #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
+    error_detail: Option<&'a str>,
+    #[serde(rename = "registryPriority", skip_serializing_if = "Option::is_none")]
+    registry_priority: Option<String>,
+    #[serde(rename = "integrationQueue", skip_serializing_if = "Option::is_none")]
+    integration_queue: Option<&'a str>,
+    #[serde(rename = "statusCode", skip_serializing_if = "Option::is_none")]
+    status_code: Option<&'a str>,
+    #[serde(rename = "statusDescription", skip_serializing_if = "Option::is_none")]
+    status_description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    active: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct PageHead<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    code: &'a str,
+}
+
+/// The page as the JSON body of the answer.
+pub async fn page(pool: &Pool, query: &StatusQuery) -> Result<Vec<u8>, StoreError> {
+    let present = present_filters(query);
+    let filters = conditions(&present, "r");
+    let inner = conditions(&present, "r2");
+    let mut params: Vec<&(dyn ToSql + Sync)> = present.iter().map(|(_, v)| *v as _).collect();
+    let mode = match query.search_mode {
+        SearchMode::All => String::new(),
+        SearchMode::Last => format!(
+            " AND r.id = (SELECT max(r2.id) FROM taf_record r2
+                          WHERE r2.registry_key = r.registry_key{inner})"
+        ),
+        SearchMode::LastValid => format!(
+            " AND r.status = 'processed'
+              AND r.id = (SELECT max(r2.id) FROM taf_record r2
+                          WHERE r2.registry_key = r.registry_key AND r2.status = 'processed'{inner})"
+        ),
+    };
+    let max_filter = match query.search_mode {
+        SearchMode::LastValid => " AND r.status = 'processed'",
+        _ => "",
+    };
+    let client = pool.get().await?;
+    let max_sql =
+        format!("SELECT coalesce(max(r.id), 0) FROM taf_record r WHERE true{filters}{max_filter}");
+    let max_rec_no: i64 = client
+        .query_one(&client.prepare_cached(&max_sql).await?, &params)
+        .await?
+        .get(0);
+
+    let limit = i64::try_from(query.max_items).unwrap_or(i64::MAX);
+    let start_index = params.len() + 1;
+    params.push(&query.start_rec_no);
+    params.push(&limit);
+    let sql = format!(
+        "SELECT r.id, r.ticket_code, r.registry_key, r.status, r.priority, r.integration_queue,
+                r.status_code, r.status_description, r.active, r.error_code,
+                r.error_description, r.error_detail
+         FROM taf_record r
+         WHERE r.id >= ${start_index}{filters}{mode}
+         ORDER BY r.id LIMIT ${}",
+        start_index + 1
+    );
+    let rows = client
+        .query(&client.prepare_cached(&sql).await?, &params)
+        .await?;
+    Ok(render(query, &rows, max_rec_no))
+}
+
+/// The filters the query uses, as `(column, value)`; parameter `$n` is the
+/// n-th of them.
+fn present_filters(query: &StatusQuery) -> Vec<(&'static str, &String)> {
+    [
+        ("ticket_code", &query.ticket_code),
+        ("registry_key", &query.registry_key),
+        ("source_branch", &query.source_branch),
+    ]
+    .into_iter()
+    .filter_map(|(column, value)| Some((column, value.as_ref()?)))
+    .collect()
+}
+
+/// The filters as SQL conditions on `alias`, each starting with ` AND `.
+fn conditions(present: &[(&str, &String)], alias: &str) -> String {
+    present
+        .iter()
+        .enumerate()
+        .map(|(i, (column, _))| format!(" AND {alias}.{column} = ${}", i + 1))
+        .collect()
+}
+
+fn render(query: &StatusQuery, rows: &[tokio_postgres::Row], max_rec_no: i64) -> Vec<u8> {
+    let (kind, code) = if query.by_key() {
+        (
+            "registryKey",
+            query.registry_key.as_deref().unwrap_or_default(),
+        )
+    } else {
+        (
+            "ticketCode",
+            query.ticket_code.as_deref().unwrap_or_default(),
+        )
+    };
+    let head = serde_json::to_vec(&PageHead { kind, code }).unwrap_or_default();
+    // `{"type":..,"code":..` + `,"items":[` .. `],"lastRecNo":N,"maxRecNo":N}`
+    let tail_room = 64;
+    let mut body = Vec::with_capacity(64 * 1024);
+    body.extend_from_slice(&head[..head.len() - 1]);
+    body.extend_from_slice(b",\"items\":[");
+    let mut last_rec_no = max_rec_no;
+    let mut count = 0;
+    for row in rows {
+        let item = serde_json::to_vec(&item(query, row)).unwrap_or_default();
+        if count > 0 && body.len() + item.len() + 1 + tail_room > query.max_bytes {
+            break;
+        }
+        if count > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&item);
+        last_rec_no = row.get(0);
+        count += 1;
+    }
+    if count == 0 {
+        last_rec_no = max_rec_no;
+    }
+    body.extend_from_slice(
+        format!("],\"lastRecNo\":{last_rec_no},\"maxRecNo\":{max_rec_no}}}").as_bytes(),
+    );
+    body
+}
+
+fn item<'r>(query: &StatusQuery, row: &'r tokio_postgres::Row) -> Item<'r> {
+    let status = RecordStatus::from_db(row.get(3));
+    let queued = QueueCode::from_db(row.get(5)) == QueueCode::On;
+    let (registry_key, ticket_code) = if query.by_key() {
+        (None, Some(row.get(1)))
+    } else {
+        (Some(row.get(2)), None)
+    };
+    let mut item = Item {
+        success: true,
+        proccessed: status == RecordStatus::Processed,
+        description: "",
+        registry_key,
+        ticket_code,
+        error_code: None,
+        error_description: None,
+        error_detail: None,
+        registry_priority: None,
+        integration_queue: None,
+        status_code: None,
+        status_description: None,
+        active: None,
+    };
+    if status == RecordStatus::Processed {
+        item.description = "Registro Processado.";
+        item.status_code = Some(row.get::<_, Option<&str>>(6).unwrap_or(" "));
+        item.status_description = Some(row.get::<_, Option<&str>>(7).unwrap_or_default());
+        item.active = Some(row.get::<_, Option<bool>>(8).unwrap_or(true));
+        return item;
+    }
+    item.description = match status {
+        RecordStatus::Waiting => "Aguardando Processamento do Predecessor.",
+        RecordStatus::Error => "Registro Inconsistente.",
+        _ => "Aguardando Processamento.",
+    };
+    item.error_code = Some(row.get::<_, Option<&str>>(9).unwrap_or_default());
+    item.error_description = Some(row.get::<_, Option<&str>>(10).unwrap_or_default());
+    item.error_detail = Some(row.get::<_, Option<&str>>(11).unwrap_or_default());
+    item.registry_priority = Some(Priority::from_i16(row.get(4)).value().to_string());
+    item.integration_queue = Some(match (queued, status) {
+        (false, _) => "",
+        (true, RecordStatus::Error) => "R",
+        (true, _) => "F",
+    });
+    item
+}

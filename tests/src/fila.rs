@@ -1,0 +1,406 @@
+//! One fila deployment per test: its own schema, queue prefix, config file,
+//! API process and worker processes. Dropping it stops the processes and
+//! removes the schema, exchanges and queues.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fila_shared::amqp::Topology;
+use lapin::{Connection, ConnectionProperties};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::Value;
+
+use crate::process::Process;
+use crate::{amqp_url, database_url};
+
+/// The producer of the tests: erp / secret.
+pub const PRODUCER: (&str, &str) = ("erp", "secret");
+/// The admin of the tests: admin / admin-secret.
+pub const ADMIN: (&str, &str) = ("admin", "admin-secret");
+const PRODUCER_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$J42FwElh6JOAChXGnVm52w$p5A2U4cktC2DTWx8j5Pw3zSR9hPcmN51HGBaddQ0Vdo";
+const ADMIN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$5WwezsJZrMOt3NkeBp3/bA$A17FLKqk/KcSFTf01jROUOY9QnEJKGptDeFJBjxAKlo";
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// How to start a deployment.
+pub struct Setup {
+    workers: usize,
+    env: Vec<(String, String)>,
+    branches: Vec<(String, String, Option<String>)>,
+    database_url: Option<String>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Setup {
+    /// One worker; branches 0100 and 0200 in group 01, 0300 in group 02.
+    pub fn new() -> Self {
+        Self {
+            workers: 1,
+            env: Vec::new(),
+            branches: vec![
+                ("0100".into(), "01".into(), None),
+                ("0200".into(), "01".into(), None),
+                ("0300".into(), "02".into(), None),
+            ],
+            database_url: None,
+        }
+    }
+
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    /// Sets `FILA_<key>` for the processes.
+    pub fn env(mut self, key: &str, value: impl ToString) -> Self {
+        self.env.push((format!("FILA_{key}"), value.to_string()));
+        self
+    }
+
+    pub fn branches(mut self, branches: &[(&str, &str, Option<&str>)]) -> Self {
+        self.branches = branches
+            .iter()
+            .map(|(b, g, r)| (b.to_string(), g.to_string(), r.map(str::to_string)))
+            .collect();
+        self
+    }
+
+    /// Points the processes at another PostgreSQL URL (e.g. a proxy).
+    pub fn database_url(mut self, url: String) -> Self {
+        self.database_url = Some(url);
+        self
+    }
+
+    pub async fn start(self) -> Fila {
+        let mut fila = Fila::prepare(self);
+        fila.start_api().await;
+        for _ in 0..fila.initial_workers {
+            fila.start_worker().await;
+        }
+        fila
+    }
+}
+
+pub struct Fila {
+    pub id: String,
+    pub schema: String,
+    pub prefix: String,
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+    initial_workers: usize,
+    api_starts: usize,
+    api: Option<Process>,
+    workers: Vec<Option<Process>>,
+    pub base_url: String,
+    http: reqwest::Client,
+}
+
+impl Fila {
+    /// A deployment with the default setup.
+    pub async fn start() -> Self {
+        Setup::new().start().await
+    }
+
+    fn prepare(setup: Setup) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let id = format!(
+            "t{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            nanos % 1_000_000
+        );
+        let dir = std::env::temp_dir().join(format!("fila-e2e-{id}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut toml = format!(
+            "[[users]]\nname = \"{}\"\npassword_hash = \"{PRODUCER_HASH}\"\nroles = [\"producer\"]\n\n\
+             [[users]]\nname = \"{}\"\npassword_hash = \"{ADMIN_HASH}\"\nroles = [\"admin\"]\n",
+            PRODUCER.0, ADMIN.0
+        );
+        for (branch, group, registration) in &setup.branches {
+            toml.push_str(&format!(
+                "\n[[taf_branches]]\nsource_branch = \"{branch}\"\ncompany_group = \"{group}\"\n"
+            ));
+            if let Some(r) = registration {
+                toml.push_str(&format!("registration = \"{r}\"\n"));
+            }
+        }
+        let config = dir.join("fila.toml");
+        std::fs::write(&config, toml).expect("config file");
+        let mut env: Vec<(String, String)> = vec![
+            ("FILA_CONFIG".into(), config.display().to_string()),
+            (
+                "FILA_DATABASE_URL".into(),
+                setup.database_url.unwrap_or_else(database_url),
+            ),
+            ("FILA_DATABASE_SCHEMA".into(), id.clone()),
+            ("FILA_AMQP_URL".into(), amqp_url()),
+            ("FILA_AMQP_PREFIX".into(), id.clone()),
+            ("FILA_HTTP_ADDR".into(), "127.0.0.1:0".into()),
+            ("FILA_LOG_FORMAT".into(), "json".into()),
+            ("FILA_SWEEP_INTERVAL_MS".into(), "200".into()),
+            ("FILA_OUTBOX_GRACE_SECS".into(), "2".into()),
+            ("FILA_WORKER_SHUTDOWN_GRACE_SECS".into(), "5".into()),
+        ];
+        for (key, value) in setup.env {
+            env.retain(|(k, _)| *k != key);
+            env.push((key, value));
+        }
+        Self {
+            schema: id.clone(),
+            prefix: id.clone(),
+            id,
+            dir,
+            env,
+            initial_workers: setup.workers,
+            api_starts: 0,
+            api: None,
+            workers: Vec::new(),
+            base_url: String::new(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("http client"),
+        }
+    }
+
+    /// Starts (or restarts) the API and waits until it is ready.
+    pub async fn start_api(&mut self) {
+        self.api_starts += 1;
+        let log = self.dir.join(format!("api-{}.log", self.api_starts));
+        let mut api = Process::spawn("fila-api", &[], &self.env, log);
+        let line = api
+            .wait_for_line("fila-api listening", 30)
+            .await
+            .unwrap_or_else(|| panic!("fila-api did not start:\n{}", api.log_text()));
+        let addr = serde_json::from_str::<Value>(&line).expect("json log")["addr"]
+            .as_str()
+            .expect("addr")
+            .to_string();
+        self.base_url = format!("http://{addr}");
+        self.api = Some(api);
+        let url = self.url("/readyz");
+        let http = self.http.clone();
+        let ready = crate::eventually(30, || {
+            let request = http.get(&url).send();
+            async move { request.await.is_ok_and(|r| r.status() == StatusCode::OK) }
+        })
+        .await;
+        assert!(ready, "fila-api is not ready:\n{}", self.api_log());
+    }
+
+    /// Starts a worker, waits until it consumes; returns its index.
+    pub async fn start_worker(&mut self) -> usize {
+        self.start_worker_with(&[]).await
+    }
+
+    /// Starts a worker with extra `FILA_<key>` settings.
+    pub async fn start_worker_with(&mut self, settings: &[(&str, &str)]) -> usize {
+        let index = self.workers.len();
+        let mut env = self.env.clone();
+        for (key, value) in settings {
+            env.push((format!("FILA_{key}"), value.to_string()));
+        }
+        env.push(("FILA_WORKER_ID".into(), format!("worker-{index}")));
+        let log = self.dir.join(format!("worker-{index}.log"));
+        let mut worker = Process::spawn("fila-worker", &[], &env, log);
+        if worker.wait_for_line("\"consuming\"", 30).await.is_none() {
+            panic!("fila-worker did not start:\n{}", worker.log_text());
+        }
+        self.workers.push(Some(worker));
+        index
+    }
+
+    pub fn worker(&mut self, index: usize) -> &mut Process {
+        self.workers[index].as_mut().expect("worker running")
+    }
+
+    /// Kills a worker with SIGKILL.
+    pub fn kill_worker(&mut self, index: usize) {
+        if let Some(mut worker) = self.workers[index].take() {
+            worker.kill();
+        }
+    }
+
+    /// Kills the API with SIGKILL.
+    pub fn kill_api(&mut self) {
+        if let Some(mut api) = self.api.take() {
+            api.kill();
+        }
+    }
+
+    pub fn api(&mut self) -> &mut Process {
+        self.api.as_mut().expect("api running")
+    }
+
+    pub fn api_log(&self) -> String {
+        self.api.as_ref().map(Process::log_text).unwrap_or_default()
+    }
+
+    /// The environment the processes get (to start one by hand).
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A request as the producer.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .basic_auth(PRODUCER.0, Some(PRODUCER.1))
+    }
+
+    /// A request as the admin.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .basic_auth(ADMIN.0, Some(ADMIN.1))
+    }
+
+    /// A request without credentials.
+    pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    /// POSTs a TAF lot; returns the status and the JSON answer.
+    pub async fn post_lot(&self, lot: &Value) -> (StatusCode, Value) {
+        send(self.request(Method::POST, "/rest/wstafst2").json(lot)).await
+    }
+
+    /// POSTs raw bytes to the TAF endpoint.
+    pub async fn post_raw(&self, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        send(
+            self.request(Method::POST, "/rest/wstafst2")
+                .header("Content-Type", "application/json;charset=UTF-8")
+                .body(body),
+        )
+        .await
+    }
+
+    /// GETs TAF statuses with a query string.
+    pub async fn get_status(&self, query: &str) -> (StatusCode, Value) {
+        send(self.request(Method::GET, &format!("/rest/wstafst2?{query}"))).await
+    }
+
+    /// A database client on this deployment's schema.
+    pub async fn db(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&database_url(), tokio_postgres::NoTls)
+            .await
+            .expect("database");
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("SET search_path TO {}", self.schema))
+            .await
+            .expect("search_path");
+        client
+    }
+
+    /// Number of TAF records of `ticket` in each status.
+    pub async fn taf_counts(&self, ticket: &str) -> std::collections::HashMap<String, i64> {
+        self.db()
+            .await
+            .query(
+                "SELECT status, count(*) FROM taf_record WHERE ticket_code = $1 GROUP BY status",
+                &[&ticket],
+            )
+            .await
+            .expect("counts")
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
+    }
+
+    /// Waits until `count` records of `ticket` are processed or in error.
+    pub async fn wait_finished(&self, ticket: &str, count: i64, seconds: u64) -> bool {
+        let client = &self.db().await;
+        crate::eventually(seconds, || async move {
+            client
+                .query_one(
+                    "SELECT count(*) FROM taf_record
+                     WHERE ticket_code = $1 AND status IN ('processed', 'error')",
+                    &[&ticket],
+                )
+                .await
+                .is_ok_and(|row| row.get::<_, i64>(0) >= count)
+        })
+        .await
+    }
+}
+
+/// Sends a request; the status and the body as JSON (`Null` when empty or
+/// not JSON).
+pub async fn send(request: RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let bytes = response.bytes().await.expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+impl Drop for Fila {
+    fn drop(&mut self) {
+        let logs: Vec<(String, String)> = std::iter::once(self.api.as_ref())
+            .chain(self.workers.iter().map(Option::as_ref))
+            .flatten()
+            .map(|p| (p.name.clone(), p.log_text()))
+            .collect();
+        self.api = None;
+        self.workers.clear();
+        if std::thread::panicking() {
+            for (name, log) in logs {
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                eprintln!("--- last lines of {name} ---");
+                for line in tail.into_iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+        let schema = self.schema.clone();
+        let prefix = self.prefix.clone();
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(remove(schema, prefix));
+        });
+        let _ = cleanup.join();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes a deployment's schema, exchanges and queues.
+async fn remove(schema: String, prefix: String) {
+    if let Ok((client, connection)) =
+        tokio_postgres::connect(&database_url(), tokio_postgres::NoTls).await
+    {
+        tokio::spawn(connection);
+        let _ = client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await;
+    }
+    if let Ok(connection) = Connection::connect(&amqp_url(), ConnectionProperties::default()).await
+    {
+        if let Ok(channel) = connection.create_channel().await {
+            let _ = Topology::new(prefix).delete(&channel).await;
+        }
+        let _ = connection.close(200, "test over".into()).await;
+    }
+}

@@ -1,0 +1,109 @@
+//! A fila binary running as a child process, its output in a log file.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+pub struct Process {
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+/// Where the binaries are: `E2E_BIN_DIR`, or the target directory this
+/// test binary was built in (`target/<profile>/deps/..`).
+pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("E2E_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target directory")
+        .to_path_buf()
+}
+
+impl Process {
+    /// Starts `binary` with exactly fila's variables from `env` (inherited
+    /// `FILA_*` variables are removed).
+    pub fn spawn(binary: &str, args: &[&str], env: &[(String, String)], log: PathBuf) -> Self {
+        let path = bin_dir().join(binary);
+        assert!(
+            path.exists(),
+            "{} is missing: build the binaries first (cargo build --bins)",
+            path.display()
+        );
+        let out = File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let mut command = Command::new(&path);
+        command
+            .args(args)
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err));
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("FILA_")) {
+            command.env_remove(key);
+        }
+        command.envs(env.iter().map(|(k, v)| (k, v)));
+        let child = command.spawn().expect("spawn");
+        Self {
+            name: binary.to_string(),
+            child,
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The first log line containing `needle`, waiting up to `seconds`.
+    pub async fn wait_for_line(&mut self, needle: &str, seconds: u64) -> Option<String> {
+        let found = crate::eventually(seconds, || {
+            let text = self.log_text();
+            async move { text.contains(needle) }
+        })
+        .await;
+        if !found {
+            return None;
+        }
+        self.log_text()
+            .lines()
+            .find(|l| l.contains(needle))
+            .map(str::to_string)
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod.
+    pub fn terminate(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+    }
+
+    /// The exit status, waiting up to `seconds`.
+    pub async fn wait_exit(&mut self, seconds: u64) -> Option<ExitStatus> {
+        for _ in 0..seconds * 20 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,119 @@
+//! Watches `<prefix>.results` through a queue of the test's own.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties, Consumer};
+use serde_json::Value;
+
+use crate::Fila;
+
+/// One result message as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub routing_key: String,
+    pub message_id: String,
+    pub body: Value,
+}
+
+pub struct Results {
+    connection: Connection,
+    consumer: Consumer,
+    pub received: Vec<Received>,
+}
+
+impl Results {
+    /// Starts collecting every result of `fila` (exclusive, auto-deleted queue).
+    pub async fn observe(fila: &Fila) -> Self {
+        let connection = Connection::connect(&crate::amqp_url(), ConnectionProperties::default())
+            .await
+            .expect("amqp");
+        let channel = connection.create_channel().await.expect("channel");
+        let queue = channel
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("queue");
+        channel
+            .queue_bind(
+                queue.name().clone(),
+                format!("{}.results", fila.prefix).into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("bind");
+        let consumer = channel
+            .basic_consume(
+                queue.name().clone(),
+                "results".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("consume");
+        Self {
+            connection,
+            consumer,
+            received: Vec::new(),
+        }
+    }
+
+    /// Collects until `records` distinct TAF records were reported (in
+    /// distinct messages) or `seconds` pass; returns how many were.
+    pub async fn collect_taf(&mut self, records: usize, seconds: u64) -> usize {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        while self.taf_records().len() < records {
+            let next = tokio::time::timeout_at(deadline, self.consumer.next()).await;
+            let Ok(Some(Ok(delivery))) = next else {
+                break;
+            };
+            delivery.ack(BasicAckOptions::default()).await.expect("ack");
+            self.received.push(Received {
+                routing_key: delivery.routing_key.to_string(),
+                message_id: delivery
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
+                body: serde_json::from_slice(&delivery.data).unwrap_or(Value::Null),
+            });
+        }
+        self.taf_records().len()
+    }
+
+    /// How many distinct result messages (by message id) report each RecNo.
+    /// A message delivered twice with the same id counts once, as a
+    /// deduplicating consumer would see it.
+    pub fn taf_records(&self) -> HashMap<i64, usize> {
+        let mut seen_messages = std::collections::HashSet::new();
+        let mut counts = HashMap::new();
+        for message in &self.received {
+            if !seen_messages.insert(message.message_id.clone()) {
+                continue;
+            }
+            for record in message.body["records"].as_array().into_iter().flatten() {
+                if let Some(rec_no) = record["recNo"].as_i64() {
+                    *counts.entry(rec_no).or_insert(0) += 1;
+                }
+            }
+        }
+        counts
+    }
+
+    pub async fn close(self) {
+        let _ = self.connection.close(200, "done".into()).await;
+    }
+}

@@ -1,0 +1,35 @@
+//! What the worker's tasks share, and the stop signal they watch.
+
+use deadpool_postgres::Pool;
+use fila_shared::amqp::Broker;
+use fila_shared::config::Config;
+use tokio::sync::watch;
+
+pub struct Context {
+    pub config: Config,
+    pub pool: Pool,
+    pub broker: Broker,
+    /// This worker's name, recorded on what it processes.
+    pub name: String,
+}
+
+/// A cloneable view of the stop request.
+#[derive(Clone)]
+pub struct Stop(watch::Receiver<bool>);
+
+impl Stop {
+    pub fn new() -> (watch::Sender<bool>, Self) {
+        let (tx, rx) = watch::channel(false);
+        (tx, Self(rx))
+    }
+
+    pub fn requested(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Completes once a stop is requested.
+    pub async fn wait(&mut self) {
+        // An error means the sender is gone, which also means stop.
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}

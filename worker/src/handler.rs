@@ -1,0 +1,37 @@
+//! The handler registry: one exhaustive match from the queue envelope to the
+//! code that processes it. A handler returns once its work is durable (the
+//! transaction committed); only then is the message acknowledged.
+
+use fila_shared::db::StoreError;
+use fila_shared::envelope::WorkMessage;
+use fila_shared::outbox;
+use fila_shared::taf::job;
+
+use crate::context::Context;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// The store failed: the message is retried later.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub async fn dispatch(ctx: &Context, message: &WorkMessage) -> Result<(), HandleError> {
+    match message {
+        WorkMessage::TafRecords { ids } => taf_records(ctx, ids).await,
+    }
+}
+
+async fn taf_records(ctx: &Context, ids: &[i64]) -> Result<(), HandleError> {
+    let output = job::process(&ctx.pool, ids, &ctx.name, ctx.config.taf_chunk_size).await?;
+    if let Err(e) = outbox::publish_stored(&ctx.pool, &ctx.broker, &output.stored).await {
+        tracing::warn!(error = %e, "records processed; their results wait for the sweeper");
+    }
+    tracing::debug!(
+        records = ids.len(),
+        finished = output.finished,
+        waiting = output.waiting,
+        "TAF records processed"
+    );
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! The worker's periodic sweeps, every `sweep_interval_ms`:
+//!
+//! - waiting TAF records whose predecessor is processed are released (the
+//!   safety net behind the release done by the predecessor's own worker);
+//! - outbox rows older than `outbox_grace_secs` are published: work whose
+//!   API died between commit and publish, results whose worker did, and
+//!   anything written while RabbitMQ was down.
+//!
+//! Every worker sweeps; `FOR UPDATE SKIP LOCKED` keeps them from meeting.
+
+use std::sync::Arc;
+
+use fila_shared::outbox;
+use fila_shared::taf::job;
+
+use crate::context::{Context, Stop};
+
+/// Rows published per sweep transaction.
+const SWEEP_BATCH: i64 = 500;
+
+pub async fn run(ctx: Arc<Context>, mut stop: Stop) {
+    let mut ticker = tokio::time::interval(ctx.config.sweep_interval());
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => sweep(&ctx).await,
+            _ = stop.wait() => return,
+        }
+    }
+}
+
+async fn sweep(ctx: &Context) {
+    match job::release_ready(&ctx.pool, ctx.config.taf_chunk_size).await {
+        Ok(stored) if !stored.is_empty() => {
+            tracing::info!(messages = stored.len(), "released waiting TAF records");
+            if let Err(e) = outbox::publish_stored(&ctx.pool, &ctx.broker, &stored).await {
+                tracing::warn!(error = %e, "released records wait for the next sweep");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot release waiting TAF records"),
+    }
+    loop {
+        match outbox::sweep(
+            &ctx.pool,
+            &ctx.broker,
+            ctx.config.outbox_grace(),
+            SWEEP_BATCH,
+        )
+        .await
+        {
+            Ok(published) if published > 0 => {
+                tracing::info!(published, "outbox rows published by the sweeper");
+                if published < SWEEP_BATCH as usize {
+                    break;
+                }
+            }
+            Ok(_) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox sweep failed");
+                break;
+            }
+        }
+    }
+}
