@@ -33,6 +33,7 @@ CREATE TABLE taf_record (
     error_description  text,
     error_detail       text,
     worker             text,
+    waiting_since      timestamptz,
     accepted_at        timestamptz NOT NULL DEFAULT now(),
     finished_at        timestamptz
 );
@@ -42,6 +43,9 @@ CREATE INDEX taf_record_key ON taf_record (registry_key, id);
 -- 813: a registryKey is pending at most once per company group.
 CREATE UNIQUE INDEX taf_record_open_key ON taf_record (company_group, registry_key)
     WHERE status IN ('pending', 'waiting');
--- Successors waiting for a predecessor, found when it is processed.
+-- Successors waiting for a predecessor, found when it is processed, and
+-- by the sweep that looks at those that started waiting recently.
 CREATE INDEX taf_record_waiting ON taf_record (company_group, predecessor_key)
+    WHERE status = 'waiting';
+CREATE INDEX taf_record_waiting_since ON taf_record (waiting_since)
     WHERE status = 'waiting';

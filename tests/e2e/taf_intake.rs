@@ -53,6 +53,7 @@ async fn each_item_is_checked_on_its_own_and_reports_every_code() {
             item_with("C802-DATE", json!({ "integrationDate": "2016-12-10" })),
             item_with("C802-TIME", json!({ "integrationTime": "25:00:00" })),
             item_with("C802-BOOL", json!({ "messageSequential": true })),
+            item_with("C802-NUL", json!({ "erpowner": "DATA\u{0}SUL" })),
             item_with("C803", json!({ "sourceBranch": "9999" })),
             item_with("C804", json!({ "registryType": "S-9999" })),
             item_with("C805", json!({ "registryPriority": "8" })),
@@ -78,7 +79,7 @@ async fn each_item_is_checked_on_its_own_and_reports_every_code() {
     );
     let (status, answer) = fila.post_lot(&lot).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["keyAmount"], 19);
+    assert_eq!(answer["keyAmount"], 20);
     let expected: Vec<(&str, Vec<u64>)> = vec![
         ("OK-1", vec![]),
         ("C800", vec![800]),
@@ -87,6 +88,7 @@ async fn each_item_is_checked_on_its_own_and_reports_every_code() {
         ("C802-DATE", vec![802]),
         ("C802-TIME", vec![802]),
         ("C802-BOOL", vec![802]),
+        ("C802-NUL", vec![802]),
         ("C803", vec![803]),
         ("C804", vec![804]),
         ("C805", vec![805]),
@@ -110,7 +112,7 @@ async fn each_item_is_checked_on_its_own_and_reports_every_code() {
         );
         assert_eq!(answer["registryKey"][i]["success"], want.is_empty());
     }
-    let multi = &answer["registryKey"][15]["error"];
+    let multi = &answer["registryKey"][16]["error"];
     assert_eq!(
         multi[0]["description"],
         "Campo TAFFIL (sourceBranch) e Obrigatorio."

@@ -343,3 +343,61 @@ async fn committed_work_that_was_never_published_is_published_by_the_sweeper() {
     assert_eq!(left, 0);
     let _ = connection.close(200, "done".into()).await;
 }
+
+#[tokio::test]
+async fn a_successor_waits_for_the_latest_occurrence_of_its_predecessor() {
+    let mut fila = Fila::start().await;
+    fila.post_lot(&lot("T-OLD", vec![item("A")])).await;
+    assert!(fila.wait_finished("T-OLD", 1, 30).await);
+    fila.kill_worker(0);
+    fila.post_lot(&lot("T-RESENT", vec![item("A")])).await;
+    fila.post_lot(&lot(
+        "T-NEXT",
+        vec![item_with(
+            "B",
+            json!({ "registryPredecessor": "A", "registryPriority": "0" }),
+        )],
+    ))
+    .await;
+    fila.start_worker_with(&[("WORKER_CONCURRENCY", "1"), ("WORKER_PREFETCH", "1")])
+        .await;
+    assert!(fila.wait_finished("T-NEXT", 1, 30).await);
+    let rows = fila
+        .db()
+        .await
+        .query(
+            "SELECT ticket_code FROM taf_record WHERE ticket_code <> 'T-OLD'
+             ORDER BY finished_at, id",
+            &[],
+        )
+        .await
+        .expect("rows");
+    let order: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(order, vec!["T-RESENT", "T-NEXT"]);
+}
+
+#[tokio::test]
+async fn records_held_by_another_transaction_are_retried_not_dropped() {
+    let fila = Setup::new().workers(0).start().await;
+    fila.post_lot(&lot("T-HELD", items("H", 3))).await;
+    let mut holder = fila.db().await;
+    let tx = holder.transaction().await.expect("transaction");
+    tx.execute(
+        "SELECT id FROM taf_record WHERE ticket_code = 'T-HELD' FOR UPDATE",
+        &[],
+    )
+    .await
+    .expect("lock");
+    let mut fila = fila;
+    let worker = fila.start_worker().await;
+    let busy = fila
+        .worker(worker)
+        .wait_for_line("message busy; retrying later", 30)
+        .await;
+    assert!(busy.is_some(), "the held records are reported busy");
+    tx.rollback().await.expect("release");
+    assert!(
+        fila.wait_finished("T-HELD", 3, 60).await,
+        "retried once free"
+    );
+}

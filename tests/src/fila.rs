@@ -386,15 +386,29 @@ impl Drop for Fila {
     }
 }
 
-/// Removes a deployment's schema, exchanges and queues.
+/// Removes a deployment's schema, exchanges and queues. Sessions still
+/// holding locks in the schema (a killed process whose connection went
+/// through a proxy, say) are terminated rather than waited for.
 async fn remove(schema: String, prefix: String) {
     if let Ok((client, connection)) =
         tokio_postgres::connect(&database_url(), tokio_postgres::NoTls).await
     {
         tokio::spawn(connection);
-        let _ = client
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            .await;
+        let drop = format!("SET lock_timeout = '3s'; DROP SCHEMA IF EXISTS {schema} CASCADE");
+        for _ in 0..3 {
+            if client.batch_execute(&drop).await.is_ok() {
+                break;
+            }
+            let _ = client
+                .execute(
+                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+                     JOIN pg_class c ON c.oid = l.relation
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()",
+                    &[&schema],
+                )
+                .await;
+        }
     }
     if let Ok(connection) = Connection::connect(&amqp_url(), ConnectionProperties::default()).await
     {

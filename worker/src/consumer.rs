@@ -7,7 +7,10 @@
 //! it to the work queue after 1 s, 10 s, then 60 s; the attempt number
 //! travels in the `x-fila-attempt` header. After `worker_max_attempts`, or at
 //! once for a message that cannot be decoded, it goes to the dead-letter
-//! queue with `x-fila-reason`. A handler that panics counts as a failure.
+//! queue with `x-fila-reason`. A handler that panics counts as a failure; a
+//! message whose work another transaction holds waits 10 s without counting.
+//! When the failed message cannot be moved (broker trouble), it is returned
+//! to the queue after a pause rather than at once.
 //!
 //! When the connection drops, the loop reconnects with capped backoff;
 //! unacknowledged messages return to the queue by themselves. On stop, the
@@ -30,11 +33,13 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::context::{Context, Stop};
-use crate::handler;
+use crate::handler::{self, HandleError};
 
 const ATTEMPT_HEADER: &str = "x-fila-attempt";
 const REASON_HEADER: &str = "x-fila-reason";
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+/// The retry tier of a busy message (10 s).
+const BUSY_RETRY: u32 = 2;
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Consumes `queue` until a stop is requested.
@@ -132,6 +137,8 @@ async fn consume(ctx: &Arc<Context>, queue: WorkQueue, stop: &mut Stop) -> Resul
 
 /// Why a message could not be processed.
 enum Failure {
+    /// Its work is held elsewhere: try again later, without counting.
+    Busy(String),
     /// Worth another attempt.
     Retry(String),
     /// Never worth another attempt.
@@ -147,6 +154,7 @@ async fn handle(ctx: &Context, queue: WorkQueue, delivery: Delivery) {
             .await
         {
             Ok(Ok(())) => Ok(()),
+            Ok(Err(e @ HandleError::Busy(_))) => Err(Failure::Busy(e.to_string())),
             Ok(Err(e)) => Err(Failure::Retry(e.to_string())),
             Err(panic) => Err(Failure::Retry(format!(
                 "handler panicked: {}",
@@ -156,6 +164,11 @@ async fn handle(ctx: &Context, queue: WorkQueue, delivery: Delivery) {
     };
     let settled = match outcome {
         Ok(()) => Ok(()),
+        Err(Failure::Busy(reason)) => {
+            tracing::info!(queue = queue.key(), %reason, "message busy; retrying later");
+            let retry_queue = ctx.broker.topology().retry_queue(queue, BUSY_RETRY);
+            republish(ctx, &delivery, "", &retry_queue, attempt, &reason).await
+        }
         Err(Failure::Retry(reason)) if attempt < ctx.config.worker_max_attempts => {
             tracing::warn!(queue = queue.key(), attempt, %reason, "message failed; retrying later");
             let retry_queue = ctx.broker.topology().retry_queue(queue, attempt);
@@ -171,6 +184,7 @@ async fn handle(ctx: &Context, queue: WorkQueue, delivery: Delivery) {
         Ok(()) => delivery.acker.ack(BasicAckOptions::default()).await,
         Err(e) => {
             tracing::warn!(error = %e, "cannot move the failed message; it returns to the queue");
+            tokio::time::sleep(BACKOFF_FIRST).await;
             delivery
                 .acker
                 .nack(BasicNackOptions {

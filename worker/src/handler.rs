@@ -14,6 +14,10 @@ pub enum HandleError {
     /// The store failed: the message is retried later.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Another transaction holds some of the message's work: the message is
+    /// retried later without counting an attempt, since nothing failed.
+    #[error("{0} records are held by another transaction")]
+    Busy(usize),
 }
 
 pub async fn dispatch(ctx: &Context, message: &WorkMessage) -> Result<(), HandleError> {
@@ -31,7 +35,11 @@ async fn taf_records(ctx: &Context, ids: &[i64]) -> Result<(), HandleError> {
         records = ids.len(),
         finished = output.finished,
         waiting = output.waiting,
+        busy = output.busy,
         "TAF records processed"
     );
-    Ok(())
+    match output.busy {
+        0 => Ok(()),
+        busy => Err(HandleError::Busy(busy)),
+    }
 }

@@ -1,7 +1,9 @@
 //! The worker's periodic sweeps, every `sweep_interval_ms`:
 //!
 //! - waiting TAF records whose predecessor is processed are released (the
-//!   safety net behind the release done by the predecessor's own worker);
+//!   safety net behind the release done by the predecessor's own worker):
+//!   those that started waiting in the last [`RECENT_WAIT`] at every sweep,
+//!   all of them every [`FULL_RELEASE_EVERY`] sweeps;
 //! - outbox rows older than `outbox_grace_secs` are published: work whose
 //!   API died between commit and publish, results whose worker did, and
 //!   anything written while RabbitMQ was down.
@@ -9,6 +11,7 @@
 //! Every worker sweeps; `FOR UPDATE SKIP LOCKED` keeps them from meeting.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use fila_shared::outbox;
 use fila_shared::taf::job;
@@ -17,20 +20,25 @@ use crate::context::{Context, Stop};
 
 /// Rows published per sweep transaction.
 const SWEEP_BATCH: i64 = 500;
+/// How far back the frequent release sweep looks.
+const RECENT_WAIT: Duration = Duration::from_secs(120);
+/// Every this many sweeps, the release sweep looks at every waiting record.
+const FULL_RELEASE_EVERY: u64 = 300;
 
 pub async fn run(ctx: Arc<Context>, mut stop: Stop) {
     let mut ticker = tokio::time::interval(ctx.config.sweep_interval());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for round in 0u64.. {
         tokio::select! {
-            _ = ticker.tick() => sweep(&ctx).await,
+            _ = ticker.tick() => sweep(&ctx, round).await,
             _ = stop.wait() => return,
         }
     }
 }
 
-async fn sweep(ctx: &Context) {
-    match job::release_ready(&ctx.pool, ctx.config.taf_chunk_size).await {
+async fn sweep(ctx: &Context, round: u64) {
+    let recent = (!round.is_multiple_of(FULL_RELEASE_EVERY)).then_some(RECENT_WAIT);
+    match job::release_ready(&ctx.pool, ctx.config.taf_chunk_size, recent).await {
         Ok(stored) if !stored.is_empty() => {
             tracing::info!(messages = stored.len(), "released waiting TAF records");
             if let Err(e) = outbox::publish_stored(&ctx.pool, &ctx.broker, &stored).await {

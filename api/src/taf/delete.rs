@@ -38,7 +38,7 @@ pub async fn tickets(
     }
     let value: Value = serde_json::from_slice(&without_trailing_commas(&body))
         .map_err(|e| TafError::Malformed(e.to_string()))?;
-    let tickets: Vec<String> = match serde_json::from_value::<DeleteBody>(value) {
+    let named: Vec<String> = match serde_json::from_value::<DeleteBody>(value) {
         Ok(parsed) => parsed
             .delete_ticket
             .into_iter()
@@ -50,6 +50,9 @@ pub async fn tickets(
             Vec::new()
         }
     };
+    // A code with a NUL character names no ticket (and PostgreSQL refuses it).
+    let (tickets, unusable): (Vec<String>, Vec<String>) =
+        named.into_iter().partition(|t| !t.contains('\0'));
     if tickets.is_empty() {
         return Ok(Json(json!({ "success": false })));
     }
@@ -60,5 +63,7 @@ pub async fn tickets(
         unknown = deletion.unknown.len(),
         "TAF tickets deleted"
     );
-    Ok(Json(json!({ "success": deletion.unknown.is_empty() })))
+    Ok(Json(
+        json!({ "success": deletion.unknown.is_empty() && unusable.is_empty() }),
+    ))
 }

@@ -12,13 +12,14 @@ impl QueryParams {
         )
     }
 
-    /// The first value of `name`, whatever its case; `None` when absent or empty.
+    /// The first value of `name`, whatever its case; `None` when absent,
+    /// empty, or holding a NUL character (which no TAF code can contain).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
+            .filter(|v| !v.is_empty() && !v.contains('\0'))
     }
 }
 
@@ -33,5 +34,9 @@ mod tests {
         assert_eq!(q.get("registryKey"), Some("K 1"));
         assert_eq!(q.get("startRecNo"), None);
         assert_eq!(q.get("searchMode"), None);
+        assert_eq!(
+            QueryParams::parse(Some("ticketCode=%00")).get("ticketCode"),
+            None
+        );
     }
 }

@@ -119,6 +119,25 @@ impl Broker {
     }
 
     async fn ensure_link<'s>(&self, state: &'s mut State) -> Result<&'s Link, BrokerError> {
+        let connected = state
+            .link
+            .as_ref()
+            .is_some_and(|l| l.connection.status().connected());
+        let healthy = state.link.as_ref().is_some_and(Link::healthy);
+        if connected && !healthy {
+            // The broker closed the publishing channel (a refused publish,
+            // say): replace the channel, keep the connection and its
+            // consumers.
+            if let Some(link) = state.link.as_mut() {
+                match timeout(self.publisher_channel(&link.connection)).await {
+                    Ok(channel) => link.publisher = channel,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot reopen the publishing channel");
+                        state.link = None;
+                    }
+                }
+            }
+        }
         if !state.link.as_ref().is_some_and(Link::healthy) {
             if let Some(at) = state.next_attempt.filter(|at| *at > Instant::now()) {
                 return Err(BrokerError::Unavailable(format!(
@@ -129,7 +148,7 @@ impl Broker {
             if let Some(old) = state.link.take() {
                 let _ = old.connection.close(200, "reconnecting".into()).await;
             }
-            match self.open().await {
+            match timeout(self.open()).await {
                 Ok(link) => {
                     if state.failures > 0 {
                         tracing::info!(broker = %self.name, "reconnected to RabbitMQ");
@@ -158,21 +177,22 @@ impl Broker {
     async fn open(&self) -> Result<Link, BrokerError> {
         let properties =
             ConnectionProperties::default().with_connection_name(self.name.clone().into());
-        let connection = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            Connection::connect(self.url.expose_secret(), properties),
-        )
-        .await
-        .map_err(|_| BrokerError::Unavailable("connection timed out".into()))??;
-        let publisher = connection.create_channel().await?;
-        self.topology.declare(&publisher).await?;
-        publisher
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
+        let connection = Connection::connect(self.url.expose_secret(), properties).await?;
+        let publisher = self.publisher_channel(&connection).await?;
         Ok(Link {
             connection,
             publisher,
         })
+    }
+
+    /// A confirm-mode channel, with the topology declared through it.
+    async fn publisher_channel(&self, connection: &Connection) -> Result<Channel, BrokerError> {
+        let channel = connection.create_channel().await?;
+        self.topology.declare(&channel).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(channel)
     }
 
     /// Publishes a batch and waits for every confirm.
@@ -193,6 +213,16 @@ impl Broker {
             let _ = link.connection.close(200, "shutting down".into()).await;
         }
     }
+}
+
+/// Bounds a step of connecting: a broker that accepts the TCP connection
+/// and then stalls must not hold every publisher behind the lock.
+async fn timeout<T>(
+    step: impl std::future::Future<Output = Result<T, BrokerError>>,
+) -> Result<T, BrokerError> {
+    tokio::time::timeout(CONNECT_TIMEOUT, step)
+        .await
+        .map_err(|_| BrokerError::Unavailable("the broker did not answer in time".into()))?
 }
 
 async fn publish_on(channel: &Channel, messages: &[Outgoing<'_>]) -> Result<(), BrokerError> {

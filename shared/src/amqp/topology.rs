@@ -135,6 +135,10 @@ impl Topology {
             AMQPValue::ShortShortUInt(queue.max_priority()),
         );
         work_args.insert("x-dead-letter-exchange".into(), long(self.dead_exchange()));
+        work_args.insert(
+            "x-dead-letter-routing-key".into(),
+            long(queue.key().to_string()),
+        );
         let name = self.queue(queue);
         channel
             .queue_declare(name.clone().into(), durable, work_args)

@@ -17,12 +17,27 @@ use crate::config::Config;
 /// before the database counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// fila never leaves a transaction open while it waits on something else
+/// for long (the longest is a sweep waiting for broker confirms), so a
+/// session idle in a transaction for this long belongs to a process that
+/// died: the server ends it and releases its locks.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "30s";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no database connection: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("database: {0}")]
     Db(#[from] tokio_postgres::Error),
+}
+
+impl StoreError {
+    /// Whether PostgreSQL aborted the transaction to break a deadlock (it
+    /// succeeds when tried again).
+    pub fn is_deadlock(&self) -> bool {
+        matches!(self, StoreError::Db(e)
+            if e.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +54,10 @@ pub fn pool(config: &Config, application: &str) -> Result<Pool, PoolSetupError> 
         .map_err(PoolSetupError::Url)?;
     pg.application_name(application)
         .connect_timeout(CONNECT_TIMEOUT)
-        .options(format!("-c search_path={}", config.database_schema));
+        .options(format!(
+            "-c search_path={} -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT}",
+            config.database_schema
+        ));
     let manager = Manager::from_config(
         pg,
         NoTls,

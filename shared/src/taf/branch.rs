@@ -26,9 +26,9 @@ pub struct Branch {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BranchError {
-    #[error("sourceBranch must have 1 to 12 characters")]
+    #[error("sourceBranch must have 1 to 12 printable characters")]
     SourceBranch,
-    #[error("companyGroup must have 1 to 12 characters")]
+    #[error("companyGroup must have 1 to 12 printable characters")]
     CompanyGroup,
     #[error("registration must be 8, 11 or 14 digits")]
     Registration,
@@ -43,10 +43,15 @@ impl Branch {
     ) -> Result<Self, BranchError> {
         let source_branch = source_branch.trim();
         let company_group = company_group.trim();
-        if source_branch.is_empty() || source_branch.chars().count() > MAX_CODE {
+        let valid = |code: &str| {
+            !code.is_empty()
+                && code.chars().count() <= MAX_CODE
+                && !code.chars().any(char::is_control)
+        };
+        if !valid(source_branch) {
             return Err(BranchError::SourceBranch);
         }
-        if company_group.is_empty() || company_group.chars().count() > MAX_CODE {
+        if !valid(company_group) {
             return Err(BranchError::CompanyGroup);
         }
         let registration = registration.map(str::trim).filter(|r| !r.is_empty());
@@ -146,6 +151,9 @@ pub async fn upsert(pool: &Pool, branch: &Branch) -> Result<bool, StoreError> {
 
 /// Removes a branch; `false` when there was none.
 pub async fn remove(pool: &Pool, source_branch: &str) -> Result<bool, StoreError> {
+    if source_branch.contains('\0') {
+        return Ok(false);
+    }
     let client = pool.get().await?;
     let deleted = client
         .execute(

@@ -5,6 +5,7 @@
 //! Documents with a DOCTYPE are refused: events never carry one, and it is the
 //! door to entity-expansion bombs.
 
+use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::Event;
 use quick_xml::reader::Reader;
 
@@ -75,6 +76,17 @@ pub fn inspect(xml: &str) -> Result<EventDocument, EventXmlError> {
                 let value = text.xml10_content().trim().to_string();
                 if !value.is_empty() {
                     employer = Some(value);
+                }
+            }
+            Event::GeneralRef(reference) => {
+                let known = if reference.is_char_ref() {
+                    matches!(reference.resolve_char_ref(), Ok(Some(_)))
+                } else {
+                    resolve_predefined_entity(&reference.xml10_content()).is_some()
+                };
+                if path.is_empty() || !known {
+                    let name = reference.xml10_content().into_owned();
+                    return Err(malformed(&reader, format!("referencia &{name}; invalida")));
                 }
             }
             Event::DocType(_) => {
@@ -152,6 +164,10 @@ mod tests {
             "<a/><b/>",
             "texto",
             "<!DOCTYPE a [<!ENTITY x 'y'>]><a>&x;</a>",
+            "&amp;<a/>",
+            "<a/>&x;",
+            "<a>&x;</a>",
+            "<a>&#0;</a>",
         ] {
             assert!(
                 matches!(inspect(xml), Err(EventXmlError::Malformed { .. })),
@@ -160,6 +176,12 @@ mod tests {
         }
         assert_eq!(inspect("<eSocial/>"), Err(EventXmlError::NoEvent));
         assert_eq!(inspect(""), Err(EventXmlError::NoEvent));
+    }
+
+    #[test]
+    fn accepts_predefined_and_character_references() {
+        let doc = inspect("<evtRemun a='&lt;'>&amp;&#65;&#x42;</evtRemun>").expect("valid");
+        assert_eq!(doc.element, "evtRemun");
     }
 
     #[test]

@@ -89,8 +89,14 @@ fn examine_xml(record: &PendingRecord) -> Outcome {
     }
 }
 
+/// The detail quotes the message (element names, parser errors): control
+/// characters are replaced, since PostgreSQL text cannot hold NUL.
 fn inconsistent(code: &'static str, description: &'static str, detail: String) -> Outcome {
-    let detail = detail.chars().take(MAX_DETAIL).collect();
+    let detail = detail
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .take(MAX_DETAIL)
+        .collect();
     Outcome::Inconsistent {
         code,
         description,
@@ -181,6 +187,21 @@ mod tests {
             outcome,
             Outcome::Inconsistent { code: "000001", .. }
         ));
+    }
+
+    #[test]
+    fn details_never_carry_control_characters() {
+        let outcome = examine(&record(
+            1,
+            "A",
+            "S-1010",
+            "<eSocial><evt\0X/></eSocial>",
+            None,
+        ));
+        let Outcome::Inconsistent { detail, .. } = outcome else {
+            panic!("inconsistent expected");
+        };
+        assert!(!detail.contains('\0'), "{detail}");
     }
 
     #[test]

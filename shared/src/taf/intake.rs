@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use deadpool_postgres::Pool;
 
 use super::chunking::work_messages;
-use super::lot::LotRequest;
+use super::lot::{LotRequest, NewRecord};
 use super::record::Priority;
 use crate::db::StoreError;
 use crate::outbox::{self, Stored};
@@ -27,41 +27,95 @@ pub async fn store_lot(
     if records.is_empty() {
         return Ok(Vec::new());
     }
-    let keys: Vec<&str> = records.iter().map(|r| r.registry_key.as_str()).collect();
-    let branches: Vec<&str> = records.iter().map(|r| r.source_branch.as_str()).collect();
-    let types: Vec<i16> = records.iter().map(|r| r.message_type.as_i16()).collect();
-    let sequentials: Vec<&str> = records
-        .iter()
-        .map(|r| r.message_sequential.as_str())
-        .collect();
-    let registry_types: Vec<&str> = records.iter().map(|r| r.registry_type.code()).collect();
-    let messages: Vec<&[u8]> = records.iter().map(|r| r.message.as_slice()).collect();
-    let dates: Vec<&str> = records
-        .iter()
-        .map(|r| r.integration_date.as_str())
-        .collect();
-    let times: Vec<&str> = records
-        .iter()
-        .map(|r| r.integration_time.as_str())
-        .collect();
-    let priorities: Vec<i16> = records
-        .iter()
-        .map(|r| i16::from(r.priority.value()))
-        .collect();
-    let queues: Vec<&str> = records
-        .iter()
-        .map(|r| r.integration_queue.as_str())
-        .collect();
-    let owners: Vec<&str> = records.iter().map(|r| r.erp_owner.as_str()).collect();
-    let predecessors: Vec<Option<&str>> = records
-        .iter()
-        .map(|r| r.predecessor_key.as_deref())
-        .collect();
-    let transfers: Vec<Option<&str>> = records
-        .iter()
-        .map(|r| r.transfer_branch.as_deref())
-        .collect();
+    let columns = Columns::new(&lot.ticket_code, company_group, &records);
+    let mut attempt = 1;
+    let (inserted, stored) = loop {
+        match insert_records(pool, &columns, chunk_size).await {
+            Err(e) if e.is_deadlock() && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
+            outcome => break outcome?,
+        }
+    };
+    for item in &mut lot.items {
+        if item.record().is_some() && !inserted.contains_key(&item.key) {
+            item.refuse_pending();
+        }
+    }
+    Ok(stored)
+}
 
+/// Two lots that share keys in different orders can deadlock on the
+/// unique index; PostgreSQL aborts one, which is then tried again.
+const DEADLOCK_ATTEMPTS: u32 = 3;
+
+/// The accepted records, column by column, for `unnest`.
+struct Columns<'a> {
+    ticket_code: &'a str,
+    company_group: &'a str,
+    keys: Vec<&'a str>,
+    branches: Vec<&'a str>,
+    types: Vec<i16>,
+    sequentials: Vec<&'a str>,
+    registry_types: Vec<&'a str>,
+    messages: Vec<&'a [u8]>,
+    dates: Vec<&'a str>,
+    times: Vec<&'a str>,
+    priorities: Vec<i16>,
+    queues: Vec<&'a str>,
+    owners: Vec<&'a str>,
+    predecessors: Vec<Option<&'a str>>,
+    transfers: Vec<Option<&'a str>>,
+}
+
+impl<'a> Columns<'a> {
+    fn new(ticket_code: &'a str, company_group: &'a str, records: &[&'a NewRecord]) -> Self {
+        Self {
+            ticket_code,
+            company_group,
+            keys: records.iter().map(|r| r.registry_key.as_str()).collect(),
+            branches: records.iter().map(|r| r.source_branch.as_str()).collect(),
+            types: records.iter().map(|r| r.message_type.as_i16()).collect(),
+            sequentials: records
+                .iter()
+                .map(|r| r.message_sequential.as_str())
+                .collect(),
+            registry_types: records.iter().map(|r| r.registry_type.code()).collect(),
+            messages: records.iter().map(|r| r.message.as_slice()).collect(),
+            dates: records
+                .iter()
+                .map(|r| r.integration_date.as_str())
+                .collect(),
+            times: records
+                .iter()
+                .map(|r| r.integration_time.as_str())
+                .collect(),
+            priorities: records
+                .iter()
+                .map(|r| i16::from(r.priority.value()))
+                .collect(),
+            queues: records
+                .iter()
+                .map(|r| r.integration_queue.as_str())
+                .collect(),
+            owners: records.iter().map(|r| r.erp_owner.as_str()).collect(),
+            predecessors: records
+                .iter()
+                .map(|r| r.predecessor_key.as_deref())
+                .collect(),
+            transfers: records
+                .iter()
+                .map(|r| r.transfer_branch.as_deref())
+                .collect(),
+        }
+    }
+}
+
+/// One transaction: the records, then their queue messages. Returns the
+/// inserted keys with their RecNo and priority, and the outbox rows.
+async fn insert_records(
+    pool: &Pool,
+    c: &Columns<'_>,
+    chunk_size: usize,
+) -> Result<(HashMap<String, (i64, Priority)>, Vec<Stored>), StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let insert = tx
@@ -82,21 +136,21 @@ pub async fn store_lot(
         .query(
             &insert,
             &[
-                &lot.ticket_code,
-                &company_group,
-                &keys,
-                &branches,
-                &types,
-                &sequentials,
-                &registry_types,
-                &messages,
-                &dates,
-                &times,
-                &priorities,
-                &queues,
-                &owners,
-                &predecessors,
-                &transfers,
+                &c.ticket_code,
+                &c.company_group,
+                &c.keys,
+                &c.branches,
+                &c.types,
+                &c.sequentials,
+                &c.registry_types,
+                &c.messages,
+                &c.dates,
+                &c.times,
+                &c.priorities,
+                &c.queues,
+                &c.owners,
+                &c.predecessors,
+                &c.transfers,
             ],
         )
         .await?;
@@ -113,12 +167,7 @@ pub async fn store_lot(
     accepted.sort_unstable();
     let stored = outbox::insert(&tx, work_messages(accepted, chunk_size)).await?;
     tx.commit().await?;
-    for item in &mut lot.items {
-        if item.record().is_some() && !inserted.contains_key(&item.key) {
-            item.refuse_pending();
-        }
-    }
-    Ok(stored)
+    Ok((inserted, stored))
 }
 
 /// What `DELETE /rest/wstafst2` did.

@@ -1,12 +1,15 @@
 //! TAF's "Job2" against the store: one transaction per queue message. The
 //! records are locked (`FOR UPDATE SKIP LOCKED`: the lock is the claim, so a
-//! duplicate message for the same records finds nothing to do), examined,
+//! duplicate message for the same records does not wait for them; it reports
+//! them `busy` and is retried later, in case the holder never commits),
+//! examined,
 //! their statuses written with one set-based UPDATE, successors waiting for
 //! a record processed here are released, and the results and released work
 //! are written to the outbox — all committed together, so a worker killed at
 //! any point leaves either nothing or everything done.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use deadpool_postgres::{Pool, Transaction};
 
@@ -31,6 +34,8 @@ pub struct JobOutput {
     pub finished: usize,
     /// Records left waiting for a predecessor.
     pub waiting: usize,
+    /// Pending records among those asked for that another transaction holds.
+    pub busy: usize,
 }
 
 /// Processes the pending records among `ids`.
@@ -43,8 +48,16 @@ pub async fn process(
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let (records, now) = lock_pending(&tx, ids).await?;
+    let busy = if records.len() < ids.len() {
+        count_pending(&tx, ids).await?.saturating_sub(records.len())
+    } else {
+        0
+    };
     if records.is_empty() {
-        return Ok(JobOutput::default());
+        return Ok(JobOutput {
+            busy,
+            ..JobOutput::default()
+        });
     }
     let processed = processed_predecessors(&tx, &records).await?;
     let outcomes = examine::plan(&records, &processed);
@@ -67,28 +80,48 @@ pub async fn process(
         stored,
         finished: outcomes.len() - waiting,
         waiting,
+        busy,
     })
 }
 
-/// Releases waiting records whose predecessor is processed. The worker that
-/// processes a predecessor releases its successors itself; this sweep
-/// catches a successor that started waiting while its predecessor's
-/// transaction was committing.
-pub async fn release_ready(pool: &Pool, chunk_size: usize) -> Result<Vec<Stored>, StoreError> {
+/// Releases waiting records whose predecessor is processed, at most
+/// [`RELEASE_BATCH`] at a time. The worker that processes a predecessor
+/// releases its successors itself; a successor that started waiting while
+/// that transaction was committing is missed, and found here. Such a miss
+/// can only concern a record that started waiting a moment ago, so the
+/// frequent sweep looks only at records waiting for less than `recent`;
+/// `None` looks at all of them (the rare full sweep).
+pub async fn release_ready(
+    pool: &Pool,
+    chunk_size: usize,
+    recent: Option<Duration>,
+) -> Result<Vec<Stored>, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let rows = tx
-        .query(
-            "UPDATE taf_record s SET status = 'pending'
-             WHERE s.status = 'waiting' AND EXISTS (
-                 SELECT 1 FROM taf_record p
-                 WHERE p.company_group = s.company_group
-                   AND p.registry_key = s.predecessor_key
-                   AND p.status = 'processed')
-             RETURNING s.id, s.priority",
-            &[],
+    let window = recent.map_or(String::new(), |d| {
+        format!(
+            "AND s.waiting_since > now() - interval '{} milliseconds'",
+            d.as_millis()
         )
+    });
+    let statement = tx
+        .prepare_cached(&format!(
+            "WITH ready AS (
+                 SELECT s.id FROM taf_record s
+                 WHERE s.status = 'waiting' {window}
+                   AND (SELECT p.status FROM taf_record p
+                        WHERE p.registry_key = s.predecessor_key
+                          AND p.company_group = s.company_group
+                        ORDER BY p.id DESC LIMIT 1) = 'processed'
+                 ORDER BY s.id
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED)
+             UPDATE taf_record t SET status = 'pending', waiting_since = NULL
+             FROM ready WHERE t.id = ready.id
+             RETURNING t.id, t.priority"
+        ))
         .await?;
+    let rows = tx.query(&statement, &[&RELEASE_BATCH]).await?;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -98,6 +131,21 @@ pub async fn release_ready(pool: &Pool, chunk_size: usize) -> Result<Vec<Stored>
     let stored = outbox::insert(&tx, work_messages(released, chunk_size)).await?;
     tx.commit().await?;
     Ok(stored)
+}
+
+/// Records released by one sweep transaction, at most.
+const RELEASE_BATCH: i64 = 1_000;
+
+/// How many of `ids` are pending (committed, or locked by this transaction).
+async fn count_pending(tx: &Transaction<'_>, ids: &[i64]) -> Result<usize, StoreError> {
+    let count: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM taf_record WHERE id = ANY($1) AND status = 'pending'",
+            &[&ids],
+        )
+        .await?
+        .get(0);
+    Ok(usize::try_from(count).unwrap_or(0))
 }
 
 /// Locks the pending records among `ids`; also returns the transaction's
@@ -136,8 +184,9 @@ async fn lock_pending(
     Ok((records, now))
 }
 
-/// The `(company group, registryKey)` predecessors of `records` that are
-/// processed.
+/// The `(company group, registryKey)` predecessors of `records` whose latest
+/// occurrence is processed: a predecessor sent again and still pending is
+/// waited for, even if an older occurrence was processed.
 async fn processed_predecessors(
     tx: &Transaction<'_>,
     records: &[PendingRecord],
@@ -151,9 +200,14 @@ async fn processed_predecessors(
     }
     let statement = tx
         .prepare_cached(
-            "SELECT DISTINCT company_group, registry_key FROM taf_record
-             WHERE (company_group, registry_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-               AND status = 'processed'",
+            "SELECT company_group, registry_key FROM (
+                 SELECT DISTINCT ON (company_group, registry_key)
+                        company_group, registry_key, status
+                 FROM taf_record
+                 WHERE (company_group, registry_key) IN
+                       (SELECT * FROM unnest($1::text[], $2::text[]))
+                 ORDER BY company_group, registry_key, id DESC) latest
+             WHERE status = 'processed'",
         )
         .await?;
     Ok(tx
@@ -209,7 +263,8 @@ async fn record_outcomes(
                  status_description = u.status_description, active = u.active,
                  error_code = u.error_code, error_description = u.error_description,
                  error_detail = u.error_detail, worker = $9,
-                 finished_at = CASE WHEN u.status = 'waiting' THEN NULL ELSE now() END
+                 finished_at = CASE WHEN u.status = 'waiting' THEN NULL ELSE now() END,
+                 waiting_since = CASE WHEN u.status = 'waiting' THEN now() END
              FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[],
                          $7::text[], $8::text[])
                   AS u(id, status, status_code, status_description, active, error_code,
@@ -243,7 +298,9 @@ fn status_of(outcome: &Outcome) -> RecordStatus {
     }
 }
 
-/// Sets the successors of just-processed records back to pending.
+/// Sets the successors of just-processed records back to pending (locked in
+/// id order, as every locker of waiting rows does, so that two releases
+/// cannot deadlock).
 async fn release_successors(
     tx: &Transaction<'_>,
     processed: &[(&str, &str)],
@@ -254,11 +311,16 @@ async fn release_successors(
     let (groups, keys): (Vec<&str>, Vec<&str>) = processed.iter().copied().unzip();
     let statement = tx
         .prepare_cached(
-            "UPDATE taf_record SET status = 'pending'
-             WHERE status = 'waiting'
-               AND (company_group, predecessor_key) IN
-                   (SELECT * FROM unnest($1::text[], $2::text[]))
-             RETURNING id, priority",
+            "WITH successors AS (
+                 SELECT id FROM taf_record
+                 WHERE status = 'waiting'
+                   AND (company_group, predecessor_key) IN
+                       (SELECT * FROM unnest($1::text[], $2::text[]))
+                 ORDER BY id
+                 FOR UPDATE)
+             UPDATE taf_record t SET status = 'pending', waiting_since = NULL
+             FROM successors WHERE t.id = successors.id
+             RETURNING t.id, t.priority",
         )
         .await?;
     Ok(tx

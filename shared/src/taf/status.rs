@@ -5,10 +5,13 @@
 //! and `maxRecNo` the highest RecNo the query matches, so following
 //! `startRecNo = lastRecNo + 1` until `lastRecNo == maxRecNo` returns every
 //! record once. An empty page (nothing from `startRecNo` on) answers
-//! `lastRecNo == maxRecNo`.
+//! `lastRecNo == maxRecNo`. As in TAF, a RecNo is given when a record is
+//! accepted: a lot still being written while a client pages through the
+//! same ticket or key can show up behind that client's `startRecNo`.
 
 use deadpool_postgres::Pool;
 use serde::Serialize;
+use tokio_postgres::IsolationLevel;
 use tokio_postgres::types::ToSql;
 
 use super::record::{Priority, QueueCode, RecordStatus};
@@ -102,11 +105,19 @@ pub async fn page(pool: &Pool, query: &StatusQuery) -> Result<Vec<u8>, StoreErro
         SearchMode::LastValid => " AND r.status = 'processed'",
         _ => "",
     };
-    let client = pool.get().await?;
+    // One snapshot for maxRecNo and the page, so that lastRecNo never passes
+    // maxRecNo.
+    let mut client = pool.get().await?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
     let max_sql =
         format!("SELECT coalesce(max(r.id), 0) FROM taf_record r WHERE true{filters}{max_filter}");
-    let max_rec_no: i64 = client
-        .query_one(&client.prepare_cached(&max_sql).await?, &params)
+    let max_rec_no: i64 = tx
+        .query_one(&tx.prepare_cached(&max_sql).await?, &params)
         .await?
         .get(0);
 
@@ -123,9 +134,8 @@ pub async fn page(pool: &Pool, query: &StatusQuery) -> Result<Vec<u8>, StoreErro
          ORDER BY r.id LIMIT ${}",
         start_index + 1
     );
-    let rows = client
-        .query(&client.prepare_cached(&sql).await?, &params)
-        .await?;
+    let rows = tx.query(&tx.prepare_cached(&sql).await?, &params).await?;
+    tx.commit().await?;
     Ok(render(query, &rows, max_rec_no))
 }
 
