@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every check and test of fila: formatting, clippy, unit tests and the
+# Runs every check and test of fila: formatting, clippy, unit tests, the
 # end-to-end tests, which start the real binaries against the real
-# PostgreSQL and RabbitMQ (installed and started if needed). Each test uses
-# its own schema and queue prefix and removes them when it ends.
+# PostgreSQL and RabbitMQ (installed and started if needed), and the
+# benchmark in its smoke size. Each test uses its own schema and queue
+# prefix and removes them when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -12,3 +13,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests start these binaries: build them before the tests.
 cargo build --workspace --bins --locked
 cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}"
+# The benchmark in its smoke size, so that it never rots (figures: BENCHMARKS.md).
+target/debug/fila-bench --smoke --json target/bench/smoke.json

@@ -237,6 +237,15 @@ impl Fila {
         }
     }
 
+    /// The workers still running.
+    pub fn running_workers(&self) -> impl Iterator<Item = &Process> {
+        self.workers.iter().flatten()
+    }
+
+    pub fn api_process(&self) -> Option<&Process> {
+        self.api.as_ref()
+    }
+
     pub fn api(&mut self) -> &mut Process {
         self.api.as_mut().expect("api running")
     }

@@ -1,7 +1,7 @@
 //! A fila binary running as a child process, its output in a log file.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -11,17 +11,19 @@ pub struct Process {
     log: PathBuf,
 }
 
-/// Where the binaries are: `E2E_BIN_DIR`, or the target directory this
-/// test binary was built in (`target/<profile>/deps/..`).
+/// Where the binaries are: `E2E_BIN_DIR`, or the target directory the
+/// running program was built in (`target/<profile>/` for a binary,
+/// `target/<profile>/deps/` for a test).
 pub fn bin_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("E2E_BIN_DIR") {
         return PathBuf::from(dir);
     }
-    let exe = std::env::current_exe().expect("test binary path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target directory")
-        .to_path_buf()
+    let exe = std::env::current_exe().expect("program path");
+    let dir = exe.parent().expect("program directory");
+    if dir.join("fila-api").exists() {
+        return dir.to_path_buf();
+    }
+    dir.parent().unwrap_or(dir).to_path_buf()
 }
 
 impl Process {
@@ -55,6 +57,15 @@ impl Process {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The process's peak resident memory (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
     pub fn log_text(&self) -> String {

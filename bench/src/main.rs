@@ -1,0 +1,129 @@
+//! `fila-bench`: measures fila against the floor of the machine it runs on.
+//! Starts release builds of `fila-api` and `fila-worker` (build them first:
+//! `cargo build --release --bins`) against the real PostgreSQL and RabbitMQ,
+//! runs the scenarios, prints a Markdown table and writes the same figures as
+//! JSON. See BENCHMARKS.md.
+
+mod payload;
+mod raw;
+mod report;
+mod taf;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use report::Figures;
+
+#[derive(Parser)]
+#[command(name = "fila-bench", about = "fila's benchmark")]
+struct Cli {
+    /// Records of the raw and end-to-end scenarios.
+    #[arg(long, default_value_t = 20_000)]
+    records: usize,
+    /// Records of the status paging scenario (one ticket).
+    #[arg(long, default_value_t = 20_000)]
+    status_records: usize,
+    /// Records of the smaller memory run (the larger has ten times more).
+    #[arg(long, default_value_t = 5_000)]
+    memory_records: usize,
+    /// Concurrent producers.
+    #[arg(long, default_value_t = 4)]
+    producers: usize,
+    /// A few seconds in all: a check that the benchmark still runs.
+    #[arg(long)]
+    smoke: bool,
+    /// Only the scenarios whose name starts with one of these (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Where the JSON figures go.
+    #[arg(long, default_value = "target/bench/results.json")]
+    json: PathBuf,
+}
+
+impl Cli {
+    fn wants(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|p| scenario.starts_with(p.as_str()))
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let mut cli = Cli::parse();
+    if cli.smoke {
+        cli.records = 1_000;
+        cli.status_records = 1_000;
+        cli.memory_records = 200;
+    }
+    // (lot size, lots) of the intake scenarios.
+    let intake = if cli.smoke {
+        [(1, 50), (100, 5), (1_000, 2)]
+    } else {
+        [(1, 2_000), (100, 100), (1_000, 20)]
+    };
+    println!("{}", machine());
+    let mut all: Vec<Figures> = Vec::new();
+    let mut record = |figures: Figures| {
+        eprintln!(
+            "{}: {:.0} records/s, p99 {:.1} ms",
+            figures.name, figures.records_per_s, figures.p99_ms
+        );
+        all.push(figures);
+    };
+    if cli.wants("raw") {
+        record(raw::run(cli.records).await);
+    }
+    for (size, lots) in intake {
+        if cli.wants(&format!("taf-intake-{size}")) {
+            record(taf::intake(size, lots, cli.producers).await);
+        }
+    }
+    for workers in [1, 2] {
+        let name = format!("taf-e2e-{workers}w");
+        if cli.wants(&name) {
+            record(taf::end_to_end(&name, workers, cli.records, cli.producers).await);
+        }
+    }
+    if cli.wants("taf-status") {
+        record(taf::status(cli.status_records, cli.producers).await);
+    }
+    for records in [cli.memory_records, cli.memory_records * 10] {
+        let name = format!("taf-memory-{records}");
+        if cli.wants("taf-memory") {
+            record(taf::end_to_end(&name, 1, records, cli.producers).await);
+        }
+    }
+    report::compare_with_raw(&mut all);
+    println!("{}", report::markdown(&all));
+    if let Some(dir) = cli.json.parent() {
+        std::fs::create_dir_all(dir).expect("json directory");
+    }
+    std::fs::write(
+        &cli.json,
+        serde_json::to_vec_pretty(&all).expect("figures as json"),
+    )
+    .expect("json file");
+    println!("figures written to {}", cli.json.display());
+}
+
+/// A line describing the machine, for BENCHMARKS.md.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib / 1024 / 1024);
+    format!("machine: {cpu}, {cores} cores, {memory} GiB")
+}
