@@ -19,6 +19,7 @@ use axum::routing::get;
 use fila_shared::amqp::{Broker, Topology};
 use fila_shared::config::Config;
 use fila_shared::db::{self, PoolSetupError, StoreError, migrations};
+use fila_shared::outbox::Relay;
 use fila_shared::taf::branch::{self, SeedError};
 use tokio::net::TcpListener;
 
@@ -58,23 +59,31 @@ pub async fn run(
     if seeded > 0 {
         tracing::info!(branches = seeded, "TAF branches seeded from configuration");
     }
-    let broker = Broker::new(
+    let broker = Arc::new(Broker::new(
         config.amqp_url.clone(),
         Topology::new(&config.amqp_prefix),
         "fila-api",
-    );
+    ));
     if let Err(e) = broker.publisher().await {
         tracing::warn!(error = %e, "RabbitMQ unavailable at start: accepted work waits in the outbox");
     }
-    let state: SharedState = Arc::new(AppState::new(config, pool, broker));
-    let app = router(state.clone());
-    axum::serve(listener, app)
+    let (relay, relayed) = Relay::spawn(pool.clone(), broker.clone());
+    let state: SharedState = Arc::new(AppState::new(config, pool, broker.clone(), relay));
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await?;
-    state.broker.close().await;
+    // The router, and with it the last relay handle, is gone: what the relay
+    // still holds is published before the connection closes.
+    if tokio::time::timeout(RELAY_DRAIN, relayed).await.is_err() {
+        tracing::warn!("outbox relay still busy at exit; the sweeper will publish the rest");
+    }
+    broker.close().await;
     tracing::info!("fila-api stopped");
     Ok(())
 }
+
+/// How long a stopping API waits for its relay to publish what it holds.
+const RELAY_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn router(state: SharedState) -> Router {
     let protocols =

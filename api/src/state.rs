@@ -7,6 +7,7 @@ use deadpool_postgres::Pool;
 use fila_shared::amqp::Broker;
 use fila_shared::config::Config;
 use fila_shared::db::{StoreError, migrations};
+use fila_shared::outbox::Relay;
 
 use crate::auth::Users;
 
@@ -15,18 +16,20 @@ pub type SharedState = Arc<AppState>;
 pub struct AppState {
     pub config: Config,
     pub pool: Pool,
-    pub broker: Broker,
+    pub broker: Arc<Broker>,
+    pub relay: Relay,
     pub users: Users,
     schema_current: AtomicBool,
 }
 
 impl AppState {
-    pub fn new(config: Config, pool: Pool, broker: Broker) -> Self {
+    pub fn new(config: Config, pool: Pool, broker: Arc<Broker>, relay: Relay) -> Self {
         let users = Users::new(&config.users);
         Self {
             config,
             pool,
             broker,
+            relay,
             users,
             schema_current: AtomicBool::new(false),
         }

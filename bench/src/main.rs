@@ -19,13 +19,13 @@ use report::Figures;
 #[command(name = "fila-bench", about = "fila's benchmark")]
 struct Cli {
     /// Records of the raw and end-to-end scenarios.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 50_000)]
     records: usize,
     /// Records of the status paging scenario (one ticket).
     #[arg(long, default_value_t = 20_000)]
     status_records: usize,
     /// Records of the smaller memory run (the larger has ten times more).
-    #[arg(long, default_value_t = 5_000)]
+    #[arg(long, default_value_t = 10_000)]
     memory_records: usize,
     /// Concurrent producers.
     #[arg(long, default_value_t = 4)]
@@ -36,6 +36,14 @@ struct Cli {
     /// Only the scenarios whose name starts with one of these (comma-separated).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Log filter of the fila processes (e.g. `info,fila_worker=debug` to see
+    /// each message's timing); their logs are removed with each deployment.
+    #[arg(long, default_value = "info")]
+    log: String,
+    /// A fila setting for every deployment, as `key=value` (e.g.
+    /// `worker_concurrency=8`); repeatable.
+    #[arg(long = "set", value_parser = parse_setting)]
+    settings: Vec<(String, String)>,
     /// Where the JSON figures go.
     #[arg(long, default_value = "target/bench/results.json")]
     json: PathBuf,
@@ -62,6 +70,10 @@ async fn main() {
         [(1, 2_000), (100, 100), (1_000, 20)]
     };
     println!("{}", machine());
+    let deploy = taf::Deploy {
+        log: cli.log.clone(),
+        settings: cli.settings.clone(),
+    };
     let mut all: Vec<Figures> = Vec::new();
     let mut record = |figures: Figures| {
         eprintln!(
@@ -75,22 +87,22 @@ async fn main() {
     }
     for (size, lots) in intake {
         if cli.wants(&format!("taf-intake-{size}")) {
-            record(taf::intake(size, lots, cli.producers).await);
+            record(taf::intake(&deploy, size, lots, cli.producers).await);
         }
     }
     for workers in [1, 2] {
         let name = format!("taf-e2e-{workers}w");
         if cli.wants(&name) {
-            record(taf::end_to_end(&name, workers, cli.records, cli.producers).await);
+            record(taf::end_to_end(&deploy, &name, workers, cli.records, cli.producers).await);
         }
     }
     if cli.wants("taf-status") {
-        record(taf::status(cli.status_records, cli.producers).await);
+        record(taf::status(&deploy, cli.status_records, cli.producers).await);
     }
     for records in [cli.memory_records, cli.memory_records * 10] {
         let name = format!("taf-memory-{records}");
         if cli.wants("taf-memory") {
-            record(taf::end_to_end(&name, 1, records, cli.producers).await);
+            record(taf::end_to_end(&deploy, &name, 1, records, cli.producers).await);
         }
     }
     report::compare_with_raw(&mut all);
@@ -104,6 +116,13 @@ async fn main() {
     )
     .expect("json file");
     println!("figures written to {}", cli.json.display());
+}
+
+fn parse_setting(s: &str) -> Result<(String, String), String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not key=value"))?;
+    Ok((key.trim().to_uppercase(), value.trim().to_string()))
 }
 
 /// A line describing the machine, for BENCHMARKS.md.

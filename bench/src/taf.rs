@@ -22,12 +22,23 @@ use crate::report::Figures;
 /// How long a scenario may take before the benchmark gives up.
 const PATIENCE_SECS: u64 = 600;
 
-async fn deployment(workers: usize) -> Fila {
-    Setup::new()
+/// How the scenarios' deployments are set up.
+pub struct Deploy {
+    /// Log filter of the fila processes.
+    pub log: String,
+    /// Extra `FILA_<KEY>` settings.
+    pub settings: Vec<(String, String)>,
+}
+
+async fn deployment(deploy: &Deploy, workers: usize) -> Fila {
+    let mut setup = Setup::new()
         .workers(workers)
-        .env("SWEEP_INTERVAL_MS", 1000)
-        .start()
-        .await
+        .env("LOG", &deploy.log)
+        .env("SWEEP_INTERVAL_MS", 1000);
+    for (key, value) in &deploy.settings {
+        setup = setup.env(key, value);
+    }
+    setup.start().await
 }
 
 /// Serialized lots of `size` records for `ticket`, keys unique per lot.
@@ -81,8 +92,8 @@ async fn post_all(fila: &Fila, bodies: Vec<Vec<u8>>, producers: usize) -> Vec<Du
     latencies
 }
 
-pub async fn intake(size: usize, lots: usize, producers: usize) -> Figures {
-    let fila = deployment(0).await;
+pub async fn intake(deploy: &Deploy, size: usize, lots: usize, producers: usize) -> Figures {
+    let fila = deployment(deploy, 0).await;
     let bodies = bodies("BENCH-INTAKE", lots, size);
     let start = Instant::now();
     let mut latencies = post_all(&fila, bodies, producers).await;
@@ -96,8 +107,14 @@ pub async fn intake(size: usize, lots: usize, producers: usize) -> Figures {
     .with_rss(api_rss(&fila), None)
 }
 
-pub async fn end_to_end(name: &str, workers: usize, records: usize, producers: usize) -> Figures {
-    let fila = deployment(workers).await;
+pub async fn end_to_end(
+    deploy: &Deploy,
+    name: &str,
+    workers: usize,
+    records: usize,
+    producers: usize,
+) -> Figures {
+    let fila = deployment(deploy, workers).await;
     let mut results = Results::observe(&fila).await;
     let lot_size = 1_000.min(records);
     let bodies = bodies("BENCH-E2E", records.div_ceil(lot_size), lot_size);
@@ -120,8 +137,8 @@ pub async fn end_to_end(name: &str, workers: usize, records: usize, producers: u
     Figures::new(name, total as u64, elapsed, &mut latencies).with_rss(api_rss(&fila), worker_rss)
 }
 
-pub async fn status(records: usize, producers: usize) -> Figures {
-    let fila = deployment(0).await;
+pub async fn status(deploy: &Deploy, records: usize, producers: usize) -> Figures {
+    let fila = deployment(deploy, 0).await;
     let lot_size = 1_000.min(records);
     post_all(
         &fila,

@@ -1,15 +1,20 @@
 //! The transactional outbox. Whatever must reach RabbitMQ because of a state
 //! change (work for the queues, results for consumers) is written as an
 //! `outbox` row in the same transaction as the change. After the commit, the
-//! writer publishes its rows and deletes them ([`publish_stored`]); rows that
-//! are still there after a grace period — the writer died, or the broker was
-//! down — are published by a worker's sweeper ([`sweep`]). Nothing committed
-//! is lost; a row may be published twice (after a crash between the confirm
-//! and the delete), so every message carries its row id as `message_id`.
+//! writer hands its rows to its process's [`Relay`], which publishes them in
+//! batches and deletes them, so that neither an HTTP answer nor a queue
+//! acknowledgement waits for the broker; rows that are still there after a
+//! grace period — the writer died, or the broker was down — are published by
+//! a worker's sweeper ([`sweep`]). Nothing committed is lost; a row may be
+//! published twice (after a crash between the confirm and the delete), so
+//! every message carries its row id as `message_id`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Pool, Transaction};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::amqp::{Broker, BrokerError, Outgoing, Topology};
 use crate::db::StoreError;
@@ -129,6 +134,51 @@ pub async fn insert(
             message,
         })
         .collect())
+}
+
+/// Rows a relay publishes in one batch, at most.
+const RELAY_BATCH: usize = 1_000;
+/// Handed-over row sets a relay holds before writers wait for it.
+const RELAY_BACKLOG: usize = 256;
+
+/// Publishes committed rows in the background, in batches: what writers
+/// hand over while a batch is being published goes out in the next one, in
+/// one pipelined publish and one DELETE.
+#[derive(Clone)]
+pub struct Relay {
+    handover: mpsc::Sender<Vec<Stored>>,
+}
+
+impl Relay {
+    /// Starts the relay; it stops once every clone of it is dropped and what
+    /// it holds is published.
+    pub fn spawn(pool: Pool, broker: Arc<Broker>) -> (Relay, JoinHandle<()>) {
+        let (handover, mut rows) = mpsc::channel::<Vec<Stored>>(RELAY_BACKLOG);
+        let task = tokio::spawn(async move {
+            while let Some(mut batch) = rows.recv().await {
+                while batch.len() < RELAY_BATCH {
+                    match rows.try_recv() {
+                        Ok(more) => batch.extend(more),
+                        Err(_) => break,
+                    }
+                }
+                if let Err(e) = publish_stored(&pool, &broker, &batch).await {
+                    tracing::warn!(error = %e, rows = batch.len(), "outbox rows wait for the sweeper");
+                }
+            }
+        });
+        (Relay { handover }, task)
+    }
+
+    /// Hands committed rows over; waits only when the relay is far behind.
+    pub async fn publish(&self, stored: Vec<Stored>) {
+        if stored.is_empty() {
+            return;
+        }
+        if self.handover.send(stored).await.is_err() {
+            tracing::warn!("the outbox relay has stopped; the sweeper will publish");
+        }
+    }
 }
 
 /// Publishes committed rows and deletes them. On failure the rows stay for

@@ -391,7 +391,11 @@ impl Drop for Fila {
             runtime.block_on(remove(schema, prefix));
         });
         let _ = cleanup.join();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("E2E_KEEP_LOGS").is_some() {
+            eprintln!("logs kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

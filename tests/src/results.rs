@@ -1,6 +1,6 @@
 //! Watches `<prefix>.results` through a queue of the test's own.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -23,6 +23,10 @@ pub struct Results {
     connection: Connection,
     consumer: Consumer,
     pub received: Vec<Received>,
+    /// Distinct message ids received.
+    message_ids: HashSet<String>,
+    /// How many distinct messages reported each RecNo.
+    records: HashMap<i64, usize>,
 }
 
 impl Results {
@@ -67,6 +71,8 @@ impl Results {
             connection,
             consumer,
             received: Vec::new(),
+            message_ids: HashSet::new(),
+            records: HashMap::new(),
         }
     }
 
@@ -74,13 +80,13 @@ impl Results {
     /// distinct messages) or `seconds` pass; returns how many were.
     pub async fn collect_taf(&mut self, records: usize, seconds: u64) -> usize {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-        while self.taf_records().len() < records {
+        while self.records.len() < records {
             let next = tokio::time::timeout_at(deadline, self.consumer.next()).await;
             let Ok(Some(Ok(delivery))) = next else {
                 break;
             };
             delivery.ack(BasicAckOptions::default()).await.expect("ack");
-            self.received.push(Received {
+            let received = Received {
                 routing_key: delivery.routing_key.to_string(),
                 message_id: delivery
                     .properties
@@ -89,28 +95,24 @@ impl Results {
                     .map(|m| m.to_string())
                     .unwrap_or_default(),
                 body: serde_json::from_slice(&delivery.data).unwrap_or(Value::Null),
-            });
-        }
-        self.taf_records().len()
-    }
-
-    /// How many distinct result messages (by message id) report each RecNo.
-    /// A message delivered twice with the same id counts once, as a
-    /// deduplicating consumer would see it.
-    pub fn taf_records(&self) -> HashMap<i64, usize> {
-        let mut seen_messages = std::collections::HashSet::new();
-        let mut counts = HashMap::new();
-        for message in &self.received {
-            if !seen_messages.insert(message.message_id.clone()) {
-                continue;
-            }
-            for record in message.body["records"].as_array().into_iter().flatten() {
-                if let Some(rec_no) = record["recNo"].as_i64() {
-                    *counts.entry(rec_no).or_insert(0) += 1;
+            };
+            // A message delivered twice with the same id counts once, as a
+            // deduplicating consumer would see it.
+            if self.message_ids.insert(received.message_id.clone()) {
+                for record in received.body["records"].as_array().into_iter().flatten() {
+                    if let Some(rec_no) = record["recNo"].as_i64() {
+                        *self.records.entry(rec_no).or_insert(0) += 1;
+                    }
                 }
             }
+            self.received.push(received);
         }
-        counts
+        self.records.len()
+    }
+
+    /// How many distinct result messages (by message id) reported each RecNo.
+    pub fn taf_records(&self) -> &HashMap<i64, usize> {
+        &self.records
     }
 
     pub async fn close(self) {

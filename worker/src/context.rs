@@ -1,14 +1,18 @@
 //! What the worker's tasks share, and the stop signal they watch.
 
+use std::sync::Arc;
+
 use deadpool_postgres::Pool;
 use fila_shared::amqp::Broker;
 use fila_shared::config::Config;
+use fila_shared::outbox::Relay;
 use tokio::sync::watch;
 
 pub struct Context {
     pub config: Config,
     pub pool: Pool,
-    pub broker: Broker,
+    pub broker: Arc<Broker>,
+    pub relay: Relay,
     /// This worker's name, recorded on what it processes.
     pub name: String,
 }

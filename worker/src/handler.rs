@@ -4,7 +4,6 @@
 
 use fila_shared::db::StoreError;
 use fila_shared::envelope::WorkMessage;
-use fila_shared::outbox;
 use fila_shared::taf::job;
 
 use crate::context::Context;
@@ -27,15 +26,15 @@ pub async fn dispatch(ctx: &Context, message: &WorkMessage) -> Result<(), Handle
 }
 
 async fn taf_records(ctx: &Context, ids: &[i64]) -> Result<(), HandleError> {
+    let started = std::time::Instant::now();
     let output = job::process(&ctx.pool, ids, &ctx.name, ctx.config.taf_chunk_size).await?;
-    if let Err(e) = outbox::publish_stored(&ctx.pool, &ctx.broker, &output.stored).await {
-        tracing::warn!(error = %e, "records processed; their results wait for the sweeper");
-    }
+    ctx.relay.publish(output.stored).await;
     tracing::debug!(
         records = ids.len(),
         finished = output.finished,
         waiting = output.waiting,
         busy = output.busy,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
         "TAF records processed"
     );
     match output.busy {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use fila_shared::amqp::{Broker, Topology, WorkQueue};
 use fila_shared::config::Config;
 use fila_shared::db::{self, PoolSetupError, StoreError, migrations};
+use fila_shared::outbox::Relay;
 
 use context::{Context, Stop};
 
@@ -23,6 +24,9 @@ pub enum WorkerStartError {
     #[error("migrations: {0}")]
     Migrate(StoreError),
 }
+
+/// How long a stopping worker waits for its relay to publish what it holds.
+const RELAY_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Works until `shutdown` completes, then drains in-flight messages.
 pub async fn run(
@@ -36,15 +40,17 @@ pub async fn run(
             .await
             .map_err(WorkerStartError::Migrate)?;
     }
-    let broker = Broker::new(
+    let broker = Arc::new(Broker::new(
         config.amqp_url.clone(),
         Topology::new(&config.amqp_prefix),
         format!("fila-worker {name}"),
-    );
+    ));
+    let (relay, relayed) = Relay::spawn(pool.clone(), broker.clone());
     let ctx = Arc::new(Context {
         config,
         pool,
-        broker,
+        broker: broker.clone(),
+        relay,
         name,
     });
     tracing::info!(worker = %ctx.name, concurrency = ctx.config.worker_concurrency, prefetch = ctx.config.worker_prefetch, "fila-worker starting");
@@ -58,7 +64,14 @@ pub async fn run(
     shutdown.await;
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
-    ctx.broker.close().await;
-    tracing::info!(worker = %ctx.name, "fila-worker stopped");
+    let name = ctx.name.clone();
+    // The last relay handle goes with the context: what the relay still
+    // holds is published before the connection closes.
+    drop(ctx);
+    if tokio::time::timeout(RELAY_DRAIN, relayed).await.is_err() {
+        tracing::warn!("outbox relay still busy at exit; the sweeper will publish the rest");
+    }
+    broker.close().await;
+    tracing::info!(worker = %name, "fila-worker stopped");
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! `POST /rest/wstafst2`: check the lot, store what is accepted in one
-//! transaction, publish its queue messages, answer per registryKey.
+//! transaction, hand its queue messages to the outbox relay, answer per
+//! registryKey.
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use fila_shared::outbox;
 use fila_shared::taf::codes::Refusal;
 use fila_shared::taf::lot::{LotRefusal, LotRequest, LotResponse, LotSyntaxError};
 use fila_shared::taf::{branch, intake};
@@ -45,9 +45,7 @@ pub async fn lot(
     };
     let group = lot.apply_branches(&lookup).map_err(TafError::Refused)?;
     let stored = intake::store_lot(&state.pool, &mut lot, &group, config.taf_chunk_size).await?;
-    if let Err(e) = outbox::publish_stored(&state.pool, &state.broker, &stored).await {
-        tracing::warn!(error = %e, ticket = %lot.ticket_code, "lot stored; its queue messages wait for the sweeper");
-    }
+    state.relay.publish(stored).await;
     let response = lot.response();
     tracing::info!(
         ticket = %response.ticket_code,

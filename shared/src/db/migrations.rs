@@ -10,6 +10,7 @@ use super::StoreError;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../migrations/0001_outbox.sql")),
     (2, include_str!("../../migrations/0002_taf.sql")),
+    (3, include_str!("../../migrations/0003_taf_lz4.sql")),
 ];
 
 /// The schema version this build expects.

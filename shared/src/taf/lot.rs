@@ -598,10 +598,14 @@ fn check_time(t: String) -> Result<String, Refusal> {
 /// message must be UTF-8, as eSocial requires; a text message may be any
 /// 8-bit text.
 fn decode_message(text: &str, kind: MessageType) -> Result<Vec<u8>, Refusal> {
-    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let bytes = STANDARD
-        .decode(&compact)
-        .map_err(|e| Refusal::Encoding(format!("base64 invalido ({e}).")))?;
+    let decoded = match STANDARD.decode(text) {
+        Err(_) if text.bytes().any(|b| b.is_ascii_whitespace()) => {
+            let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+            STANDARD.decode(compact)
+        }
+        decoded => decoded,
+    };
+    let bytes = decoded.map_err(|e| Refusal::Encoding(format!("base64 invalido ({e}).")))?;
     if bytes.is_empty() {
         return Err(Refusal::Encoding("mensagem vazia.".into()));
     }
@@ -682,6 +686,18 @@ mod tests {
             .expect("lot");
         let accepted: Vec<bool> = lot.items.iter().map(|i| i.record().is_some()).collect();
         assert_eq!(accepted, vec![false, false, false, true]);
+    }
+
+    #[test]
+    fn base64_may_be_broken_in_lines() {
+        assert_eq!(
+            decode_message("PGE+\r\nPC9hPg==\n", MessageType::Xml),
+            Ok(b"<a></a>".to_vec())
+        );
+        assert_eq!(
+            decode_message("PGE+ PC9hPg=!", MessageType::Xml).map_err(|r| r.code()),
+            Err(806)
+        );
     }
 
     #[test]
