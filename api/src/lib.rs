@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod body;
+mod eai;
 mod errors;
 mod health;
 mod state;
@@ -18,13 +19,15 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use fila_shared::amqp::{Broker, Topology};
 use fila_shared::config::Config;
+use fila_shared::db::listen::Waiters;
 use fila_shared::db::{self, PoolSetupError, StoreError, migrations};
+use fila_shared::eai::registry::{Registry, RegistryError};
 use fila_shared::outbox::Relay;
 use fila_shared::taf::branch::{self, SeedError};
 use tokio::net::TcpListener;
 
 pub use auth::hash_password;
-use state::{AppState, SharedState};
+use state::{AppState, Parts, SharedState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiStartError {
@@ -36,6 +39,8 @@ pub enum ApiStartError {
     Seed(#[from] SeedError),
     #[error("no users are configured: add [[users]] with an argon2 password_hash")]
     NoUsers,
+    #[error(transparent)]
+    Eai(#[from] RegistryError),
     #[error("http server: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -49,6 +54,7 @@ pub async fn run(
     if config.users.is_empty() {
         return Err(ApiStartError::NoUsers);
     }
+    let eai = Registry::load(&config.eai_transactions)?;
     let pool = db::pool(&config, "fila-api")?;
     if config.migrate_on_start {
         migrations::apply(&pool, &config.database_schema)
@@ -68,7 +74,15 @@ pub async fn run(
         tracing::warn!(error = %e, "RabbitMQ unavailable at start: accepted work waits in the outbox");
     }
     let (relay, relayed) = Relay::spawn(pool.clone(), broker.clone());
-    let state: SharedState = Arc::new(AppState::new(config, pool, broker.clone(), relay));
+    let waiters = Waiters::spawn(&config);
+    let parts = Parts {
+        pool,
+        broker: broker.clone(),
+        relay,
+        eai,
+        waiters,
+    };
+    let state: SharedState = Arc::new(AppState::new(config, parts));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await?;
@@ -86,8 +100,9 @@ pub async fn run(
 const RELAY_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn router(state: SharedState) -> Router {
-    let protocols =
-        taf::routes().route_layer(from_fn_with_state(state.clone(), auth::require_producer));
+    let protocols = taf::routes()
+        .merge(eai::routes())
+        .route_layer(from_fn_with_state(state.clone(), auth::require_producer));
     let admin = admin::routes().route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use deadpool_postgres::Pool;
 use fila_shared::amqp::Broker;
 use fila_shared::config::Config;
+use fila_shared::db::listen::Waiters;
 use fila_shared::db::{StoreError, migrations};
+use fila_shared::eai::registry::Registry;
 use fila_shared::outbox::Relay;
 
 use crate::auth::Users;
@@ -19,18 +21,33 @@ pub struct AppState {
     pub broker: Arc<Broker>,
     pub relay: Relay,
     pub users: Users,
+    /// The EAI Transactions, with their compiled schemas.
+    pub eai: Registry,
+    /// Producers waiting for synchronous work.
+    pub waiters: Waiters,
     schema_current: AtomicBool,
 }
 
+/// What the state is made of, besides the configuration.
+pub struct Parts {
+    pub pool: Pool,
+    pub broker: Arc<Broker>,
+    pub relay: Relay,
+    pub eai: Registry,
+    pub waiters: Waiters,
+}
+
 impl AppState {
-    pub fn new(config: Config, pool: Pool, broker: Arc<Broker>, relay: Relay) -> Self {
+    pub fn new(config: Config, parts: Parts) -> Self {
         let users = Users::new(&config.users);
         Self {
             config,
-            pool,
-            broker,
-            relay,
+            pool: parts.pool,
+            broker: parts.broker,
+            relay: parts.relay,
             users,
+            eai: parts.eai,
+            waiters: parts.waiters,
             schema_current: AtomicBool::new(false),
         }
     }

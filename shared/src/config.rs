@@ -72,6 +72,41 @@ pub struct BranchConfig {
     pub registration: Option<String>,
 }
 
+/// Where the messages of an EAI Transaction go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EaiDestination {
+    /// fila's entity store: the current version of each entity by
+    /// Transaction and InternalId, answered by `/contents`.
+    #[default]
+    Store,
+    /// POSTed to `url`; the answer becomes the ReturnContent.
+    Http,
+}
+
+/// An EAI Transaction fila accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EaiTransactionConfig {
+    /// The Transaction's name, e.g. `CUSTOMERVENDOR` (compared ignoring case).
+    pub transaction: String,
+    #[serde(default)]
+    pub destination: EaiDestination,
+    /// The HTTP destination's URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Seconds an HTTP destination has to answer.
+    #[serde(default = "default_eai_timeout")]
+    pub timeout_secs: u64,
+    /// JSON Schema file of the Content, by Version (`"2.000" = "path.json"`).
+    #[serde(default)]
+    pub schemas: std::collections::BTreeMap<String, PathBuf>,
+}
+
+fn default_eai_timeout() -> u64 {
+    30
+}
+
 /// Every setting of fila-api and fila-worker.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -124,6 +159,13 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// TAF branches seeded (inserted or updated) at start.
     pub taf_branches: Vec<BranchConfig>,
+    /// The EAI Transactions fila accepts, with their destination and schemas.
+    pub eai_transactions: Vec<EaiTransactionConfig>,
+    /// Most messages in one EAI lot (more: HTTP 413).
+    pub eai_max_lot_messages: usize,
+    /// Seconds a synchronous EAI message (`DeliveryType` sync) is waited for
+    /// before the API answers with its receipt instead.
+    pub eai_sync_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -152,6 +194,9 @@ impl Default for Config {
             sweep_interval_ms: 1_000,
             users: Vec::new(),
             taf_branches: Vec::new(),
+            eai_transactions: Vec::new(),
+            eai_max_lot_messages: 10_000,
+            eai_sync_timeout_secs: 30,
         }
     }
 }
@@ -222,6 +267,34 @@ impl Config {
                 "taf_page_max_items",
                 "pages need at least 1 item and 1024 bytes",
             );
+        }
+        let mut transactions = std::collections::HashSet::new();
+        for eai in &self.eai_transactions {
+            if eai.transaction.trim().is_empty()
+                || !transactions.insert(eai.transaction.to_ascii_uppercase())
+            {
+                return invalid(
+                    "eai_transactions",
+                    "each transaction needs a name, given once",
+                );
+            }
+            if eai.destination == EaiDestination::Http
+                && !eai
+                    .url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
+            {
+                return invalid(
+                    "eai_transactions",
+                    "an http destination needs an http:// or https:// url",
+                );
+            }
+            if eai.timeout_secs == 0 {
+                return invalid("eai_transactions", "timeout_secs must be at least 1");
+            }
+        }
+        if self.eai_max_lot_messages == 0 {
+            return invalid("eai_max_lot_messages", "must be at least 1");
         }
         for user in &self.users {
             if user.name.is_empty() || user.name.contains(':') {

@@ -14,18 +14,27 @@ pub enum WorkMessage {
     /// TAF records of one priority, by RecNo.
     #[serde(rename = "taf.records.v1")]
     TafRecords { ids: Vec<i64> },
+    /// One EAI message (a single message, or one of a simpleBatch lot).
+    #[serde(rename = "eai.message.v1")]
+    EaiMessage { uuid: String },
+    /// A businessTransaction lot, processed whole.
+    #[serde(rename = "eai.batch.v1")]
+    EaiBatch { batch: String },
 }
 
 impl WorkMessage {
     pub fn kind(&self) -> &'static str {
         match self {
             WorkMessage::TafRecords { .. } => "taf.records.v1",
+            WorkMessage::EaiMessage { .. } => "eai.message.v1",
+            WorkMessage::EaiBatch { .. } => "eai.batch.v1",
         }
     }
 
     pub fn queue(&self) -> WorkQueue {
         match self {
             WorkMessage::TafRecords { .. } => WorkQueue::Taf,
+            WorkMessage::EaiMessage { .. } | WorkMessage::EaiBatch { .. } => WorkQueue::Eai,
         }
     }
 }
@@ -38,15 +47,30 @@ pub enum ResultMessage {
     /// routing key `taf.<status>` (`taf.processed`, `taf.error`).
     #[serde(rename = "taf.results.v1")]
     TafResults { records: Vec<RecordResult> },
+    /// The outcome of a businessTransaction lot; routing key
+    /// `eai.batch.<ok|error>`. Each message's response message is published
+    /// too, on its own.
+    #[serde(rename = "eai.batch.v1")]
+    EaiBatch {
+        #[serde(rename = "batchUUID")]
+        batch_uuid: String,
+        status: String,
+        messages: Vec<String>,
+    },
 }
 
 impl ResultMessage {
     pub fn kind(&self) -> &'static str {
         match self {
             ResultMessage::TafResults { .. } => "taf.results.v1",
+            ResultMessage::EaiBatch { .. } => "eai.batch.v1",
         }
     }
 }
+
+/// The AMQP `type` of an EAI response message, which is published as the
+/// EAI message itself (`{Header, Content}`), without a `type` field.
+pub const EAI_RESPONSE_KIND: &str = "eai.response.v1";
 
 #[cfg(test)]
 mod tests {

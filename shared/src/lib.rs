@@ -5,6 +5,7 @@
 pub mod amqp;
 pub mod config;
 pub mod db;
+pub mod eai;
 pub mod envelope;
 pub mod outbox;
 pub mod shutdown;

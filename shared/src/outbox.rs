@@ -86,12 +86,21 @@ impl OutboxMessage {
     }
 
     pub fn result(message: &ResultMessage, routing_key: String) -> Self {
+        Self::raw_result(
+            message.kind(),
+            routing_key,
+            serde_json::to_vec(message).unwrap_or_default(),
+        )
+    }
+
+    /// A result whose body is given as is (an EAI response message).
+    pub fn raw_result(kind: &str, routing_key: String, body: Vec<u8>) -> Self {
         Self {
             target: Target::Results,
             routing_key,
             priority: 0,
-            kind: message.kind().to_string(),
-            body: serde_json::to_vec(message).unwrap_or_default(),
+            kind: kind.to_string(),
+            body,
         }
     }
 }

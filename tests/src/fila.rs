@@ -29,6 +29,7 @@ pub struct Setup {
     env: Vec<(String, String)>,
     branches: Vec<(String, String, Option<String>)>,
     database_url: Option<String>,
+    toml: String,
 }
 
 impl Default for Setup {
@@ -38,7 +39,8 @@ impl Default for Setup {
 }
 
 impl Setup {
-    /// One worker; branches 0100 and 0200 in group 01, 0300 in group 02.
+    /// One worker; branches 0100 and 0200 in group 01, 0300 in group 02;
+    /// EAI Transactions CUSTOMERVENDOR and ITEM in the entity store.
     pub fn new() -> Self {
         Self {
             workers: 1,
@@ -49,7 +51,17 @@ impl Setup {
                 ("0300".into(), "02".into(), None),
             ],
             database_url: None,
+            toml: "\n[[eai_transactions]]\ntransaction = \"CUSTOMERVENDOR\"\n\
+                   \n[[eai_transactions]]\ntransaction = \"ITEM\"\n"
+                .into(),
         }
+    }
+
+    /// Appends TOML to the deployment's configuration file.
+    pub fn toml(mut self, toml: &str) -> Self {
+        self.toml.push('\n');
+        self.toml.push_str(toml);
+        self
     }
 
     pub fn workers(mut self, workers: usize) -> Self {
@@ -133,6 +145,7 @@ impl Fila {
                 toml.push_str(&format!("registration = \"{r}\"\n"));
             }
         }
+        toml.push_str(&setup.toml);
         let config = dir.join("fila.toml");
         std::fs::write(&config, toml).expect("config file");
         let mut env: Vec<(String, String)> = vec![
@@ -165,10 +178,7 @@ impl Fila {
             api: None,
             workers: Vec::new(),
             base_url: String::new(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("http client"),
+            http: http_client(),
         }
     }
 
@@ -349,6 +359,17 @@ impl Fila {
         })
         .await
     }
+}
+
+/// The tests' HTTP client. When the workspace is built together, reqwest
+/// has TLS through rustls (for the worker's destinations) and needs its
+/// crypto provider.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("http client")
 }
 
 /// Sends a request; the status and the body as JSON (`Null` when empty or

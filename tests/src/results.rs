@@ -27,6 +27,8 @@ pub struct Results {
     message_ids: HashSet<String>,
     /// How many distinct messages reported each RecNo.
     records: HashMap<i64, usize>,
+    /// How many distinct response messages answered each EAI message UUID.
+    responses: HashMap<String, usize>,
 }
 
 impl Results {
@@ -73,41 +75,58 @@ impl Results {
             received: Vec::new(),
             message_ids: HashSet::new(),
             records: HashMap::new(),
+            responses: HashMap::new(),
         }
     }
 
-    /// Collects until `records` distinct TAF records were reported (in
-    /// distinct messages) or `seconds` pass; returns how many were.
-    pub async fn collect_taf(&mut self, records: usize, seconds: u64) -> usize {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-        while self.records.len() < records {
-            let next = tokio::time::timeout_at(deadline, self.consumer.next()).await;
-            let Ok(Some(Ok(delivery))) = next else {
-                break;
-            };
-            delivery.ack(BasicAckOptions::default()).await.expect("ack");
-            let received = Received {
-                routing_key: delivery.routing_key.to_string(),
-                message_id: delivery
-                    .properties
-                    .message_id()
-                    .as_ref()
-                    .map(|m| m.to_string())
-                    .unwrap_or_default(),
-                body: serde_json::from_slice(&delivery.data).unwrap_or(Value::Null),
-            };
-            // A message delivered twice with the same id counts once, as a
-            // deduplicating consumer would see it.
-            if self.message_ids.insert(received.message_id.clone()) {
-                for record in received.body["records"].as_array().into_iter().flatten() {
-                    if let Some(rec_no) = record["recNo"].as_i64() {
-                        *self.records.entry(rec_no).or_insert(0) += 1;
-                    }
+    /// Waits for the next result until `deadline`; records it. `false` when
+    /// none came.
+    async fn receive(&mut self, deadline: tokio::time::Instant) -> bool {
+        let next = tokio::time::timeout_at(deadline, self.consumer.next()).await;
+        let Ok(Some(Ok(delivery))) = next else {
+            return false;
+        };
+        delivery.ack(BasicAckOptions::default()).await.expect("ack");
+        let received = Received {
+            routing_key: delivery.routing_key.to_string(),
+            message_id: delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+            body: serde_json::from_slice(&delivery.data).unwrap_or(Value::Null),
+        };
+        // A message delivered twice with the same id counts once, as a
+        // deduplicating consumer would see it.
+        if self.message_ids.insert(received.message_id.clone()) {
+            for record in received.body["records"].as_array().into_iter().flatten() {
+                if let Some(rec_no) = record["recNo"].as_i64() {
+                    *self.records.entry(rec_no).or_insert(0) += 1;
                 }
             }
-            self.received.push(received);
+            if let Some(uuid) = answered_uuid(&received.body) {
+                *self.responses.entry(uuid).or_insert(0) += 1;
+            }
         }
+        self.received.push(received);
+        true
+    }
+
+    /// Collects until `records` distinct TAF records were reported or
+    /// `seconds` pass; returns how many were.
+    pub async fn collect_taf(&mut self, records: usize, seconds: u64) -> usize {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        while self.records.len() < records && self.receive(deadline).await {}
         self.records.len()
+    }
+
+    /// Collects until EAI response messages answered `messages` distinct
+    /// UUIDs or `seconds` pass; returns how many did.
+    pub async fn collect_eai(&mut self, messages: usize, seconds: u64) -> usize {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        while self.responses.len() < messages && self.receive(deadline).await {}
+        self.responses.len()
     }
 
     /// How many distinct result messages (by message id) reported each RecNo.
@@ -115,7 +134,23 @@ impl Results {
         &self.records
     }
 
+    /// How many distinct response messages answered each EAI message UUID.
+    pub fn eai_responses(&self) -> &HashMap<String, usize> {
+        &self.responses
+    }
+
     pub async fn close(self) {
         let _ = self.connection.close(200, "done".into()).await;
     }
+}
+
+/// The UUID an EAI response message answers (`Content.ReceivedMessage.UUID`,
+/// in either key style).
+fn answered_uuid(body: &Value) -> Option<String> {
+    let pick = |v: &Value, upper: &str, lower: &str| v.get(upper).or_else(|| v.get(lower)).cloned();
+    let content = pick(body, "Content", "content")?;
+    let received = pick(&content, "ReceivedMessage", "receivedMessage")?;
+    pick(&received, "UUID", "uuid")?
+        .as_str()
+        .map(str::to_string)
 }

@@ -33,7 +33,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::context::{Context, Stop};
-use crate::handler::{self, HandleError};
+use crate::handler::{self, Attempt, HandleError};
 
 const ATTEMPT_HEADER: &str = "x-fila-attempt";
 const REASON_HEADER: &str = "x-fila-reason";
@@ -149,9 +149,15 @@ async fn handle(ctx: &Context, queue: WorkQueue, delivery: Delivery) {
     let attempt = attempt_of(&delivery);
     let outcome = match serde_json::from_slice::<WorkMessage>(&delivery.data) {
         Err(e) => Err(Failure::Poison(format!("undecodable message: {e}"))),
-        Ok(message) => match AssertUnwindSafe(handler::dispatch(ctx, &message))
-            .catch_unwind()
-            .await
+        Ok(message) => match AssertUnwindSafe(handler::dispatch(
+            ctx,
+            &message,
+            Attempt {
+                last: attempt >= ctx.config.worker_max_attempts,
+            },
+        ))
+        .catch_unwind()
+        .await
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e @ HandleError::Busy(_))) => Err(Failure::Busy(e.to_string())),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use deadpool_postgres::Pool;
 use fila_shared::amqp::Broker;
 use fila_shared::config::Config;
+use fila_shared::eai::registry::Registry;
 use fila_shared::outbox::Relay;
 use tokio::sync::watch;
 
@@ -13,6 +14,10 @@ pub struct Context {
     pub pool: Pool,
     pub broker: Arc<Broker>,
     pub relay: Relay,
+    /// The EAI Transactions, with their compiled schemas.
+    pub eai: Registry,
+    /// The HTTP client of EAI destinations.
+    pub http: reqwest::Client,
     /// This worker's name, recorded on what it processes.
     pub name: String,
 }

@@ -7,21 +7,39 @@ use fila_shared::envelope::WorkMessage;
 use fila_shared::taf::job;
 
 use crate::context::Context;
+use crate::eai;
+use fila_shared::eai::job::Target;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
     /// The store failed: the message is retried later.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A destination did not answer: the message is retried later.
+    #[error("destination unavailable: {0}")]
+    Destination(String),
     /// Another transaction holds some of the message's work: the message is
     /// retried later without counting an attempt, since nothing failed.
     #[error("{0} records are held by another transaction")]
     Busy(usize),
 }
 
-pub async fn dispatch(ctx: &Context, message: &WorkMessage) -> Result<(), HandleError> {
+/// Which attempt of the queue message this is.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    /// No retry follows a failure of this one.
+    pub last: bool,
+}
+
+pub async fn dispatch(
+    ctx: &Context,
+    message: &WorkMessage,
+    attempt: Attempt,
+) -> Result<(), HandleError> {
     match message {
         WorkMessage::TafRecords { ids } => taf_records(ctx, ids).await,
+        WorkMessage::EaiMessage { uuid } => eai::handle(ctx, Target::Message(uuid), attempt).await,
+        WorkMessage::EaiBatch { batch } => eai::handle(ctx, Target::Batch(batch), attempt).await,
     }
 }
 

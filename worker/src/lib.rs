@@ -4,7 +4,9 @@
 
 mod consumer;
 mod context;
+mod eai;
 mod handler;
+mod http_destination;
 mod sweeper;
 
 use std::future::Future;
@@ -13,6 +15,7 @@ use std::sync::Arc;
 use fila_shared::amqp::{Broker, Topology, WorkQueue};
 use fila_shared::config::Config;
 use fila_shared::db::{self, PoolSetupError, StoreError, migrations};
+use fila_shared::eai::registry::{Registry, RegistryError};
 use fila_shared::outbox::Relay;
 
 use context::{Context, Stop};
@@ -23,6 +26,8 @@ pub enum WorkerStartError {
     Pool(#[from] PoolSetupError),
     #[error("migrations: {0}")]
     Migrate(StoreError),
+    #[error(transparent)]
+    Eai(#[from] RegistryError),
 }
 
 /// How long a stopping worker waits for its relay to publish what it holds.
@@ -34,6 +39,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerStartError> {
     let name = config.worker_name();
+    let eai = Registry::load(&config.eai_transactions)?;
     let pool = db::pool(&config, "fila-worker")?;
     if config.migrate_on_start {
         migrations::apply(&pool, &config.database_schema)
@@ -51,6 +57,8 @@ pub async fn run(
         pool,
         broker: broker.clone(),
         relay,
+        eai,
+        http: http_destination::client(),
         name,
     });
     tracing::info!(worker = %ctx.name, concurrency = ctx.config.worker_concurrency, prefetch = ctx.config.worker_prefetch, "fila-worker starting");

@@ -5,10 +5,11 @@
 //! |---|---|---|
 //! | `<p>.work` | direct exchange | intake and releases publish work here |
 //! | `<p>.taf` | queue, priorities 0-5 | TAF records, bound with key `taf` |
-//! | `<p>.taf.retry.<delay>` | queue with TTL | a failed message waits here, then returns to `<p>.taf` |
+//! | `<p>.eai` | queue | EAI messages and business-transaction lots, key `eai` |
+//! | `<p>.<queue>.retry.<delay>` | queue with TTL | a failed message waits here, then returns to its queue |
 //! | `<p>.dead` | direct exchange | dead letters, routed by work queue |
-//! | `<p>.taf.dead` | queue | TAF messages that failed every attempt |
-//! | `<p>.results` | topic exchange | `taf.processed`, `taf.error`, ... for consumers of results |
+//! | `<p>.<queue>.dead` | queue | messages that failed every attempt |
+//! | `<p>.results` | topic exchange | `taf.processed`, `eai.<transaction>.ok`, ... for consumers of results |
 //!
 //! Queues are durable classic queues: classic queues honor per-message
 //! priority (TAF `registryPriority`) on every RabbitMQ version.
@@ -26,23 +27,26 @@ use lapin::{Channel, ExchangeKind};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkQueue {
     Taf,
+    Eai,
 }
 
 impl WorkQueue {
-    pub const ALL: [WorkQueue; 1] = [WorkQueue::Taf];
+    pub const ALL: [WorkQueue; 2] = [WorkQueue::Taf, WorkQueue::Eai];
 
     /// Routing key on the work and dead-letter exchanges, and the queue's
     /// name after the prefix.
     pub fn key(self) -> &'static str {
         match self {
             WorkQueue::Taf => "taf",
+            WorkQueue::Eai => "eai",
         }
     }
 
-    /// Highest AMQP priority the queue honors.
-    fn max_priority(self) -> u8 {
+    /// Highest AMQP priority the queue honors, if it has priorities.
+    fn max_priority(self) -> Option<u8> {
         match self {
-            WorkQueue::Taf => 5,
+            WorkQueue::Taf => Some(5),
+            WorkQueue::Eai => None,
         }
     }
 }
@@ -130,10 +134,9 @@ impl Topology {
             ..Default::default()
         };
         let mut work_args = FieldTable::default();
-        work_args.insert(
-            "x-max-priority".into(),
-            AMQPValue::ShortShortUInt(queue.max_priority()),
-        );
+        if let Some(max) = queue.max_priority() {
+            work_args.insert("x-max-priority".into(), AMQPValue::ShortShortUInt(max));
+        }
         work_args.insert("x-dead-letter-exchange".into(), long(self.dead_exchange()));
         work_args.insert(
             "x-dead-letter-routing-key".into(),

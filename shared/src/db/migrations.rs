@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../migrations/0001_outbox.sql")),
     (2, include_str!("../../migrations/0002_taf.sql")),
     (3, include_str!("../../migrations/0003_taf_lz4.sql")),
+    (4, include_str!("../../migrations/0004_eai.sql")),
 ];
 
 /// The schema version this build expects.

@@ -2,6 +2,7 @@
 //! several deployments, or tests, share one database without meeting), the
 //! migrations, and the store's error type.
 
+pub mod listen;
 pub mod migrations;
 
 use std::str::FromStr;

@@ -1,0 +1,430 @@
+//! Processing EAI messages in the worker, against the store.
+//!
+//! - Entity-store destinations: one transaction per message, or per
+//!   businessTransaction lot; the messages are locked (`FOR UPDATE SKIP
+//!   LOCKED`, the lock is the claim), applied, and their outcomes, response
+//!   messages and notifications written before the one commit. A business
+//!   lot applies its messages under a savepoint: if one fails, none takes
+//!   effect and every message is an ERROR naming the one that failed.
+//! - HTTP destinations: the messages are claimed for a lease (so that two
+//!   workers do not deliver the same message at once), delivered by the
+//!   worker, and their outcomes recorded only by the claim's holder.
+//!
+//! Every outcome publishes the message's response message to
+//! `<prefix>.results` with routing key `eai.<transaction>.<ok|error>`; a
+//! business lot also publishes `eai.batch.<ok|error>`. A message sent with
+//! DeliveryType sync is announced with `NOTIFY`, for the API waiting for it.
+
+use std::time::Duration;
+
+use deadpool_postgres::{GenericClient, Pool, Transaction as DbTransaction};
+use serde_json::Value;
+
+use super::keys::KeyStyle;
+use super::message::{Event, SubType};
+use super::problem::Problem;
+use super::registry::Registry;
+use super::response::{Answered, Outcome, Status, response_message};
+use super::store_destination::{self, Apply};
+use crate::db::StoreError;
+use crate::envelope::{EAI_RESPONSE_KIND, ResultMessage};
+use crate::outbox::{self, OutboxMessage, Stored};
+
+/// A message waiting to be processed.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub uuid: String,
+    pub batch: String,
+    pub transaction: String,
+    pub version: String,
+    pub event: Event,
+    pub sub_type: SubType,
+    pub source_application: String,
+    pub company_id: Option<String>,
+    pub branch_id: Option<String>,
+    pub sync: bool,
+    pub style: KeyStyle,
+    pub header: Value,
+    pub content: Value,
+}
+
+impl Pending {
+    fn answered(&self) -> Answered<'_> {
+        Answered {
+            uuid: &self.uuid,
+            transaction: &self.transaction,
+            version: &self.version,
+            source_application: &self.source_application,
+            event: self.event.as_str(),
+            company_id: self.company_id.as_deref(),
+            branch_id: self.branch_id.as_deref(),
+            style: self.style,
+        }
+    }
+
+    /// The message as received, to deliver to an HTTP destination.
+    pub fn as_received(&self) -> Value {
+        let s = self.style;
+        s.object([
+            ("Header", self.header.clone()),
+            ("Content", self.content.clone()),
+        ])
+    }
+}
+
+/// What a processing step did.
+#[derive(Debug, Default)]
+pub struct EaiOutput {
+    /// Outbox rows to publish after the commit.
+    pub stored: Vec<Stored>,
+    /// Messages asked for that another worker holds.
+    pub busy: bool,
+}
+
+/// What processing needs besides the message.
+pub struct JobContext<'a> {
+    pub pool: &'a Pool,
+    pub registry: &'a Registry,
+    pub worker: &'a str,
+    /// The NOTIFY channel of this deployment (its schema).
+    pub channel: &'a str,
+}
+
+const COLUMNS: &str = "uuid, batch_id, transaction, version, event, sub_type, source_application,
+     company_id, branch_id, sync, key_style, header, content";
+
+fn pending(row: &tokio_postgres::Row) -> Pending {
+    Pending {
+        uuid: row.get(0),
+        batch: row.get(1),
+        transaction: row.get(2),
+        version: row.get(3),
+        event: Event::from_db(row.get(4)),
+        sub_type: SubType::from_db(row.get(5)),
+        source_application: row.get(6),
+        company_id: row.get(7),
+        branch_id: row.get(8),
+        sync: row.get(9),
+        style: KeyStyle::from_db(row.get(10)),
+        header: row.get(11),
+        content: row.get(12),
+    }
+}
+
+/// The messages to process: one, or the pending ones of a lot.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Message(&'a str),
+    Batch(&'a str),
+}
+
+impl Target<'_> {
+    fn condition(&self) -> &'static str {
+        match self {
+            Target::Message(_) => "uuid = $1",
+            Target::Batch(_) => "batch_id = $1",
+        }
+    }
+
+    fn id(&self) -> &str {
+        match self {
+            Target::Message(id) | Target::Batch(id) => id,
+        }
+    }
+}
+
+/// The Transaction of the target's messages, to choose its destination;
+/// `None` when nothing is pending.
+pub async fn transaction_of(pool: &Pool, target: Target<'_>) -> Result<Option<String>, StoreError> {
+    let client = pool.get().await?;
+    let sql = format!(
+        "SELECT transaction FROM eai_message WHERE {} AND status = 'pending' LIMIT 1",
+        target.condition()
+    );
+    Ok(client
+        .query_opt(&sql, &[&target.id()])
+        .await?
+        .map(|row| row.get(0)))
+}
+
+/// Processes the target's pending messages with the entity store.
+pub async fn process_in_store(
+    ctx: &JobContext<'_>,
+    target: Target<'_>,
+) -> Result<EaiOutput, StoreError> {
+    let mut client = ctx.pool.get().await?;
+    let mut tx = client.transaction().await?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM eai_message WHERE {} AND status = 'pending'
+         ORDER BY seq FOR UPDATE SKIP LOCKED",
+        target.condition()
+    );
+    let messages: Vec<Pending> = tx
+        .query(&sql, &[&target.id()])
+        .await?
+        .iter()
+        .map(pending)
+        .collect();
+    let busy = still_pending(&tx, target).await? > messages.len();
+    if messages.is_empty() {
+        return Ok(EaiOutput {
+            busy,
+            ..EaiOutput::default()
+        });
+    }
+    let business = matches!(target, Target::Batch(_));
+    let outcomes = {
+        let savepoint = tx.savepoint("apply").await?;
+        let mut outcomes = Vec::with_capacity(messages.len());
+        let mut failed = None;
+        for message in &messages {
+            let outcome = apply_one(&savepoint, ctx.registry, message).await?;
+            if business && outcome.status == Status::Error {
+                failed = Some((message.uuid.clone(), outcome));
+                break;
+            }
+            outcomes.push(outcome);
+        }
+        match failed {
+            Some((uuid, failure)) => {
+                savepoint.rollback().await?;
+                business_failure(&messages, &uuid, &failure)
+            }
+            None => {
+                savepoint.commit().await?;
+                outcomes
+            }
+        }
+    };
+    let results: Vec<(&Pending, Outcome)> = messages.iter().zip(outcomes).collect();
+    let mut rows = record(&tx, ctx, &results).await?;
+    if business {
+        rows.push(batch_result(target.id(), &results));
+    }
+    let stored = outbox::insert(&tx, rows).await?;
+    tx.commit().await?;
+    Ok(EaiOutput { stored, busy })
+}
+
+/// How many of the target's messages are pending (committed, or locked by
+/// this transaction).
+async fn still_pending(tx: &DbTransaction<'_>, target: Target<'_>) -> Result<usize, StoreError> {
+    let sql = format!(
+        "SELECT count(*) FROM eai_message WHERE {} AND status = 'pending'",
+        target.condition()
+    );
+    let count: i64 = tx.query_one(&sql, &[&target.id()]).await?.get(0);
+    Ok(usize::try_from(count).unwrap_or(0))
+}
+
+async fn apply_one(
+    client: &impl GenericClient,
+    registry: &Registry,
+    message: &Pending,
+) -> Result<Outcome, StoreError> {
+    let Some(transaction) = registry.get(&message.transaction) else {
+        return Ok(Outcome::error(&Problem::UnknownTransaction(
+            message.transaction.clone(),
+        )));
+    };
+    let apply = Apply {
+        transaction,
+        version: &message.version,
+        event: message.event,
+        sub_type: message.sub_type,
+        content: &message.content,
+        style: message.style,
+        message_uuid: Some(&message.uuid),
+    };
+    Ok(match store_destination::apply(client, &apply).await? {
+        Ok(return_content) => Outcome::ok(return_content),
+        Err(problem) => Outcome::error(&problem),
+    })
+}
+
+/// Every message of a failed business transaction is an ERROR naming the
+/// one that failed; that one also carries its own reason.
+pub fn business_failure(messages: &[Pending], failed: &str, failure: &Outcome) -> Vec<Outcome> {
+    let reason = failure
+        .details
+        .first()
+        .and_then(|d| d["message"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    let named = Problem::BusinessTransactionFailed {
+        uuid: failed.to_string(),
+        reason,
+    };
+    messages
+        .iter()
+        .map(|m| {
+            let mut outcome = Outcome::error(&named);
+            if m.uuid == failed {
+                outcome.details.extend(failure.details.iter().cloned());
+            }
+            outcome
+        })
+        .collect()
+}
+
+/// Claims the target's pending messages for an HTTP delivery of at most
+/// `lease`; the claim's holder alone records their outcomes. `busy` when
+/// another worker holds some.
+pub async fn claim(
+    ctx: &JobContext<'_>,
+    target: Target<'_>,
+    lease: Duration,
+) -> Result<(Vec<Pending>, bool), StoreError> {
+    let mut client = ctx.pool.get().await?;
+    let tx = client.transaction().await?;
+    let sql = format!(
+        "UPDATE eai_message SET claimed_by = $2,
+                claimed_until = now() + make_interval(secs => $3)
+         WHERE {} AND status = 'pending'
+           AND (claimed_until IS NULL OR claimed_until < now() OR claimed_by = $2)
+         RETURNING {COLUMNS}, seq",
+        target.condition()
+    );
+    let rows = tx
+        .query(&sql, &[&target.id(), &ctx.worker, &lease.as_secs_f64()])
+        .await?;
+    let busy = still_pending(&tx, target).await? > rows.len();
+    tx.commit().await?;
+    let mut claimed: Vec<(i32, Pending)> =
+        rows.iter().map(|row| (row.get(13), pending(row))).collect();
+    claimed.sort_by_key(|(seq, _)| *seq);
+    Ok((claimed.into_iter().map(|(_, p)| p).collect(), busy))
+}
+
+/// Gives claimed messages back, for a later attempt.
+pub async fn release(ctx: &JobContext<'_>, messages: &[Pending]) -> Result<(), StoreError> {
+    let uuids: Vec<&str> = messages.iter().map(|m| m.uuid.as_str()).collect();
+    ctx.pool
+        .get()
+        .await?
+        .execute(
+            "UPDATE eai_message SET claimed_by = NULL, claimed_until = NULL
+             WHERE uuid = ANY($1) AND claimed_by = $2",
+            &[&uuids, &ctx.worker],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Records the outcomes of claimed messages (an HTTP delivery); `batch`
+/// names the business lot they form, if they do.
+pub async fn finish(
+    ctx: &JobContext<'_>,
+    results: &[(&Pending, Outcome)],
+    batch: Option<&str>,
+) -> Result<Vec<Stored>, StoreError> {
+    let mut client = ctx.pool.get().await?;
+    let tx = client.transaction().await?;
+    let mut rows = record(&tx, ctx, results).await?;
+    if let Some(batch) = batch {
+        rows.push(batch_result(batch, results));
+    }
+    let stored = outbox::insert(&tx, rows).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// Writes outcomes of messages still pending (and, for claimed ones, still
+/// claimed by this worker); returns their response messages for the outbox
+/// and notifies the synchronous ones.
+async fn record(
+    tx: &DbTransaction<'_>,
+    ctx: &JobContext<'_>,
+    results: &[(&Pending, Outcome)],
+) -> Result<Vec<OutboxMessage>, StoreError> {
+    let processed_on: String = tx
+        .query_one(
+            "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+            &[],
+        )
+        .await?
+        .get(0);
+    let response_uuids: Vec<String> = results
+        .iter()
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    let uuids: Vec<&str> = results.iter().map(|(m, _)| m.uuid.as_str()).collect();
+    let statuses: Vec<&str> = results.iter().map(|(_, o)| o.status.as_str()).collect();
+    let details: Vec<Value> = results
+        .iter()
+        .map(|(_, o)| Value::Array(o.details.clone()))
+        .collect();
+    let contents: Vec<Option<&Value>> = results
+        .iter()
+        .map(|(_, o)| o.return_content.as_ref())
+        .collect();
+    let statement = tx
+        .prepare_cached(
+            "UPDATE eai_message m SET status = u.status, details = u.details,
+                    return_content = u.return_content, response_uuid = u.response_uuid,
+                    processed_on = now(), worker = $6, claimed_by = NULL, claimed_until = NULL
+             FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::jsonb[], $5::text[])
+                  AS u(uuid, status, details, return_content, response_uuid)
+             WHERE m.uuid = u.uuid AND m.status = 'pending'
+               AND (m.claimed_by IS NULL OR m.claimed_by = $6)
+             RETURNING m.uuid",
+        )
+        .await?;
+    let updated: std::collections::HashSet<String> = tx
+        .query(
+            &statement,
+            &[
+                &uuids,
+                &statuses,
+                &details,
+                &contents,
+                &response_uuids,
+                &ctx.worker,
+            ],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut rows = Vec::with_capacity(results.len());
+    let mut notify = Vec::new();
+    for ((message, outcome), response_uuid) in results.iter().zip(&response_uuids) {
+        if !updated.contains(&message.uuid) {
+            continue;
+        }
+        let response = response_message(&message.answered(), response_uuid, &processed_on, outcome);
+        rows.push(OutboxMessage::raw_result(
+            EAI_RESPONSE_KIND,
+            format!("eai.{}.{}", message.transaction, outcome.status.as_str()),
+            serde_json::to_vec(&response).unwrap_or_default(),
+        ));
+        if message.sync {
+            notify.push(format!("eai:{}", message.uuid));
+        }
+    }
+    if !notify.is_empty() {
+        tx.execute(
+            "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
+            &[&ctx.channel, &notify],
+        )
+        .await?;
+    }
+    Ok(rows)
+}
+
+/// The result of a business lot: OK when every message is.
+fn batch_result(batch: &str, results: &[(&Pending, Outcome)]) -> OutboxMessage {
+    let status = if results.iter().all(|(_, o)| o.status == Status::Ok) {
+        Status::Ok
+    } else {
+        Status::Error
+    };
+    OutboxMessage::result(
+        &ResultMessage::EaiBatch {
+            batch_uuid: batch.to_string(),
+            status: status.wire().to_string(),
+            messages: results.iter().map(|(m, _)| m.uuid.clone()).collect(),
+        },
+        format!("eai.batch.{}", status.as_str()),
+    )
+}
