@@ -4,6 +4,8 @@
 //! runs the scenarios, prints a Markdown table and writes the same figures as
 //! JSON. See BENCHMARKS.md.
 
+mod eai;
+mod load;
 mod payload;
 mod raw;
 mod report;
@@ -27,6 +29,9 @@ struct Cli {
     /// Records of the smaller memory run (the larger has ten times more).
     #[arg(long, default_value_t = 10_000)]
     memory_records: usize,
+    /// Messages of each EAI scenario (lots of 1,000).
+    #[arg(long, default_value_t = 20_000)]
+    eai_messages: usize,
     /// Concurrent producers.
     #[arg(long, default_value_t = 4)]
     producers: usize,
@@ -62,6 +67,7 @@ async fn main() {
         cli.records = 1_000;
         cli.status_records = 1_000;
         cli.memory_records = 200;
+        cli.eai_messages = 1_000;
     }
     // (lot size, lots) of the intake scenarios.
     let intake = if cli.smoke {
@@ -70,7 +76,7 @@ async fn main() {
         [(1, 2_000), (100, 100), (1_000, 20)]
     };
     println!("{}", machine());
-    let deploy = taf::Deploy {
+    let deploy = load::Deploy {
         log: cli.log.clone(),
         settings: cli.settings.clone(),
     };
@@ -103,6 +109,16 @@ async fn main() {
         let name = format!("taf-memory-{records}");
         if cli.wants("taf-memory") {
             record(taf::end_to_end(&deploy, &name, 1, records, cli.producers).await);
+        }
+    }
+    for business in [false, true] {
+        let name = if business {
+            "eai-e2e-business"
+        } else {
+            "eai-e2e-simple"
+        };
+        if cli.wants(name) {
+            record(eai::end_to_end(&deploy, business, cli.eai_messages, cli.producers).await);
         }
     }
     report::compare_with_raw(&mut all);

@@ -8,38 +8,18 @@
 //!   record's accept → processed.
 //! - `taf-status`: GET pages through one ticket; pages/s, latency per page.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use fila_tests::Fila;
 use fila_tests::results::Results;
-use fila_tests::{Fila, Setup};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 
+use crate::load::{Deploy, PATIENCE_SECS, api_rss, deployment, post_all};
 use crate::payload::taf_lot;
 use crate::report::Figures;
 
-/// How long a scenario may take before the benchmark gives up.
-const PATIENCE_SECS: u64 = 600;
-
-/// How the scenarios' deployments are set up.
-pub struct Deploy {
-    /// Log filter of the fila processes.
-    pub log: String,
-    /// Extra `FILA_<KEY>` settings.
-    pub settings: Vec<(String, String)>,
-}
-
-async fn deployment(deploy: &Deploy, workers: usize) -> Fila {
-    let mut setup = Setup::new()
-        .workers(workers)
-        .env("LOG", &deploy.log)
-        .env("SWEEP_INTERVAL_MS", 1000);
-    for (key, value) in &deploy.settings {
-        setup = setup.env(key, value);
-    }
-    setup.start().await
-}
+/// The TAF endpoint, and what marks a refused record in its answer.
+const TAF: (&str, &[u8]) = ("/rest/wstafst2", b"\"success\":false");
 
 /// Serialized lots of `size` records for `ticket`, keys unique per lot.
 fn bodies(ticket: &str, lots: usize, size: usize) -> Vec<Vec<u8>> {
@@ -48,55 +28,11 @@ fn bodies(ticket: &str, lots: usize, size: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// POSTs every body with `producers` concurrent producers; the latency of
-/// each POST.
-async fn post_all(fila: &Fila, bodies: Vec<Vec<u8>>, producers: usize) -> Vec<Duration> {
-    let bodies = Arc::new(bodies);
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..producers {
-        let bodies = bodies.clone();
-        let next = next.clone();
-        let request = {
-            let fila_request = fila.request(Method::POST, "/rest/wstafst2");
-            move || fila_request.try_clone().expect("cloneable request")
-        };
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else {
-                    return latencies;
-                };
-                let started = Instant::now();
-                let response = request()
-                    .header("Content-Type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .expect("post");
-                assert_eq!(response.status(), StatusCode::OK);
-                let answer = response.bytes().await.expect("answer");
-                latencies.push(started.elapsed());
-                assert!(
-                    !answer.windows(15).any(|w| w == b"\"success\":false"),
-                    "a record was refused"
-                );
-            }
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.expect("producer"));
-    }
-    latencies
-}
-
 pub async fn intake(deploy: &Deploy, size: usize, lots: usize, producers: usize) -> Figures {
     let fila = deployment(deploy, 0).await;
     let bodies = bodies("BENCH-INTAKE", lots, size);
     let start = Instant::now();
-    let mut latencies = post_all(&fila, bodies, producers).await;
+    let mut latencies = post_all(&fila, TAF, bodies, producers).await;
     let elapsed = start.elapsed();
     Figures::new(
         format!("taf-intake-{size}"),
@@ -120,7 +56,7 @@ pub async fn end_to_end(
     let bodies = bodies("BENCH-E2E", records.div_ceil(lot_size), lot_size);
     let total = bodies.len() * lot_size;
     let start = Instant::now();
-    post_all(&fila, bodies, producers).await;
+    post_all(&fila, TAF, bodies, producers).await;
     let received = results.collect_taf(total, PATIENCE_SECS).await;
     assert_eq!(received, total, "every result arrives");
     assert!(
@@ -142,6 +78,7 @@ pub async fn status(deploy: &Deploy, records: usize, producers: usize) -> Figure
     let lot_size = 1_000.min(records);
     post_all(
         &fila,
+        TAF,
         bodies("BENCH-STATUS", records.div_ceil(lot_size), lot_size),
         producers,
     )
@@ -171,10 +108,6 @@ pub async fn status(deploy: &Deploy, records: usize, producers: usize) -> Figure
         .with_rss(api_rss(&fila), None);
     figures.pages_per_s = Some(pages as f64 / elapsed.as_secs_f64());
     figures
-}
-
-fn api_rss(fila: &Fila) -> Option<u64> {
-    fila.api_process().and_then(|api| api.peak_rss_kib())
 }
 
 /// Every record's time from accepted to processed.

@@ -163,6 +163,9 @@ pub struct Config {
     pub eai_transactions: Vec<EaiTransactionConfig>,
     /// Most messages in one EAI lot (more: HTTP 413).
     pub eai_max_lot_messages: usize,
+    /// simpleBatch messages of an entity-store Transaction carried by one
+    /// queue message (each still processed on its own).
+    pub eai_chunk_size: usize,
     /// Seconds a synchronous EAI message (`DeliveryType` sync) is waited for
     /// before the API answers with its receipt instead.
     pub eai_sync_timeout_secs: u64,
@@ -196,6 +199,7 @@ impl Default for Config {
             taf_branches: Vec::new(),
             eai_transactions: Vec::new(),
             eai_max_lot_messages: 10_000,
+            eai_chunk_size: 100,
             eai_sync_timeout_secs: 30,
         }
     }
@@ -293,8 +297,11 @@ impl Config {
                 return invalid("eai_transactions", "timeout_secs must be at least 1");
             }
         }
-        if self.eai_max_lot_messages == 0 {
-            return invalid("eai_max_lot_messages", "must be at least 1");
+        if self.eai_max_lot_messages == 0 || self.eai_chunk_size == 0 {
+            return invalid(
+                "eai_max_lot_messages",
+                "lot size and eai_chunk_size must be at least 1",
+            );
         }
         for user in &self.users {
             if user.name.is_empty() || user.name.contains(':') {

@@ -14,9 +14,11 @@ pub enum WorkMessage {
     /// TAF records of one priority, by RecNo.
     #[serde(rename = "taf.records.v1")]
     TafRecords { ids: Vec<i64> },
-    /// One EAI message (a single message, or one of a simpleBatch lot).
-    #[serde(rename = "eai.message.v1")]
-    EaiMessage { uuid: String },
+    /// EAI messages processed each on its own: a single message, or some of
+    /// a simpleBatch lot (up to `eai_chunk_size` for the entity store, one
+    /// for an HTTP destination).
+    #[serde(rename = "eai.messages.v1")]
+    EaiMessages { uuids: Vec<String> },
     /// A businessTransaction lot, processed whole.
     #[serde(rename = "eai.batch.v1")]
     EaiBatch { batch: String },
@@ -26,7 +28,7 @@ impl WorkMessage {
     pub fn kind(&self) -> &'static str {
         match self {
             WorkMessage::TafRecords { .. } => "taf.records.v1",
-            WorkMessage::EaiMessage { .. } => "eai.message.v1",
+            WorkMessage::EaiMessages { .. } => "eai.messages.v1",
             WorkMessage::EaiBatch { .. } => "eai.batch.v1",
         }
     }
@@ -34,7 +36,7 @@ impl WorkMessage {
     pub fn queue(&self) -> WorkQueue {
         match self {
             WorkMessage::TafRecords { .. } => WorkQueue::Taf,
-            WorkMessage::EaiMessage { .. } | WorkMessage::EaiBatch { .. } => WorkQueue::Eai,
+            WorkMessage::EaiMessages { .. } | WorkMessage::EaiBatch { .. } => WorkQueue::Eai,
         }
     }
 }

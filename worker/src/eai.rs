@@ -39,7 +39,13 @@ pub async fn handle(
         .map_or(Destination::Store, |t| t.destination.clone());
     match destination {
         Destination::Store => {
+            let started = std::time::Instant::now();
             let output = job::process_in_store(&job, target).await?;
+            tracing::debug!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                busy = output.busy,
+                "EAI messages processed in the entity store"
+            );
             ctx.relay.publish(output.stored).await;
             if output.busy {
                 return Err(HandleError::Busy(1));
@@ -68,46 +74,96 @@ async fn deliver(
             Ok(())
         };
     }
-    let batch = match target {
-        Target::Batch(batch) => Some(batch),
-        Target::Message(_) => None,
+    let destination = Post {
+        ctx,
+        url,
+        timeout,
+        attempt,
     };
-    let invalid = messages.iter().find_map(|m| {
-        let transaction = ctx.eai.get(&m.transaction)?;
-        let error = transaction.validate(&m.version, &m.content).err()?;
-        Some((m.uuid.clone(), Outcome::error(&Problem::Schema(error))))
-    });
-    let outcomes = match invalid {
-        Some((uuid, failure)) if batch.is_some() => {
-            job::business_failure(&messages, &uuid, &failure)
-        }
-        Some((_, failure)) => vec![failure],
-        None => {
-            let body = match batch {
-                Some(_) => Value::Array(messages.iter().map(job::Pending::as_received).collect()),
-                None => messages[0].as_received(),
-            };
-            match http_destination::deliver(&ctx.http, url, timeout, &body).await {
-                Ok(answer) => split_answer(answer, messages.len()),
-                Err(DeliveryError::Refused { status, body }) => {
-                    let problem = Problem::DestinationRefused { status, body };
-                    vec![Outcome::error(&problem); messages.len()]
-                }
-                Err(DeliveryError::Unavailable(reason)) if !attempt.last => {
-                    job::release(job, &messages).await?;
-                    return Err(HandleError::Destination(reason));
-                }
-                Err(DeliveryError::Unavailable(reason)) => {
-                    let problem = Problem::DestinationUnavailable(reason);
-                    vec![Outcome::error(&problem); messages.len()]
+    if let Some(batch) = target.batch() {
+        let outcomes = match messages.iter().find_map(|m| schema_error(ctx, m)) {
+            Some((uuid, failure)) => job::business_failure(&messages, &uuid, &failure),
+            None => {
+                let lot = Value::Array(messages.iter().map(job::Pending::as_received).collect());
+                match destination.send(&lot, messages.len()).await {
+                    Ok(outcomes) => outcomes,
+                    Err(reason) => {
+                        job::release(job, &messages).await?;
+                        return Err(HandleError::Destination(reason));
+                    }
                 }
             }
-        }
-    };
-    let results: Vec<_> = messages.iter().zip(outcomes).collect();
-    let stored = job::finish(job, &results, batch).await?;
-    ctx.relay.publish(stored).await;
+        };
+        let results: Vec<_> = messages.iter().zip(outcomes).collect();
+        ctx.relay
+            .publish(job::finish(job, &results, Some(batch)).await?)
+            .await;
+        return Ok(());
+    }
+    // Each message on its own: what was delivered is recorded even when a
+    // later one must wait for another attempt.
+    let mut results = Vec::with_capacity(messages.len());
+    let mut retry = None;
+    for (i, message) in messages.iter().enumerate() {
+        let outcome = match schema_error(ctx, message) {
+            Some((_, failure)) => failure,
+            None => match destination.send(&message.as_received(), 1).await {
+                Ok(mut outcomes) => outcomes.remove(0),
+                Err(reason) => {
+                    retry = Some((i, reason));
+                    break;
+                }
+            },
+        };
+        results.push((message, outcome));
+    }
+    ctx.relay
+        .publish(job::finish(job, &results, None).await?)
+        .await;
+    if let Some((i, reason)) = retry {
+        job::release(job, &messages[i..]).await?;
+        return Err(HandleError::Destination(reason));
+    }
     Ok(())
+}
+
+/// A message whose Content fails its schema is not delivered.
+fn schema_error(ctx: &Context, message: &job::Pending) -> Option<(String, Outcome)> {
+    let transaction = ctx.eai.get(&message.transaction)?;
+    let error = transaction
+        .validate(&message.version, &message.content)
+        .err()?;
+    Some((
+        message.uuid.clone(),
+        Outcome::error(&Problem::Schema(error)),
+    ))
+}
+
+/// One HTTP destination, for one attempt of a queue message.
+struct Post<'a> {
+    ctx: &'a Context,
+    url: &'a str,
+    timeout: Duration,
+    attempt: Attempt,
+}
+
+impl Post<'_> {
+    /// POSTs `body` (for `messages` messages): their outcomes, or the reason
+    /// to try again later.
+    async fn send(&self, body: &Value, messages: usize) -> Result<Vec<Outcome>, String> {
+        match http_destination::deliver(&self.ctx.http, self.url, self.timeout, body).await {
+            Ok(answer) => Ok(split_answer(answer, messages)),
+            Err(DeliveryError::Refused { status, body }) => {
+                let problem = Problem::DestinationRefused { status, body };
+                Ok(vec![Outcome::error(&problem); messages])
+            }
+            Err(DeliveryError::Unavailable(reason)) if !self.attempt.last => Err(reason),
+            Err(DeliveryError::Unavailable(reason)) => {
+                let problem = Problem::DestinationUnavailable(reason);
+                Ok(vec![Outcome::error(&problem); messages])
+            }
+        }
+    }
 }
 
 /// The ReturnContent of each message: the answer's elements when it is an

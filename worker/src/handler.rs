@@ -38,7 +38,9 @@ pub async fn dispatch(
 ) -> Result<(), HandleError> {
     match message {
         WorkMessage::TafRecords { ids } => taf_records(ctx, ids).await,
-        WorkMessage::EaiMessage { uuid } => eai::handle(ctx, Target::Message(uuid), attempt).await,
+        WorkMessage::EaiMessages { uuids } => {
+            eai::handle(ctx, Target::Messages(uuids), attempt).await
+        }
         WorkMessage::EaiBatch { batch } => eai::handle(ctx, Target::Batch(batch), attempt).await,
     }
 }

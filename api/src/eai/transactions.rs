@@ -131,7 +131,15 @@ async fn receive(
             details: vec![refused_detail(refused)],
         });
     }
-    let intake = match intake::store(&state.pool, &request, &batch).await? {
+    let stored = intake::store(
+        &state.pool,
+        &request,
+        &batch,
+        &state.eai,
+        state.config.eai_chunk_size,
+    )
+    .await?;
+    let intake = match stored {
         Ok(intake) => intake,
         Err(problem @ Problem::BatchTaken(_)) => {
             return Err(EaiError::Refused {

@@ -1,8 +1,11 @@
 //! Storing an accepted EAI request: one transaction writes the lot, its new
 //! messages (one set-based INSERT; a UUID already received is skipped by its
 //! primary key and reported as a duplicate pointing at its first lot) and
-//! their queue messages — one per message for a simpleBatch or a single
-//! message, one for a whole businessTransaction lot.
+//! their queue messages: one for a whole businessTransaction lot; for single
+//! messages and simpleBatch lots, chunks of up to `eai_chunk_size` messages
+//! of entity-store Transactions (each still its own unit of work) and one
+//! per message for HTTP destinations, so that a slow destination holds up
+//! no other message.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,6 +15,7 @@ use serde_json::Value;
 use super::lot::{BatchType, TransactionRequest};
 use super::message::Message;
 use super::problem::Problem;
+use super::registry::{Destination, Registry};
 use crate::db::StoreError;
 use crate::envelope::WorkMessage;
 use crate::outbox::{self, OutboxMessage, Stored};
@@ -73,6 +77,8 @@ pub async fn store(
     pool: &Pool,
     request: &TransactionRequest,
     batch: &str,
+    registry: &Registry,
+    chunk_size: usize,
 ) -> Result<Result<Intake, Problem>, StoreError> {
     let messages: Vec<(i32, &Message)> = request
         .items
@@ -123,11 +129,21 @@ pub async fn store(
             batch: batch.to_string(),
         }]
     } else {
-        messages
+        let (stored, delivered): (Vec<&Message>, Vec<&Message>) = messages
             .iter()
-            .filter(|(_, m)| inserted.contains(&m.header.uuid))
-            .map(|(_, m)| WorkMessage::EaiMessage {
-                uuid: m.header.uuid.clone(),
+            .map(|(_, m)| *m)
+            .filter(|m| inserted.contains(&m.header.uuid))
+            .partition(|m| {
+                registry
+                    .get(&m.header.transaction)
+                    .is_some_and(|t| t.destination == Destination::Store)
+            });
+        let uuids = |ms: &[&Message]| ms.iter().map(|m| m.header.uuid.clone()).collect::<Vec<_>>();
+        stored
+            .chunks(chunk_size.max(1))
+            .chain(delivered.chunks(1))
+            .map(|chunk| WorkMessage::EaiMessages {
+                uuids: uuids(chunk),
             })
             .collect()
     };

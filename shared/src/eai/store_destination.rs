@@ -31,31 +31,33 @@ pub struct Apply<'a> {
     pub message_uuid: Option<&'a str>,
 }
 
-/// Applies a message in the caller's transaction: the ReturnContent, or the
-/// problem that makes it an ERROR.
-pub async fn apply(
-    client: &impl GenericClient,
-    message: &Apply<'_>,
-) -> Result<Result<Value, Problem>, StoreError> {
-    let transaction = &message.transaction.name;
-    if let Err(e) = message
+/// What can be known of a message without the store: its Content satisfies
+/// its schema and carries an InternalId, which this returns.
+pub fn check(message: &Apply<'_>) -> Result<String, Problem> {
+    message
         .transaction
         .validate(message.version, message.content)
-    {
-        return Ok(Err(Problem::Schema(e)));
-    }
-    let Some(internal_id) = entity::internal_id(message.content) else {
-        return Ok(Err(Problem::MissingInternalId));
-    };
+        .map_err(Problem::Schema)?;
+    entity::internal_id(message.content).ok_or(Problem::MissingInternalId)
+}
+
+/// Applies a checked message in the caller's transaction: the
+/// ReturnContent, or the problem that makes it an ERROR.
+pub async fn write(
+    client: &impl GenericClient,
+    message: &Apply<'_>,
+    internal_id: &str,
+) -> Result<Result<Value, Problem>, StoreError> {
+    let transaction = &message.transaction.name;
     let ids = |destination: Option<i64>| {
         let destination = destination.map(|d| d.to_string()).unwrap_or_default();
-        internal_ids(message.style, transaction, &internal_id, &destination)
+        internal_ids(message.style, transaction, internal_id, &destination)
     };
     let list_key = message.style.key("ListOfInternalId");
     let return_content = match (message.sub_type, message.event) {
         (SubType::Request, _) => {
-            let Some(found) = entity::get(client, transaction, &internal_id).await? else {
-                return Ok(Err(Problem::EntityNotFound(internal_id)));
+            let Some(found) = entity::get(client, transaction, internal_id).await? else {
+                return Ok(Err(Problem::EntityNotFound(internal_id.to_string())));
             };
             let mut content = found.content;
             if let Some(map) = content.as_object_mut() {
@@ -67,7 +69,7 @@ pub async fn apply(
             let destination = entity::upsert(
                 client,
                 transaction,
-                &internal_id,
+                internal_id,
                 message.version,
                 message.content,
                 message.message_uuid,
@@ -76,9 +78,20 @@ pub async fn apply(
             Value::Object([(list_key, ids(Some(destination)))].into_iter().collect())
         }
         (SubType::Event, Event::Delete) => {
-            let destination = entity::delete(client, transaction, &internal_id).await?;
+            let destination = entity::delete(client, transaction, internal_id).await?;
             Value::Object([(list_key, ids(destination))].into_iter().collect())
         }
     };
     Ok(Ok(return_content))
+}
+
+/// Checks and applies a message (`/contents`).
+pub async fn apply(
+    client: &impl GenericClient,
+    message: &Apply<'_>,
+) -> Result<Result<Value, Problem>, StoreError> {
+    match check(message) {
+        Ok(internal_id) => write(client, message, &internal_id).await,
+        Err(problem) => Ok(Err(problem)),
+    }
 }

@@ -204,20 +204,24 @@ async fn processed_predecessors(
                  SELECT DISTINCT ON (company_group, registry_key)
                         company_group, registry_key, status
                  FROM taf_record
-                 WHERE (company_group, registry_key) IN
-                       (SELECT * FROM unnest($1::text[], $2::text[]))
+                 WHERE registry_key = ANY($2::text[]) AND company_group = ANY($1::text[])
                  ORDER BY company_group, registry_key, id DESC) latest
              WHERE status = 'processed'",
         )
         .await?;
+    let asked: HashSet<(&str, &str)> = groups.iter().copied().zip(keys.iter().copied()).collect();
     Ok(tx
         .query(&statement, &[&groups, &keys])
         .await?
         .iter()
-        .map(|row| (row.get(0), row.get(1)))
+        .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1)))
+        .filter(|(g, k)| asked.contains(&(g.as_str(), k.as_str())))
         .collect())
 }
 
+/// Writes the outcomes with one UPDATE that reads each row's values by its
+/// position in the arrays (a join with `unnest` can be planned as a nested
+/// loop rescanning the arrays for every row when statistics are stale).
 async fn record_outcomes(
     tx: &Transaction<'_>,
     records: &[PendingRecord],
@@ -258,18 +262,16 @@ async fn record_outcomes(
     }
     let statement = tx
         .prepare_cached(
-            "UPDATE taf_record t SET
-                 status = u.status, status_code = u.status_code,
-                 status_description = u.status_description, active = u.active,
-                 error_code = u.error_code, error_description = u.error_description,
-                 error_detail = u.error_detail, worker = $9,
-                 finished_at = CASE WHEN u.status = 'waiting' THEN NULL ELSE now() END,
-                 waiting_since = CASE WHEN u.status = 'waiting' THEN now() END
-             FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[],
-                         $7::text[], $8::text[])
-                  AS u(id, status, status_code, status_description, active, error_code,
-                       error_description, error_detail)
-             WHERE t.id = u.id",
+            "UPDATE taf_record t
+             SET (status, status_code, status_description, active, error_code,
+                  error_description, error_detail, finished_at, waiting_since) =
+                     (SELECT ($2::text[])[i], ($3::text[])[i], ($4::text[])[i], ($5::bool[])[i],
+                             ($6::text[])[i], ($7::text[])[i], ($8::text[])[i],
+                             CASE WHEN ($2::text[])[i] = 'waiting' THEN NULL ELSE now() END,
+                             CASE WHEN ($2::text[])[i] = 'waiting' THEN now() END
+                      FROM (SELECT array_position($1::int8[], t.id) AS i) p),
+                 worker = $9
+             WHERE t.id = ANY($1::int8[])",
         )
         .await?;
     tx.execute(
@@ -313,7 +315,7 @@ async fn release_successors(
         .prepare_cached(
             "WITH successors AS (
                  SELECT id FROM taf_record
-                 WHERE status = 'waiting'
+                 WHERE status = 'waiting' AND predecessor_key = ANY($2::text[])
                    AND (company_group, predecessor_key) IN
                        (SELECT * FROM unnest($1::text[], $2::text[]))
                  ORDER BY id

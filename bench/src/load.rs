@@ -1,0 +1,86 @@
+//! What every scenario does: start a fila deployment, and load it with
+//! concurrent producers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use fila_tests::{Fila, Setup};
+use reqwest::Method;
+
+/// How long a scenario may take before the benchmark gives up.
+pub const PATIENCE_SECS: u64 = 600;
+
+/// How the scenarios' deployments are set up.
+pub struct Deploy {
+    /// Log filter of the fila processes.
+    pub log: String,
+    /// Extra `FILA_<KEY>` settings.
+    pub settings: Vec<(String, String)>,
+}
+
+pub async fn deployment(deploy: &Deploy, workers: usize) -> Fila {
+    let mut setup = Setup::new()
+        .workers(workers)
+        .env("LOG", &deploy.log)
+        .env("SWEEP_INTERVAL_MS", 1000);
+    for (key, value) in &deploy.settings {
+        setup = setup.env(key, value);
+    }
+    setup.start().await
+}
+
+/// POSTs every body to `endpoint.0` with `producers` concurrent producers;
+/// the latency of each POST. A 2xx answer containing `endpoint.1` (the
+/// protocol's mark of a refused item) stops the benchmark.
+pub async fn post_all(
+    fila: &Fila,
+    endpoint: (&str, &'static [u8]),
+    bodies: Vec<Vec<u8>>,
+    producers: usize,
+) -> Vec<Duration> {
+    let (path, refused) = endpoint;
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..producers {
+        let bodies = bodies.clone();
+        let next = next.clone();
+        let request = {
+            let fila_request = fila.request(Method::POST, path);
+            move || fila_request.try_clone().expect("cloneable request")
+        };
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else {
+                    return latencies;
+                };
+                let started = Instant::now();
+                let response = request()
+                    .header("Content-Type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .expect("post");
+                assert!(response.status().is_success(), "{}", response.status());
+                let answer = response.bytes().await.expect("answer");
+                latencies.push(started.elapsed());
+                assert!(
+                    !answer.windows(refused.len()).any(|w| w == refused),
+                    "an item was refused"
+                );
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("producer"));
+    }
+    latencies
+}
+
+pub fn api_rss(fila: &Fila) -> Option<u64> {
+    fila.api_process().and_then(|api| api.peak_rss_kib())
+}
