@@ -1,6 +1,10 @@
-//! HTTP Basic authentication against the configured users, whose passwords
-//! are argon2 hashes. Verifying argon2 costs tens of milliseconds of CPU by
-//! design, too much for every request of a busy producer, so a successful
+//! Authentication against the configured users, whose passwords are argon2
+//! hashes: HTTP Basic on every request, or a login session (Creatio's
+//! `AuthService.svc/Login`: the `.ASPXAUTH` cookie, plus the `BPMCSRF`
+//! header on requests other than GET, HEAD and OPTIONS, as CSRF defence).
+//!
+//! Verifying argon2 costs tens of milliseconds of CPU by design, too much
+//! for every request of a busy producer, so a successful
 //! verification is remembered for [`CACHE_TTL`] as a SHA-256 digest of the
 //! password (never the password itself). Unknown users cost a verification
 //! against a dummy hash, so timing does not tell which users exist.
@@ -13,13 +17,14 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use fila_shared::config::{Role, UserConfig};
+use fila_shared::session;
 use sha2::{Digest, Sha256};
 
 use crate::errors::ApiError;
@@ -82,6 +87,11 @@ impl Users {
     /// Checks the `Authorization` header.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         let (name, password) = basic_credentials(headers).ok_or(ApiError::Unauthenticated)?;
+        self.verify(name, password).await
+    }
+
+    /// Checks a user's password.
+    pub async fn verify(&self, name: String, password: String) -> Result<Caller, ApiError> {
         let digest = Sha256::digest(password.as_bytes()).to_vec();
         let user = self.users.get(&name);
         if let Some(user) = user
@@ -106,6 +116,14 @@ impl Users {
             }
             _ => Err(ApiError::Unauthenticated),
         }
+    }
+
+    /// A configured user, without a password (a session's).
+    fn caller(&self, name: &str) -> Option<Caller> {
+        self.users.get(name).map(|user| Caller {
+            name: name.to_string(),
+            roles: user.roles.clone(),
+        })
     }
 
     fn recently_verified(&self, name: &str, digest: &[u8]) -> bool {
@@ -177,12 +195,58 @@ async fn require(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let caller = state.users.authenticate(request.headers()).await?;
+    let headers = request.headers();
+    let caller = match cookie(headers, SESSION_COOKIE) {
+        Some(token) if !headers.contains_key(AUTHORIZATION) => {
+            session_caller(state, request.method(), headers, token).await?
+        }
+        _ => state.users.authenticate(headers).await?,
+    };
     if !caller.may(role) {
         return Err(ApiError::Forbidden);
     }
     tracing::debug!(user = %caller.name, "authenticated");
     Ok(next.run(request).await)
+}
+
+/// The session cookie of a Creatio login.
+pub const SESSION_COOKIE: &str = ".ASPXAUTH";
+/// The cookie, and header, of the session's CSRF value.
+pub const CSRF: &str = "BPMCSRF";
+
+/// A cookie of the request.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+}
+
+/// The caller of a login session; a request that changes something must
+/// also carry the session's CSRF value in the `BPMCSRF` header.
+async fn session_caller(
+    state: &SharedState,
+    method: &Method,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<Caller, ApiError> {
+    let ttl = Duration::from_secs(state.config.session_ttl_secs);
+    let session = session::find(&state.pool, token, ttl)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let csrf = headers.get(CSRF).and_then(|v| v.to_str().ok());
+    if !safe && csrf != Some(session.csrf.as_str()) {
+        return Err(ApiError::Unauthenticated);
+    }
+    state
+        .users
+        .caller(&session.user)
+        .ok_or(ApiError::Unauthenticated)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod body;
 mod eai;
 mod errors;
 mod health;
+mod process;
 mod state;
 mod taf;
 
@@ -23,6 +24,7 @@ use fila_shared::db::listen::Waiters;
 use fila_shared::db::{self, PoolSetupError, StoreError, migrations};
 use fila_shared::eai::registry::{Registry, RegistryError};
 use fila_shared::outbox::Relay;
+use fila_shared::process::definition::{Catalog, DefinitionError};
 use fila_shared::taf::branch::{self, SeedError};
 use tokio::net::TcpListener;
 
@@ -41,6 +43,8 @@ pub enum ApiStartError {
     NoUsers,
     #[error(transparent)]
     Eai(#[from] RegistryError),
+    #[error(transparent)]
+    Processes(#[from] DefinitionError),
     #[error("http server: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -55,6 +59,8 @@ pub async fn run(
         return Err(ApiStartError::NoUsers);
     }
     let eai = Registry::load(&config.eai_transactions)?;
+    let processes = Catalog::load(config.processes_file.as_deref())?;
+    processes.watch();
     let pool = db::pool(&config, "fila-api")?;
     if config.migrate_on_start {
         migrations::apply(&pool, &config.database_schema)
@@ -80,6 +86,7 @@ pub async fn run(
         broker: broker.clone(),
         relay,
         eai,
+        processes,
         waiters,
     };
     let state: SharedState = Arc::new(AppState::new(config, parts));
@@ -102,11 +109,13 @@ const RELAY_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 fn router(state: SharedState) -> Router {
     let protocols = taf::routes()
         .merge(eai::routes())
+        .merge(process::routes())
         .route_layer(from_fn_with_state(state.clone(), auth::require_producer));
     let admin = admin::routes().route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(process::open_routes())
         .merge(protocols)
         .merge(admin)
         .with_state(state)

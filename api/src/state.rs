@@ -10,6 +10,7 @@ use fila_shared::db::listen::Waiters;
 use fila_shared::db::{StoreError, migrations};
 use fila_shared::eai::registry::Registry;
 use fila_shared::outbox::Relay;
+use fila_shared::process::definition::Catalog;
 
 use crate::auth::Users;
 
@@ -23,6 +24,8 @@ pub struct AppState {
     pub users: Users,
     /// The EAI Transactions, with their compiled schemas.
     pub eai: Registry,
+    /// The process definitions in force.
+    pub processes: Arc<Catalog>,
     /// Producers waiting for synchronous work.
     pub waiters: Waiters,
     schema_current: AtomicBool,
@@ -34,6 +37,7 @@ pub struct Parts {
     pub broker: Arc<Broker>,
     pub relay: Relay,
     pub eai: Registry,
+    pub processes: Arc<Catalog>,
     pub waiters: Waiters,
 }
 
@@ -47,6 +51,7 @@ impl AppState {
             relay: parts.relay,
             users,
             eai: parts.eai,
+            processes: parts.processes,
             waiters: parts.waiters,
             schema_current: AtomicBool::new(false),
         }

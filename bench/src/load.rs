@@ -21,6 +21,7 @@ pub struct Deploy {
 
 pub async fn deployment(deploy: &Deploy, workers: usize) -> Fila {
     let mut setup = Setup::new()
+        .processes(fila_tests::runs::DEFINITIONS)
         .workers(workers)
         .env("LOG", &deploy.log)
         .env("SWEEP_INTERVAL_MS", 1000);
@@ -30,16 +31,27 @@ pub async fn deployment(deploy: &Deploy, workers: usize) -> Fila {
     setup.start().await
 }
 
-/// POSTs every body to `endpoint.0` with `producers` concurrent producers;
-/// the latency of each POST. A 2xx answer containing `endpoint.1` (the
-/// protocol's mark of a refused item) stops the benchmark.
+/// Where producers POST.
+pub struct Endpoint {
+    pub path: &'static str,
+    pub headers: &'static [(&'static str, &'static str)],
+    /// The protocol's mark of a refused item in a 2xx answer: it stops the
+    /// benchmark.
+    pub refused: &'static [u8],
+}
+
+pub const JSON: &[(&str, &str)] = &[("Content-Type", "application/json")];
+
+/// POSTs every body to the endpoint with `producers` concurrent producers;
+/// the latency of each POST. An answer that is not 2xx, or that holds the
+/// endpoint's mark of a refused item, stops the benchmark.
 pub async fn post_all(
     fila: &Fila,
-    endpoint: (&str, &'static [u8]),
+    endpoint: &Endpoint,
     bodies: Vec<Vec<u8>>,
     producers: usize,
 ) -> Vec<Duration> {
-    let (path, refused) = endpoint;
+    let refused = endpoint.refused;
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
@@ -47,7 +59,10 @@ pub async fn post_all(
         let bodies = bodies.clone();
         let next = next.clone();
         let request = {
-            let fila_request = fila.request(Method::POST, path);
+            let mut fila_request = fila.request(Method::POST, endpoint.path);
+            for (name, value) in endpoint.headers {
+                fila_request = fila_request.header(*name, *value);
+            }
             move || fila_request.try_clone().expect("cloneable request")
         };
         tasks.push(tokio::spawn(async move {
@@ -58,12 +73,7 @@ pub async fn post_all(
                     return latencies;
                 };
                 let started = Instant::now();
-                let response = request()
-                    .header("Content-Type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .expect("post");
+                let response = request().body(body.clone()).send().await.expect("post");
                 assert!(response.status().is_success(), "{}", response.status());
                 let answer = response.bytes().await.expect("answer");
                 latencies.push(started.elapsed());
@@ -83,4 +93,24 @@ pub async fn post_all(
 
 pub fn api_rss(fila: &Fila) -> Option<u64> {
     fila.api_process().and_then(|api| api.peak_rss_kib())
+}
+
+/// The largest peak RSS of the running workers.
+pub fn worker_rss(fila: &Fila) -> Option<u64> {
+    fila.running_workers()
+        .filter_map(|w| w.peak_rss_kib())
+        .max()
+}
+
+/// Every row's time from column `from` to column `to` of `table`.
+pub async fn durations(fila: &Fila, table: &str, from: &str, to: &str) -> Vec<Duration> {
+    let sql = format!("SELECT (extract(epoch FROM {to} - {from}) * 1000000)::int8 FROM {table}");
+    fila.db()
+        .await
+        .query(&sql, &[])
+        .await
+        .expect("latencies")
+        .iter()
+        .map(|row| Duration::from_micros(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)))
+        .collect()
 }

@@ -7,6 +7,7 @@
 mod eai;
 mod load;
 mod payload;
+mod process;
 mod raw;
 mod report;
 mod taf;
@@ -32,6 +33,12 @@ struct Cli {
     /// Messages of each EAI scenario (lots of 1,000).
     #[arg(long, default_value_t = 20_000)]
     eai_messages: usize,
+    /// Runs of the process-async scenario.
+    #[arg(long, default_value_t = 5_000)]
+    process_jobs: usize,
+    /// Calls of the process-sync scenario.
+    #[arg(long, default_value_t = 1_000)]
+    process_calls: usize,
     /// Concurrent producers.
     #[arg(long, default_value_t = 4)]
     producers: usize,
@@ -68,6 +75,8 @@ async fn main() {
         cli.status_records = 1_000;
         cli.memory_records = 200;
         cli.eai_messages = 1_000;
+        cli.process_jobs = 100;
+        cli.process_calls = 20;
     }
     // (lot size, lots) of the intake scenarios.
     let intake = if cli.smoke {
@@ -120,6 +129,12 @@ async fn main() {
         if cli.wants(name) {
             record(eai::end_to_end(&deploy, business, cli.eai_messages, cli.producers).await);
         }
+    }
+    if cli.wants("process-async") {
+        record(process::asynchronous(&deploy, cli.process_jobs, cli.producers).await);
+    }
+    if cli.wants("process-sync") {
+        record(process::synchronous(&deploy, cli.process_calls, cli.producers).await);
     }
     report::compare_with_raw(&mut all);
     println!("{}", report::markdown(&all));

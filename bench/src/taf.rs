@@ -8,18 +8,23 @@
 //!   record's accept → processed.
 //! - `taf-status`: GET pages through one ticket; pages/s, latency per page.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use fila_tests::Fila;
 use fila_tests::results::Results;
 use reqwest::StatusCode;
 
-use crate::load::{Deploy, PATIENCE_SECS, api_rss, deployment, post_all};
+use crate::load::{
+    Deploy, Endpoint, JSON, PATIENCE_SECS, api_rss, deployment, durations, post_all, worker_rss,
+};
 use crate::payload::taf_lot;
 use crate::report::Figures;
 
 /// The TAF endpoint, and what marks a refused record in its answer.
-const TAF: (&str, &[u8]) = ("/rest/wstafst2", b"\"success\":false");
+const TAF: Endpoint = Endpoint {
+    path: "/rest/wstafst2",
+    headers: JSON,
+    refused: b"\"success\":false",
+};
 
 /// Serialized lots of `size` records for `ticket`, keys unique per lot.
 fn bodies(ticket: &str, lots: usize, size: usize) -> Vec<Vec<u8>> {
@@ -32,7 +37,7 @@ pub async fn intake(deploy: &Deploy, size: usize, lots: usize, producers: usize)
     let fila = deployment(deploy, 0).await;
     let bodies = bodies("BENCH-INTAKE", lots, size);
     let start = Instant::now();
-    let mut latencies = post_all(&fila, TAF, bodies, producers).await;
+    let mut latencies = post_all(&fila, &TAF, bodies, producers).await;
     let elapsed = start.elapsed();
     Figures::new(
         format!("taf-intake-{size}"),
@@ -56,7 +61,7 @@ pub async fn end_to_end(
     let bodies = bodies("BENCH-E2E", records.div_ceil(lot_size), lot_size);
     let total = bodies.len() * lot_size;
     let start = Instant::now();
-    post_all(&fila, TAF, bodies, producers).await;
+    post_all(&fila, &TAF, bodies, producers).await;
     let received = results.collect_taf(total, PATIENCE_SECS).await;
     assert_eq!(received, total, "every result arrives");
     assert!(
@@ -65,12 +70,9 @@ pub async fn end_to_end(
     );
     let elapsed = start.elapsed();
     results.close().await;
-    let mut latencies = accept_to_processed(&fila).await;
-    let worker_rss = fila
-        .running_workers()
-        .filter_map(|w| w.peak_rss_kib())
-        .max();
-    Figures::new(name, total as u64, elapsed, &mut latencies).with_rss(api_rss(&fila), worker_rss)
+    let mut latencies = durations(&fila, "taf_record", "accepted_at", "finished_at").await;
+    Figures::new(name, total as u64, elapsed, &mut latencies)
+        .with_rss(api_rss(&fila), worker_rss(&fila))
 }
 
 pub async fn status(deploy: &Deploy, records: usize, producers: usize) -> Figures {
@@ -78,7 +80,7 @@ pub async fn status(deploy: &Deploy, records: usize, producers: usize) -> Figure
     let lot_size = 1_000.min(records);
     post_all(
         &fila,
-        TAF,
+        &TAF,
         bodies("BENCH-STATUS", records.div_ceil(lot_size), lot_size),
         producers,
     )
@@ -108,20 +110,4 @@ pub async fn status(deploy: &Deploy, records: usize, producers: usize) -> Figure
         .with_rss(api_rss(&fila), None);
     figures.pages_per_s = Some(pages as f64 / elapsed.as_secs_f64());
     figures
-}
-
-/// Every record's time from accepted to processed.
-async fn accept_to_processed(fila: &Fila) -> Vec<Duration> {
-    fila.db()
-        .await
-        .query(
-            "SELECT (extract(epoch FROM finished_at - accepted_at) * 1000000)::int8
-             FROM taf_record",
-            &[],
-        )
-        .await
-        .expect("latencies")
-        .iter()
-        .map(|row| Duration::from_micros(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)))
-        .collect()
 }

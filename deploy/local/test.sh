@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 deploy/local/services.sh
+E2E_PYTHON=$(deploy/local/test-python.sh)
+export E2E_PYTHON
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests start these binaries: build them before the tests.

@@ -169,6 +169,16 @@ pub struct Config {
     /// Seconds a synchronous EAI message (`DeliveryType` sync) is waited for
     /// before the API answers with its receipt instead.
     pub eai_sync_timeout_secs: u64,
+    /// The process definitions (TOML, `[[process]]`), read again whenever the
+    /// file changes.
+    pub processes_file: Option<PathBuf>,
+    /// Seconds a synchronous process run is waited for (wsProcess
+    /// ExecuteWithXmlParams, Creatio Execute with a result, RunProcess).
+    pub process_sync_timeout_secs: u64,
+    /// The worker groups whose process runs this worker takes.
+    pub worker_groups: Vec<String>,
+    /// Seconds a Creatio login session lasts without use.
+    pub session_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -201,6 +211,10 @@ impl Default for Config {
             eai_max_lot_messages: 10_000,
             eai_chunk_size: 100,
             eai_sync_timeout_secs: 30,
+            processes_file: None,
+            process_sync_timeout_secs: 60,
+            worker_groups: vec![crate::amqp::topology::DEFAULT_GROUP.to_string()],
+            session_ttl_secs: 3_600,
         }
     }
 }
@@ -301,6 +315,17 @@ impl Config {
             return invalid(
                 "eai_max_lot_messages",
                 "lot size and eai_chunk_size must be at least 1",
+            );
+        }
+        if self.worker_groups.is_empty()
+            || !self
+                .worker_groups
+                .iter()
+                .all(|g| crate::amqp::topology::valid_group(g))
+        {
+            return invalid(
+                "worker_groups",
+                "give at least one group, each of letters, digits, '_' or '-'",
             );
         }
         for user in &self.users {

@@ -22,6 +22,13 @@ pub enum WorkMessage {
     /// A businessTransaction lot, processed whole.
     #[serde(rename = "eai.batch.v1")]
     EaiBatch { batch: String },
+    /// The next waiting execution of a process job, on its worker group.
+    #[serde(rename = "process.run.v1")]
+    ProcessRun {
+        job: i64,
+        process: String,
+        group: String,
+    },
 }
 
 impl WorkMessage {
@@ -30,6 +37,7 @@ impl WorkMessage {
             WorkMessage::TafRecords { .. } => "taf.records.v1",
             WorkMessage::EaiMessages { .. } => "eai.messages.v1",
             WorkMessage::EaiBatch { .. } => "eai.batch.v1",
+            WorkMessage::ProcessRun { .. } => "process.run.v1",
         }
     }
 
@@ -37,6 +45,7 @@ impl WorkMessage {
         match self {
             WorkMessage::TafRecords { .. } => WorkQueue::Taf,
             WorkMessage::EaiMessages { .. } | WorkMessage::EaiBatch { .. } => WorkQueue::Eai,
+            WorkMessage::ProcessRun { group, .. } => WorkQueue::Process(group.clone()),
         }
     }
 }
@@ -59,6 +68,20 @@ pub enum ResultMessage {
         status: String,
         messages: Vec<String>,
     },
+    /// The final outcome of a process run; routing key
+    /// `process.<name>.<succeeded|failed>`.
+    #[serde(rename = "process.result.v1")]
+    ProcessResult {
+        #[serde(rename = "jobId")]
+        job_id: i64,
+        #[serde(rename = "execId")]
+        exec_id: i32,
+        uid: String,
+        process: String,
+        status: String,
+        message: String,
+        outputs: serde_json::Value,
+    },
 }
 
 impl ResultMessage {
@@ -66,6 +89,7 @@ impl ResultMessage {
         match self {
             ResultMessage::TafResults { .. } => "taf.results.v1",
             ResultMessage::EaiBatch { .. } => "eai.batch.v1",
+            ResultMessage::ProcessResult { .. } => "process.result.v1",
         }
     }
 }

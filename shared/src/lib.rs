@@ -8,6 +8,8 @@ pub mod db;
 pub mod eai;
 pub mod envelope;
 pub mod outbox;
+pub mod process;
+pub mod session;
 pub mod shutdown;
 pub mod startup;
 pub mod taf;

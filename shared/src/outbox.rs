@@ -78,7 +78,7 @@ impl OutboxMessage {
     pub fn work(message: &WorkMessage, priority: u8) -> Self {
         Self {
             target: Target::Work,
-            routing_key: message.queue().key().to_string(),
+            routing_key: message.queue().key(),
             priority,
             kind: message.kind().to_string(),
             body: serde_json::to_vec(message).unwrap_or_default(),
@@ -203,9 +203,10 @@ pub async fn publish_stored(
     publish(broker, stored).await?;
     let ids: Vec<i64> = stored.iter().map(|s| s.id).collect();
     let client = pool.get().await?;
-    client
-        .execute("DELETE FROM outbox WHERE id = ANY($1)", &[&ids])
+    let delete = client
+        .prepare_cached("DELETE FROM outbox WHERE id = ANY($1)")
         .await?;
+    client.execute(&delete, &[&ids]).await?;
     Ok(())
 }
 

@@ -2,6 +2,10 @@
 
 mod eai_contents;
 mod eai_transactions;
+mod process_creatio;
+mod process_runners;
+mod process_scheduler;
+mod process_wsprocess;
 mod service;
 mod taf_delete;
 mod taf_intake;

@@ -30,6 +30,7 @@ pub struct Setup {
     branches: Vec<(String, String, Option<String>)>,
     database_url: Option<String>,
     toml: String,
+    processes: Option<String>,
 }
 
 impl Default for Setup {
@@ -51,6 +52,7 @@ impl Setup {
                 ("0300".into(), "02".into(), None),
             ],
             database_url: None,
+            processes: None,
             toml: "\n[[eai_transactions]]\ntransaction = \"CUSTOMERVENDOR\"\n\
                    \n[[eai_transactions]]\ntransaction = \"ITEM\"\n"
                 .into(),
@@ -83,6 +85,12 @@ impl Setup {
         self
     }
 
+    /// The process definitions file (TOML, `[[process]]`).
+    pub fn processes(mut self, toml: &str) -> Self {
+        self.processes = Some(toml.to_string());
+        self
+    }
+
     /// Points the processes at another PostgreSQL URL (e.g. a proxy).
     pub fn database_url(mut self, url: String) -> Self {
         self.database_url = Some(url);
@@ -109,6 +117,8 @@ pub struct Fila {
     api_starts: usize,
     api: Option<Process>,
     workers: Vec<Option<Process>>,
+    /// Worker groups whose queues the deployment may have made.
+    groups: Vec<String>,
     pub base_url: String,
     http: reqwest::Client,
 }
@@ -163,6 +173,12 @@ impl Fila {
             ("FILA_OUTBOX_GRACE_SECS".into(), "2".into()),
             ("FILA_WORKER_SHUTDOWN_GRACE_SECS".into(), "5".into()),
         ];
+        let mut groups = Vec::new();
+        if let Some(processes) = &setup.processes {
+            let file = dir.join("processes.toml");
+            groups = write_processes(&file, processes);
+            env.push(("FILA_PROCESSES_FILE".into(), file.display().to_string()));
+        }
         for (key, value) in setup.env {
             env.retain(|(k, _)| *k != key);
             env.push((key, value));
@@ -177,9 +193,17 @@ impl Fila {
             api_starts: 0,
             api: None,
             workers: Vec::new(),
+            groups,
             base_url: String::new(),
             http: http_client(),
         }
+    }
+
+    /// Rewrites the process definitions file (the processes read it again
+    /// within seconds).
+    pub fn rewrite_processes(&mut self, toml: &str) {
+        let groups = write_processes(&self.dir.join("processes.toml"), toml);
+        self.groups.extend(groups);
     }
 
     /// Starts (or restarts) the API and waits until it is ready.
@@ -361,6 +385,29 @@ impl Fila {
     }
 }
 
+/// Writes a definitions file; returns the worker groups it names.
+fn write_processes(file: &std::path::Path, toml: &str) -> Vec<String> {
+    std::fs::write(file, toml).expect("processes file");
+    let Ok(parsed) = toml.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let listed = parsed
+        .get("groups")
+        .and_then(|g| g.as_array())
+        .into_iter()
+        .flatten();
+    let defined = parsed
+        .get("process")
+        .and_then(|p| p.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.get("group"));
+    listed
+        .chain(defined)
+        .filter_map(|g| g.as_str().map(str::to_string))
+        .collect()
+}
+
 /// The tests' HTTP client. When the workspace is built together, reqwest
 /// has TLS through rustls (for the worker's destinations) and needs its
 /// crypto provider.
@@ -404,12 +451,13 @@ impl Drop for Fila {
         }
         let schema = self.schema.clone();
         let prefix = self.prefix.clone();
+        let groups = std::mem::take(&mut self.groups);
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime.block_on(remove(schema, prefix));
+            runtime.block_on(remove(schema, prefix, groups));
         });
         let _ = cleanup.join();
         if std::env::var_os("E2E_KEEP_LOGS").is_some() {
@@ -423,7 +471,7 @@ impl Drop for Fila {
 /// Removes a deployment's schema, exchanges and queues. Sessions still
 /// holding locks in the schema (a killed process whose connection went
 /// through a proxy, say) are terminated rather than waited for.
-async fn remove(schema: String, prefix: String) {
+async fn remove(schema: String, prefix: String, groups: Vec<String>) {
     if let Ok((client, connection)) =
         tokio_postgres::connect(&database_url(), tokio_postgres::NoTls).await
     {
@@ -447,7 +495,8 @@ async fn remove(schema: String, prefix: String) {
     if let Ok(connection) = Connection::connect(&amqp_url(), ConnectionProperties::default()).await
     {
         if let Ok(channel) = connection.create_channel().await {
-            let _ = Topology::new(prefix).delete(&channel).await;
+            let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+            let _ = Topology::new(prefix).delete(&channel, &groups).await;
         }
         let _ = connection.close(200, "test over".into()).await;
     }

@@ -8,6 +8,7 @@ pub mod fila;
 pub mod process;
 pub mod proxy;
 pub mod results;
+pub mod runs;
 pub mod taf;
 
 pub use fila::{Fila, Setup};

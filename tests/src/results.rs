@@ -129,6 +129,29 @@ impl Results {
         self.responses.len()
     }
 
+    /// Collects until `count` results with a routing key starting with
+    /// `prefix` came or `seconds` pass; returns those that came.
+    pub async fn collect_routed(
+        &mut self,
+        prefix: &str,
+        count: usize,
+        seconds: u64,
+    ) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        let routed = |r: &Received| r.routing_key.starts_with(prefix);
+        let mut matched = self.received.iter().filter(|r| routed(r)).count();
+        while matched < count && self.receive(deadline).await {
+            if self.received.last().is_some_and(routed) {
+                matched += 1;
+            }
+        }
+        self.received
+            .iter()
+            .filter(|r| routed(r))
+            .cloned()
+            .collect()
+    }
+
     /// How many distinct result messages (by message id) reported each RecNo.
     pub fn taf_records(&self) -> &HashMap<i64, usize> {
         &self.records

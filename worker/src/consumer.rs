@@ -46,11 +46,11 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 pub async fn run(ctx: Arc<Context>, queue: WorkQueue, mut stop: Stop) {
     let mut failures = 0u32;
     while !stop.requested() {
-        match consume(&ctx, queue, &mut stop).await {
+        match consume(&ctx, &queue, &mut stop).await {
             Ok(()) => failures = 0,
             Err(e) => {
                 failures = failures.saturating_add(1);
-                tracing::warn!(error = %e, queue = queue.key(), "consumer interrupted; reconnecting");
+                tracing::warn!(error = %e, queue = %queue.key(), "consumer interrupted; reconnecting");
             }
         }
         if stop.requested() {
@@ -66,8 +66,13 @@ pub async fn run(ctx: Arc<Context>, queue: WorkQueue, mut stop: Stop) {
     }
 }
 
-async fn consume(ctx: &Arc<Context>, queue: WorkQueue, stop: &mut Stop) -> Result<(), BrokerError> {
+async fn consume(
+    ctx: &Arc<Context>,
+    queue: &WorkQueue,
+    stop: &mut Stop,
+) -> Result<(), BrokerError> {
     let channel = ctx.broker.channel().await?;
+    ctx.broker.topology().declare_queue(&channel, queue).await?;
     channel
         .basic_qos(ctx.config.worker_prefetch, BasicQosOptions::default())
         .await?;
@@ -80,7 +85,7 @@ async fn consume(ctx: &Arc<Context>, queue: WorkQueue, stop: &mut Stop) -> Resul
             FieldTable::default(),
         )
         .await?;
-    tracing::info!(queue = queue.key(), "consuming");
+    tracing::info!(queue = %queue.key(), "consuming");
     let permits = Arc::new(Semaphore::new(ctx.config.worker_concurrency));
     let mut tasks = JoinSet::new();
     let ended = loop {
@@ -97,9 +102,9 @@ async fn consume(ctx: &Arc<Context>, queue: WorkQueue, stop: &mut Stop) -> Resul
         };
         match next {
             Some(Ok(delivery)) => {
-                let ctx = ctx.clone();
+                let (ctx, queue) = (ctx.clone(), queue.clone());
                 tasks.spawn(async move {
-                    handle(&ctx, queue, delivery).await;
+                    handle(&ctx, &queue, delivery).await;
                     drop(permit);
                 });
             }
@@ -130,6 +135,7 @@ async fn consume(ctx: &Arc<Context>, queue: WorkQueue, stop: &mut Stop) -> Resul
             "grace period over: unfinished messages return to the queue"
         );
         tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
     }
     let _ = channel.close(200, "consumer stopping".into()).await;
     ended
@@ -139,13 +145,15 @@ async fn consume(ctx: &Arc<Context>, queue: WorkQueue, stop: &mut Stop) -> Resul
 enum Failure {
     /// Its work is held elsewhere: try again later, without counting.
     Busy(String),
+    /// Its work failed and will retry itself: back off, never dead-letter.
+    Again(String),
     /// Worth another attempt.
     Retry(String),
     /// Never worth another attempt.
     Poison(String),
 }
 
-async fn handle(ctx: &Context, queue: WorkQueue, delivery: Delivery) {
+async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
     let attempt = attempt_of(&delivery);
     let outcome = match serde_json::from_slice::<WorkMessage>(&delivery.data) {
         Err(e) => Err(Failure::Poison(format!("undecodable message: {e}"))),
@@ -161,6 +169,7 @@ async fn handle(ctx: &Context, queue: WorkQueue, delivery: Delivery) {
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e @ HandleError::Busy(_))) => Err(Failure::Busy(e.to_string())),
+            Ok(Err(e @ HandleError::Again(_))) => Err(Failure::Again(e.to_string())),
             Ok(Err(e)) => Err(Failure::Retry(e.to_string())),
             Err(panic) => Err(Failure::Retry(format!(
                 "handler panicked: {}",
@@ -171,19 +180,24 @@ async fn handle(ctx: &Context, queue: WorkQueue, delivery: Delivery) {
     let settled = match outcome {
         Ok(()) => Ok(()),
         Err(Failure::Busy(reason)) => {
-            tracing::info!(queue = queue.key(), %reason, "message busy; retrying later");
+            tracing::info!(queue = %queue.key(), %reason, "message busy; retrying later");
             let retry_queue = ctx.broker.topology().retry_queue(queue, BUSY_RETRY);
             republish(ctx, &delivery, "", &retry_queue, attempt, &reason).await
         }
+        Err(Failure::Again(reason)) => {
+            tracing::info!(queue = %queue.key(), attempt, %reason, "work failed; its retry waits");
+            let retry_queue = ctx.broker.topology().retry_queue(queue, attempt);
+            republish(ctx, &delivery, "", &retry_queue, attempt + 1, &reason).await
+        }
         Err(Failure::Retry(reason)) if attempt < ctx.config.worker_max_attempts => {
-            tracing::warn!(queue = queue.key(), attempt, %reason, "message failed; retrying later");
+            tracing::warn!(queue = %queue.key(), attempt, %reason, "message failed; retrying later");
             let retry_queue = ctx.broker.topology().retry_queue(queue, attempt);
             republish(ctx, &delivery, "", &retry_queue, attempt + 1, &reason).await
         }
         Err(Failure::Retry(reason) | Failure::Poison(reason)) => {
-            tracing::error!(queue = queue.key(), attempt, %reason, "message dead-lettered");
+            tracing::error!(queue = %queue.key(), attempt, %reason, "message dead-lettered");
             let dead = ctx.broker.topology().dead_exchange();
-            republish(ctx, &delivery, &dead, queue.key(), attempt, &reason).await
+            republish(ctx, &delivery, &dead, &queue.key(), attempt, &reason).await
         }
     };
     let acked = match settled {

@@ -7,6 +7,7 @@ use fila_shared::amqp::Broker;
 use fila_shared::config::Config;
 use fila_shared::eai::registry::Registry;
 use fila_shared::outbox::Relay;
+use fila_shared::process::definition::Catalog;
 use tokio::sync::watch;
 
 pub struct Context {
@@ -16,8 +17,10 @@ pub struct Context {
     pub relay: Relay,
     /// The EAI Transactions, with their compiled schemas.
     pub eai: Registry,
-    /// The HTTP client of EAI destinations.
+    /// The HTTP client of EAI destinations and http process runners.
     pub http: reqwest::Client,
+    /// The process definitions in force.
+    pub processes: Arc<Catalog>,
     /// This worker's name, recorded on what it processes.
     pub name: String,
 }

@@ -18,6 +18,8 @@ use crate::http_destination::{self, DeliveryError};
 
 /// A claim outlives the destination's timeout by this much.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// Why a message whose work another worker holds waits.
+const HELD: &str = "its messages are held by another transaction or worker";
 
 pub async fn handle(
     ctx: &Context,
@@ -48,7 +50,7 @@ pub async fn handle(
             );
             ctx.relay.publish(output.stored).await;
             if output.busy {
-                return Err(HandleError::Busy(1));
+                return Err(HandleError::Busy(HELD.into()));
             }
             Ok(())
         }
@@ -69,7 +71,7 @@ async fn deliver(
     let (messages, busy) = job::claim(job, target, timeout + LEASE_MARGIN).await?;
     if messages.is_empty() {
         return if busy {
-            Err(HandleError::Busy(1))
+            Err(HandleError::Busy(HELD.into()))
         } else {
             Ok(())
         };

@@ -7,7 +7,7 @@ use fila_shared::envelope::WorkMessage;
 use fila_shared::taf::job;
 
 use crate::context::Context;
-use crate::eai;
+use crate::{eai, process};
 use fila_shared::eai::job::Target;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,10 +18,20 @@ pub enum HandleError {
     /// A destination did not answer: the message is retried later.
     #[error("destination unavailable: {0}")]
     Destination(String),
-    /// Another transaction holds some of the message's work: the message is
-    /// retried later without counting an attempt, since nothing failed.
-    #[error("{0} records are held by another transaction")]
-    Busy(usize),
+    /// The work failed and made its own retry: the message comes back after
+    /// the backoff, however many times it already did (the work bounds it).
+    #[error("{0}")]
+    Again(String),
+    /// Another transaction or worker holds some of the message's work: the
+    /// message is retried later without counting an attempt, since nothing
+    /// failed.
+    #[error("{0}")]
+    Busy(String),
+    /// The run's process is not defined on this worker (definitions reach
+    /// replicas at different times): the message is retried later, and the
+    /// run fails on its last attempt.
+    #[error("process {0} is not defined on this worker")]
+    UndefinedProcess(String),
 }
 
 /// Which attempt of the queue message this is.
@@ -42,6 +52,9 @@ pub async fn dispatch(
             eai::handle(ctx, Target::Messages(uuids), attempt).await
         }
         WorkMessage::EaiBatch { batch } => eai::handle(ctx, Target::Batch(batch), attempt).await,
+        WorkMessage::ProcessRun { job, process, .. } => {
+            process::handle(ctx, *job, process, attempt).await
+        }
     }
 }
 
@@ -59,6 +72,8 @@ async fn taf_records(ctx: &Context, ids: &[i64]) -> Result<(), HandleError> {
     );
     match output.busy {
         0 => Ok(()),
-        busy => Err(HandleError::Busy(busy)),
+        busy => Err(HandleError::Busy(format!(
+            "{busy} records are held by another transaction"
+        ))),
     }
 }

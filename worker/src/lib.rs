@@ -7,6 +7,9 @@ mod context;
 mod eai;
 mod handler;
 mod http_destination;
+mod process;
+mod runner;
+mod scheduler;
 mod sweeper;
 
 use std::future::Future;
@@ -17,6 +20,7 @@ use fila_shared::config::Config;
 use fila_shared::db::{self, PoolSetupError, StoreError, migrations};
 use fila_shared::eai::registry::{Registry, RegistryError};
 use fila_shared::outbox::Relay;
+use fila_shared::process::definition::{Catalog, DefinitionError};
 
 use context::{Context, Stop};
 
@@ -28,6 +32,8 @@ pub enum WorkerStartError {
     Migrate(StoreError),
     #[error(transparent)]
     Eai(#[from] RegistryError),
+    #[error(transparent)]
+    Processes(#[from] DefinitionError),
 }
 
 /// How long a stopping worker waits for its relay to publish what it holds.
@@ -40,6 +46,8 @@ pub async fn run(
 ) -> Result<(), WorkerStartError> {
     let name = config.worker_name();
     let eai = Registry::load(&config.eai_transactions)?;
+    let processes = Catalog::load(config.processes_file.as_deref())?;
+    processes.watch();
     let pool = db::pool(&config, "fila-worker")?;
     if config.migrate_on_start {
         migrations::apply(&pool, &config.database_schema)
@@ -59,19 +67,27 @@ pub async fn run(
         relay,
         eai,
         http: http_destination::client(),
+        processes,
         name,
     });
     tracing::info!(worker = %ctx.name, concurrency = ctx.config.worker_concurrency, prefetch = ctx.config.worker_prefetch, "fila-worker starting");
 
     let (stop_tx, stop) = Stop::new();
     let mut tasks = tokio::task::JoinSet::new();
-    for queue in WorkQueue::ALL {
+    let groups = ctx
+        .config
+        .worker_groups
+        .iter()
+        .map(|g| WorkQueue::Process(g.clone()));
+    for queue in [WorkQueue::Taf, WorkQueue::Eai].into_iter().chain(groups) {
         tasks.spawn(consumer::run(ctx.clone(), queue, stop.clone()));
     }
-    tasks.spawn(sweeper::run(ctx.clone(), stop));
+    tasks.spawn(sweeper::run(ctx.clone(), stop.clone()));
+    tasks.spawn(scheduler::run(ctx.clone(), stop));
     shutdown.await;
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
+    runner::terminations_ended().await;
     let name = ctx.name.clone();
     // The last relay handle goes with the context: what the relay still
     // holds is published before the connection closes.

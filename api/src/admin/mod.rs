@@ -1,9 +1,10 @@
 //! fila's admin API (role `admin`), under `/admin`.
 
 mod branches;
+mod schedules;
 
 use axum::Router;
-use axum::routing::{get, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::state::SharedState;
 
@@ -14,4 +15,8 @@ pub fn routes() -> Router<SharedState> {
             "/admin/taf/branches/{source_branch}",
             put(branches::put).delete(branches::remove),
         )
+        .route("/admin/schedules", get(schedules::list))
+        .route("/admin/schedules/{uid}", delete(schedules::remove))
+        .route("/admin/schedules/{uid}/pause", post(schedules::pause))
+        .route("/admin/schedules/{uid}/resume", post(schedules::resume))
 }

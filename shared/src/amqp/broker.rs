@@ -8,6 +8,7 @@
 //! Publishing is pipelined: every message of a batch is sent before the first
 //! confirm is awaited, so a batch costs one round trip, not one per message.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -16,7 +17,7 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
-use super::topology::Topology;
+use super::topology::{Topology, WorkQueue};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A broker that takes longer than this to confirm a batch (memory alarm,
@@ -65,6 +66,8 @@ struct State {
     link: Option<Link>,
     failures: u32,
     next_attempt: Option<Instant>,
+    /// Work routing keys whose queue was declared on this connection.
+    declared: HashSet<String>,
 }
 
 struct Link {
@@ -154,6 +157,7 @@ impl Broker {
                         tracing::info!(broker = %self.name, "reconnected to RabbitMQ");
                     }
                     state.link = Some(link);
+                    state.declared = WorkQueue::fixed().iter().map(WorkQueue::key).collect();
                     state.failures = 0;
                     state.next_attempt = None;
                 }
@@ -200,11 +204,30 @@ impl Broker {
         if messages.is_empty() {
             return Ok(());
         }
-        let channel = self.publisher().await?;
+        let channel = self.publisher_for(messages).await?;
         match tokio::time::timeout(CONFIRM_TIMEOUT, publish_on(&channel, messages)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(BrokerError::Unavailable("confirms timed out".into())),
         }
+    }
+
+    /// The publishing channel, with a queue declared for every work routing
+    /// key of `messages`: a worker group's queue is made when its first run
+    /// is published, and the runs wait in it until a worker of the group
+    /// consumes them (a work message no queue takes would be refused).
+    async fn publisher_for(&self, messages: &[Outgoing<'_>]) -> Result<Channel, BrokerError> {
+        let mut state = self.state.lock().await;
+        let channel = self.ensure_link(&mut state).await?.publisher.clone();
+        for m in messages.iter().filter(|m| m.mandatory) {
+            if state.declared.contains(m.routing_key) {
+                continue;
+            }
+            if let Some(queue) = WorkQueue::from_key(m.routing_key) {
+                timeout(async { Ok(self.topology.declare_queue(&channel, &queue).await?) }).await?;
+                state.declared.insert(m.routing_key.to_string());
+            }
+        }
+        Ok(channel)
     }
 
     /// Closes the connection (at shutdown).

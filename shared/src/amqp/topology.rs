@@ -24,31 +24,65 @@ use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, ExchangeKind};
 
 /// A queue of work served by workers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkQueue {
     Taf,
     Eai,
+    /// The process runs of one worker group.
+    Process(String),
 }
 
+/// The worker group of processes not pinned to another.
+pub const DEFAULT_GROUP: &str = "default";
+
 impl WorkQueue {
-    pub const ALL: [WorkQueue; 2] = [WorkQueue::Taf, WorkQueue::Eai];
+    /// The queues every deployment has.
+    pub fn fixed() -> [WorkQueue; 3] {
+        [
+            WorkQueue::Taf,
+            WorkQueue::Eai,
+            WorkQueue::Process(DEFAULT_GROUP.to_string()),
+        ]
+    }
 
     /// Routing key on the work and dead-letter exchanges, and the queue's
     /// name after the prefix.
-    pub fn key(self) -> &'static str {
+    pub fn key(&self) -> String {
         match self {
-            WorkQueue::Taf => "taf",
-            WorkQueue::Eai => "eai",
+            WorkQueue::Taf => "taf".into(),
+            WorkQueue::Eai => "eai".into(),
+            WorkQueue::Process(group) => format!("process.{group}"),
+        }
+    }
+
+    /// The queue a routing key names.
+    pub fn from_key(key: &str) -> Option<WorkQueue> {
+        match key {
+            "taf" => Some(WorkQueue::Taf),
+            "eai" => Some(WorkQueue::Eai),
+            _ => key
+                .strip_prefix("process.")
+                .filter(|group| valid_group(group))
+                .map(|group| WorkQueue::Process(group.to_string())),
         }
     }
 
     /// Highest AMQP priority the queue honors, if it has priorities.
-    fn max_priority(self) -> Option<u8> {
+    fn max_priority(&self) -> Option<u8> {
         match self {
             WorkQueue::Taf => Some(5),
-            WorkQueue::Eai => None,
+            WorkQueue::Eai | WorkQueue::Process(_) => None,
         }
     }
+}
+
+/// Whether a worker group name is usable in queue names.
+pub fn valid_group(group: &str) -> bool {
+    !group.is_empty()
+        && group.len() <= 64
+        && group
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
 }
 
 /// How long a failed message waits before its next attempt: the n-th retry
@@ -84,12 +118,12 @@ impl Topology {
         format!("{}.results", self.prefix)
     }
 
-    pub fn queue(&self, queue: WorkQueue) -> String {
+    pub fn queue(&self, queue: &WorkQueue) -> String {
         format!("{}.{}", self.prefix, queue.key())
     }
 
     /// The retry queue for the n-th retry (n from 1).
-    pub fn retry_queue(&self, queue: WorkQueue, retry: u32) -> String {
+    pub fn retry_queue(&self, queue: &WorkQueue, retry: u32) -> String {
         let index = (retry.max(1) as usize - 1).min(RETRY_DELAYS.len() - 1);
         format!(
             "{}.{}.retry.{}s",
@@ -99,7 +133,7 @@ impl Topology {
         )
     }
 
-    pub fn dead_queue(&self, queue: WorkQueue) -> String {
+    pub fn dead_queue(&self, queue: &WorkQueue) -> String {
         format!("{}.{}.dead", self.prefix, queue.key())
     }
 
@@ -122,13 +156,19 @@ impl Topology {
                 .exchange_declare(name.into(), kind, durable, FieldTable::default())
                 .await?;
         }
-        for queue in WorkQueue::ALL {
-            self.declare_queue(channel, queue).await?;
+        for queue in WorkQueue::fixed() {
+            self.declare_queue(channel, &queue).await?;
         }
         Ok(())
     }
 
-    async fn declare_queue(&self, channel: &Channel, queue: WorkQueue) -> Result<(), lapin::Error> {
+    /// Declares one work queue with its retry and dead-letter queues (a
+    /// worker group's, when a process names it).
+    pub async fn declare_queue(
+        &self,
+        channel: &Channel,
+        queue: &WorkQueue,
+    ) -> Result<(), lapin::Error> {
         let durable = QueueDeclareOptions {
             durable: true,
             ..Default::default()
@@ -138,10 +178,7 @@ impl Topology {
             work_args.insert("x-max-priority".into(), AMQPValue::ShortShortUInt(max));
         }
         work_args.insert("x-dead-letter-exchange".into(), long(self.dead_exchange()));
-        work_args.insert(
-            "x-dead-letter-routing-key".into(),
-            long(queue.key().to_string()),
-        );
+        work_args.insert("x-dead-letter-routing-key".into(), long(queue.key()));
         let name = self.queue(queue);
         channel
             .queue_declare(name.clone().into(), durable, work_args)
@@ -183,11 +220,15 @@ impl Topology {
             .await
     }
 
-    /// Deletes everything `declare` made (used to clean up test deployments).
-    pub async fn delete(&self, channel: &Channel) -> Result<(), lapin::Error> {
-        for queue in WorkQueue::ALL {
-            let mut names = vec![self.queue(queue), self.dead_queue(queue)];
-            names.extend((1..=RETRY_DELAYS.len() as u32).map(|r| self.retry_queue(queue, r)));
+    /// Deletes what `declare` made, and the queues of `groups` (used to
+    /// clean up test deployments).
+    pub async fn delete(&self, channel: &Channel, groups: &[&str]) -> Result<(), lapin::Error> {
+        let queues = WorkQueue::fixed()
+            .into_iter()
+            .chain(groups.iter().map(|g| WorkQueue::Process(g.to_string())));
+        for queue in queues {
+            let mut names = vec![self.queue(&queue), self.dead_queue(&queue)];
+            names.extend((1..=RETRY_DELAYS.len() as u32).map(|r| self.retry_queue(&queue, r)));
             for name in names {
                 channel
                     .queue_delete(name.into(), QueueDeleteOptions::default())
@@ -215,9 +256,21 @@ mod tests {
     fn names_carry_the_prefix() {
         let t = Topology::new("fila");
         assert_eq!(t.results_exchange(), "fila.results");
-        assert_eq!(t.queue(WorkQueue::Taf), "fila.taf");
-        assert_eq!(t.retry_queue(WorkQueue::Taf, 1), "fila.taf.retry.1s");
-        assert_eq!(t.retry_queue(WorkQueue::Taf, 9), "fila.taf.retry.60s");
-        assert_eq!(t.dead_queue(WorkQueue::Taf), "fila.taf.dead");
+        assert_eq!(t.queue(&WorkQueue::Taf), "fila.taf");
+        assert_eq!(t.retry_queue(&WorkQueue::Taf, 1), "fila.taf.retry.1s");
+        assert_eq!(t.retry_queue(&WorkQueue::Taf, 9), "fila.taf.retry.60s");
+        assert_eq!(t.dead_queue(&WorkQueue::Taf), "fila.taf.dead");
+        assert_eq!(
+            t.queue(&WorkQueue::Process("nfe".into())),
+            "fila.process.nfe"
+        );
+        for queue in [
+            WorkQueue::Taf,
+            WorkQueue::Eai,
+            WorkQueue::Process("nfe".into()),
+        ] {
+            assert_eq!(WorkQueue::from_key(&queue.key()), Some(queue));
+        }
+        assert_eq!(WorkQueue::from_key("process.a b"), None);
     }
 }

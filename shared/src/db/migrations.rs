@@ -12,6 +12,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("../../migrations/0002_taf.sql")),
     (3, include_str!("../../migrations/0003_taf_lz4.sql")),
     (4, include_str!("../../migrations/0004_eai.sql")),
+    (5, include_str!("../../migrations/0005_process.sql")),
+    (6, include_str!("../../migrations/0006_session.sql")),
 ];
 
 /// The schema version this build expects.

@@ -1,0 +1,139 @@
+//! Processes through three wire protocols, one implementation: every
+//! protocol starts jobs with [`start`] and follows them in the store; the
+//! workers run them.
+//!
+//! - RM wsProcess, SOAP 1.1 (`/wsProcess/IwsProcess`, WSDL on GET);
+//! - Creatio ProcessEngineService (`[/0]/ServiceModel/ProcessEngineService.svc`)
+//!   and its login (`/ServiceModel/AuthService.svc/Login`);
+//! - the Robusta scheduler connector API (`/scheduler/connector-api/process`).
+
+mod creatio;
+mod robusta;
+mod wsdl;
+mod wsprocess;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use fila_shared::db::StoreError;
+use fila_shared::process::definition::ParameterError;
+use fila_shared::process::store::{self, ExecutionView, ScheduleSpec, Submission};
+use serde_json::{Map, Value};
+
+use crate::state::SharedState;
+
+/// The routes that need an authenticated producer.
+pub fn routes() -> Router<SharedState> {
+    let mut router = Router::new().route("/wsProcess/IwsProcess", post(wsprocess::call));
+    for base in ["/0/ServiceModel", "/ServiceModel"] {
+        router = router
+            .route(
+                &format!("{base}/ProcessEngineService.svc/{{schema}}/Execute"),
+                get(creatio::execute).post(creatio::execute),
+            )
+            .route(
+                &format!("{base}/ProcessEngineService.svc/RunProcess"),
+                post(creatio::run_process),
+            );
+    }
+    for base in ["/scheduler/connector-api", "/scheduler/connector-API"] {
+        router = router
+            .route(
+                &format!("{base}/process/start"),
+                post(robusta::start_process),
+            )
+            .route(
+                &format!("{base}/process/status/{{spid}}"),
+                get(robusta::status),
+            );
+    }
+    router
+}
+
+/// The routes open to anyone: the WSDL (SOAP tooling fetches it without
+/// credentials) and the login.
+pub fn open_routes() -> Router<SharedState> {
+    Router::new()
+        .route("/wsProcess/IwsProcess", get(wsdl::document))
+        .route("/wsProcess/MEX", get(wsdl::document))
+        .route("/ServiceModel/AuthService.svc/Login", post(creatio::login))
+}
+
+/// A job a protocol asks for.
+pub struct Start<'a> {
+    pub process: &'a str,
+    pub parameters: Map<String, Value>,
+    /// The worker group asked for (else the definition's).
+    pub group: Option<&'a str>,
+    /// Retries of a failed run (else the definition's).
+    pub retry_count: Option<u32>,
+    /// Whether the caller waits for the outcome.
+    pub sync: bool,
+    pub schedule: Option<ScheduleSpec>,
+}
+
+/// Why a job is not started: every protocol maps these to its wire format.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("process {0} is not defined")]
+    UnknownProcess(String),
+    #[error("{0}")]
+    Parameters(#[from] ParameterError),
+    #[error("worker group {0} is not defined")]
+    UnknownGroup(String),
+    #[error("database unavailable")]
+    Store(#[from] StoreError),
+}
+
+/// A started job.
+pub struct Started {
+    pub job_id: i64,
+    pub uid: String,
+    /// The execution started now (none when only scheduled).
+    pub exec_id: Option<i32>,
+}
+
+/// Checks a job against its process's definition, stores it with its first
+/// run (if any) and hands the run to the relay.
+pub async fn start(state: &SharedState, request: Start<'_>) -> Result<Started, StartError> {
+    let definition = state
+        .processes
+        .lookup(request.process)
+        .ok_or_else(|| StartError::UnknownProcess(request.process.trim().to_string()))?;
+    let group = request.group.unwrap_or(&definition.group).to_string();
+    if !state.processes.current().knows_group(&group) {
+        return Err(StartError::UnknownGroup(group));
+    }
+    let parameters = definition.prepare(request.parameters)?;
+    let submission = Submission {
+        retry_count: request.retry_count.unwrap_or(definition.retry_count),
+        definition,
+        parameters,
+        group,
+        sync: request.sync,
+        schedule: request.schedule,
+    };
+    let submitted = store::submit(&state.pool, &submission).await?;
+    state.relay.publish(submitted.stored).await;
+    Ok(Started {
+        job_id: submitted.job_id,
+        uid: submitted.uid,
+        exec_id: submitted.exec_id,
+    })
+}
+
+/// The job's final outcome, waited for up to `process_sync_timeout_secs`;
+/// `None` when it is not final by then.
+pub async fn wait_final(
+    state: &SharedState,
+    job_id: i64,
+) -> Result<Option<ExecutionView>, StoreError> {
+    let timeout = Duration::from_secs(state.config.process_sync_timeout_secs);
+    state
+        .waiters
+        .wait_for(&format!("job:{job_id}"), timeout, || {
+            store::final_outcome(&state.pool, job_id)
+        })
+        .await
+}

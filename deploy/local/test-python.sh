@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Prepares the Python of the end-to-end tests (a virtualenv in
+# target/e2e-python with zeep, which generates a SOAP client from fila's
+# WSDL) and prints its interpreter's path. Installs python3 and its venv
+# module with apt when absent.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+env_dir=target/e2e-python
+requirements=tests/fixtures/python-requirements.txt
+stamp="$env_dir/.requirements"
+if [ ! -x "$env_dir/bin/python" ] || ! cmp -s "$requirements" "$stamp"; then
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    echo "test-python: installing python3 and python3-venv" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >&2
+  fi
+  rm -rf "$env_dir"
+  python3 -m venv "$env_dir" >&2
+  "$env_dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
+  cp "$requirements" "$stamp"
+fi
+echo "$PWD/$env_dir/bin/python"

@@ -1,0 +1,678 @@
+//! Jobs and their executions in PostgreSQL.
+//!
+//! A job is a process with parameters, run once or on a schedule; each run,
+//! retry or scheduled fire is an execution (ExecID). An execution moves
+//! `waiting → running → succeeded | failed` (or `cancelled`, when its
+//! schedule is deleted first). A worker claims a waiting execution for its
+//! process's timeout plus a margin; an execution whose claim ran out (its
+//! worker died) can be claimed again. A failed execution with retries left
+//! makes the next one (same fire, next attempt); only final outcomes are
+//! published, as `process.<name>.<succeeded|failed>`, and announced to a
+//! producer waiting for a synchronous run.
+//!
+//! Schedules fire in the workers: every worker looks for due jobs with
+//! `FOR UPDATE SKIP LOCKED`, so each fire is made once, whatever the number
+//! of workers. A fire late by less than [`MISFIRE_TOLERANCE`] is made (all
+//! of them, in order); beyond that — fila was down — the missed fires
+//! become one fire now, and the schedule goes on from there.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Pool, Transaction};
+use serde_json::{Map, Value};
+
+use super::definition::Definition;
+use super::schedule::QuartzCron;
+use crate::db::StoreError;
+use crate::envelope::{ResultMessage, WorkMessage};
+use crate::outbox::{self, OutboxMessage, Stored};
+
+/// How late a fire may be made as scheduled; later ones collapse into one.
+pub const MISFIRE_TOLERANCE: Duration = Duration::from_secs(60);
+/// Most fires one job makes in one sweep.
+const MAX_FIRES_PER_SWEEP: usize = 100;
+/// Most jobs fired in one sweep transaction.
+const DUE_BATCH: i64 = 50;
+
+/// When and how often a job runs.
+#[derive(Debug, Clone)]
+pub struct ScheduleSpec {
+    pub cron: QuartzCron,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Only the first fire (or only the immediate run) happens.
+    pub run_once: bool,
+    /// A run now, besides the schedule's fires.
+    pub run_immediately: bool,
+}
+
+/// A job to create.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub definition: std::sync::Arc<Definition>,
+    pub parameters: Map<String, Value>,
+    pub group: String,
+    pub retry_count: u32,
+    /// Whether a producer waits for the outcome (NOTIFY at the end).
+    pub sync: bool,
+    pub schedule: Option<ScheduleSpec>,
+}
+
+/// A created job.
+#[derive(Debug)]
+pub struct Submitted {
+    pub job_id: i64,
+    pub uid: String,
+    /// The execution made now, if any.
+    pub exec_id: Option<i32>,
+    pub stored: Vec<Stored>,
+}
+
+pub async fn submit(pool: &Pool, submission: &Submission) -> Result<Submitted, StoreError> {
+    let uid = uuid::Uuid::new_v4().to_string();
+    let now = Utc::now();
+    let schedule = submission.schedule.as_ref();
+    let next_fire = schedule.and_then(|s| s.first_fire(now));
+    let run_now = schedule.is_none_or(|s| s.run_immediately);
+    let state = schedule.map(|s| {
+        let ends_now = s.run_once && s.run_immediately;
+        if next_fire.is_some() && !ends_now {
+            "active"
+        } else {
+            "ended"
+        }
+    });
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let parameters = Value::Object(submission.parameters.clone());
+    let retry_count = i32::try_from(submission.retry_count).unwrap_or(i32::MAX);
+    let fire = i32::from(run_now && schedule.is_some());
+    let insert_job = tx
+        .prepare_cached(
+            "INSERT INTO process_job (uid, process, parameters, worker_group, retry_count, cron,
+                 starts_at, ends_at, run_once, schedule_state, next_fire, executions, fires)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             RETURNING id",
+        )
+        .await?;
+    let job_id: i64 = tx
+        .query_one(
+            &insert_job,
+            &[
+                &uid,
+                &submission.definition.name,
+                &parameters,
+                &submission.group,
+                &retry_count,
+                &schedule.map(|s| s.cron.as_str()),
+                &schedule.and_then(|s| s.starts_at),
+                &schedule.and_then(|s| s.ends_at),
+                &schedule.is_some_and(|s| s.run_once),
+                &state,
+                &next_fire.filter(|_| state == Some("active")),
+                &i32::from(run_now),
+                &fire,
+            ],
+        )
+        .await?
+        .get(0);
+    let mut exec_id = None;
+    let mut work = Vec::new();
+    if run_now {
+        let insert_execution = tx
+            .prepare_cached(
+                "INSERT INTO process_execution (job_id, exec_id, fire, attempt, sync)
+                 VALUES ($1, 1, $2, 1, $3)",
+            )
+            .await?;
+        tx.execute(&insert_execution, &[&job_id, &fire, &submission.sync])
+            .await?;
+        exec_id = Some(1);
+        work.push(run_message(
+            job_id,
+            &submission.definition.name,
+            &submission.group,
+        ));
+    }
+    let stored = outbox::insert(&tx, work).await?;
+    tx.commit().await?;
+    Ok(Submitted {
+        job_id,
+        uid,
+        exec_id,
+        stored,
+    })
+}
+
+impl ScheduleSpec {
+    /// The first fire from `now` (or from the start), within the end.
+    pub fn first_fire(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let from = self.starts_at.map_or(now, |s| s.max(now));
+        self.cron
+            .first_from(from)
+            .filter(|fire| self.ends_at.is_none_or(|end| *fire <= end))
+    }
+}
+
+fn run_message(job_id: i64, process: &str, group: &str) -> OutboxMessage {
+    OutboxMessage::work(
+        &WorkMessage::ProcessRun {
+            job: job_id,
+            process: process.to_string(),
+            group: group.to_string(),
+        },
+        0,
+    )
+}
+
+/// Makes the job's next execution; returns its ExecID.
+async fn new_execution(
+    tx: &Transaction<'_>,
+    job_id: i64,
+    fire: i32,
+    attempt: i32,
+    sync: bool,
+) -> Result<i32, StoreError> {
+    let statement = tx
+        .prepare_cached(
+            "WITH job AS (
+                 UPDATE process_job SET executions = executions + 1 WHERE id = $1
+                 RETURNING executions)
+             INSERT INTO process_execution (job_id, exec_id, fire, attempt, sync)
+             SELECT $1, executions, $2, $3, $4 FROM job
+             RETURNING exec_id",
+        )
+        .await?;
+    Ok(tx
+        .query_one(&statement, &[&job_id, &fire, &attempt, &sync])
+        .await?
+        .get(0))
+}
+
+/// An execution a worker holds.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub job_id: i64,
+    pub exec_id: i32,
+    pub fire: i32,
+    pub attempt: i32,
+    pub sync: bool,
+    pub uid: String,
+    pub process: String,
+    pub parameters: Map<String, Value>,
+    pub retry_count: i32,
+}
+
+#[derive(Debug)]
+pub enum Claim {
+    Claimed(Claimed),
+    /// Another worker runs the job's open execution.
+    Busy,
+    /// Nothing to run.
+    Nothing,
+}
+
+/// Claims the job's oldest waiting execution (or one whose worker's claim
+/// ran out) for `lease` (one statement).
+pub async fn claim(
+    pool: &Pool,
+    job_id: i64,
+    worker: &str,
+    lease: Duration,
+) -> Result<Claim, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "UPDATE process_execution e
+             SET status = 'running', worker = $2, started_at = now(),
+                 claimed_until = now() + make_interval(secs => $3)
+             FROM process_job j
+             WHERE j.id = e.job_id
+               AND (e.job_id, e.exec_id) = (
+                   SELECT job_id, exec_id FROM process_execution
+                   WHERE job_id = $1
+                     AND (status = 'waiting' OR (status = 'running' AND claimed_until < now()))
+                   ORDER BY exec_id
+                   LIMIT 1
+                   FOR UPDATE SKIP LOCKED)
+             RETURNING e.exec_id, e.fire, e.attempt, e.sync, j.uid, j.process, j.parameters,
+                       j.retry_count",
+        )
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&job_id, &worker, &lease.as_secs_f64()])
+        .await?;
+    let Some(row) = row else {
+        let open: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM process_execution
+                                WHERE job_id = $1 AND status IN ('waiting', 'running'))",
+                &[&job_id],
+            )
+            .await?
+            .get(0);
+        return Ok(if open { Claim::Busy } else { Claim::Nothing });
+    };
+    let parameters: Value = row.get(6);
+    Ok(Claim::Claimed(Claimed {
+        job_id,
+        exec_id: row.get(0),
+        fire: row.get(1),
+        attempt: row.get(2),
+        sync: row.get(3),
+        uid: row.get(4),
+        process: row.get(5),
+        parameters: parameters.as_object().cloned().unwrap_or_default(),
+        retry_count: row.get(7),
+    }))
+}
+
+/// Hands a claimed execution back, waiting, for another run.
+pub async fn release(pool: &Pool, claimed: &Claimed, worker: &str) -> Result<(), StoreError> {
+    pool.get()
+        .await?
+        .execute(
+            "UPDATE process_execution
+             SET status = 'waiting', worker = NULL, started_at = NULL, claimed_until = NULL
+             WHERE job_id = $1 AND exec_id = $2 AND status = 'running' AND worker = $3",
+            &[&claimed.job_id, &claimed.exec_id, &worker],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Records a running execution's progress (0-100).
+pub async fn progress(pool: &Pool, claimed: &Claimed, progress: i32) -> Result<(), StoreError> {
+    pool.get()
+        .await?
+        .execute(
+            "UPDATE process_execution SET progress = $3
+             WHERE job_id = $1 AND exec_id = $2 AND status = 'running'",
+            &[&claimed.job_id, &claimed.exec_id, &progress.clamp(0, 100)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    Succeeded(Map<String, Value>),
+    Failed(String),
+}
+
+/// What finishing a run did.
+#[derive(Debug, Default)]
+pub struct Finished {
+    pub stored: Vec<Stored>,
+    /// A retry was made: the run is to be tried again later.
+    pub retry: bool,
+}
+
+/// Records the end of a claimed execution (if this worker still holds it).
+pub async fn finish(
+    pool: &Pool,
+    claimed: &Claimed,
+    outcome: &RunOutcome,
+    worker: &str,
+    channel: &str,
+) -> Result<Finished, StoreError> {
+    let (status, outputs, message) = match outcome {
+        RunOutcome::Succeeded(outputs) => ("succeeded", Some(Value::Object(outputs.clone())), ""),
+        RunOutcome::Failed(message) => ("failed", None, message.as_str()),
+    };
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let record = tx
+        .prepare_cached(
+            "UPDATE process_execution
+             SET status = $3, outputs = $4, message = $5, finished_at = now(), claimed_until = NULL
+             WHERE job_id = $1 AND exec_id = $2 AND status = 'running' AND worker = $6",
+        )
+        .await?;
+    let updated = tx
+        .execute(
+            &record,
+            &[
+                &claimed.job_id,
+                &claimed.exec_id,
+                &status,
+                &outputs,
+                &message,
+                &worker,
+            ],
+        )
+        .await?;
+    if updated == 0 {
+        return Ok(Finished::default());
+    }
+    let retry = status == "failed" && claimed.attempt <= claimed.retry_count;
+    let mut rows = Vec::new();
+    if retry {
+        let next = new_execution(
+            &tx,
+            claimed.job_id,
+            claimed.fire,
+            claimed.attempt + 1,
+            claimed.sync,
+        )
+        .await?;
+        tx.execute(
+            "UPDATE process_execution SET message = $3 WHERE job_id = $1 AND exec_id = $2",
+            &[
+                &claimed.job_id,
+                &claimed.exec_id,
+                &format!("{message} (retried as ExecID {next})"),
+            ],
+        )
+        .await?;
+    } else {
+        rows.push(OutboxMessage::result(
+            &ResultMessage::ProcessResult {
+                job_id: claimed.job_id,
+                exec_id: claimed.exec_id,
+                uid: claimed.uid.clone(),
+                process: claimed.process.clone(),
+                status: status.to_string(),
+                message: message.to_string(),
+                outputs: outputs.unwrap_or(Value::Null),
+            },
+            format!("process.{}.{status}", claimed.process),
+        ));
+        if claimed.sync {
+            tx.execute(
+                "SELECT pg_notify($1, $2)",
+                &[&channel, &format!("job:{}", claimed.job_id)],
+            )
+            .await?;
+        }
+    }
+    let stored = outbox::insert(&tx, rows).await?;
+    tx.commit().await?;
+    Ok(Finished { stored, retry })
+}
+
+/// An execution as producers see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionView {
+    pub job_id: i64,
+    pub exec_id: i32,
+    pub uid: String,
+    pub process: String,
+    pub status: String,
+    pub progress: i32,
+    pub message: String,
+    pub outputs: Option<Value>,
+}
+
+const VIEW: &str = "SELECT e.job_id, e.exec_id, j.uid, j.process, e.status, e.progress, e.message,
+        e.outputs
+ FROM process_execution e JOIN process_job j ON j.id = e.job_id";
+
+fn view(row: &tokio_postgres::Row) -> ExecutionView {
+    ExecutionView {
+        job_id: row.get(0),
+        exec_id: row.get(1),
+        uid: row.get(2),
+        process: row.get(3),
+        status: row.get(4),
+        progress: row.get(5),
+        message: row.get(6),
+        outputs: row.get(7),
+    }
+}
+
+/// One execution of a job.
+pub async fn execution(
+    pool: &Pool,
+    job_id: i64,
+    exec_id: i32,
+) -> Result<Option<ExecutionView>, StoreError> {
+    let client = pool.get().await?;
+    let sql = format!("{VIEW} WHERE e.job_id = $1 AND e.exec_id = $2");
+    Ok(client
+        .query_opt(&sql, &[&job_id, &exec_id])
+        .await?
+        .as_ref()
+        .map(view))
+}
+
+/// A job as its producer follows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobView {
+    /// `active`, `paused` or `ended` for a scheduled job.
+    pub schedule_state: Option<String>,
+    pub next_fire: Option<DateTime<Utc>>,
+    /// Its latest execution, if it ran.
+    pub latest: Option<ExecutionView>,
+}
+
+/// A job by its uid.
+pub async fn job_by_uid(pool: &Pool, uid: &str) -> Result<Option<JobView>, StoreError> {
+    let client = pool.get().await?;
+    let Some(job) = client
+        .query_opt(
+            "SELECT id, schedule_state, next_fire FROM process_job WHERE uid = $1",
+            &[&uid],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let job_id: i64 = job.get(0);
+    let sql = format!("{VIEW} WHERE e.job_id = $1 ORDER BY e.exec_id DESC LIMIT 1");
+    Ok(Some(JobView {
+        schedule_state: job.get(1),
+        next_fire: job.get(2),
+        latest: client.query_opt(&sql, &[&job_id]).await?.as_ref().map(view),
+    }))
+}
+
+/// The job's outcome once final: its latest execution, when it succeeded,
+/// or failed with no retry to come.
+pub async fn final_outcome(pool: &Pool, job_id: i64) -> Result<Option<ExecutionView>, StoreError> {
+    let client = pool.get().await?;
+    let sql = format!(
+        "{VIEW} WHERE e.job_id = $1 AND e.status IN ('succeeded', 'failed', 'cancelled')
+           AND NOT EXISTS (SELECT 1 FROM process_execution o
+                           WHERE o.job_id = e.job_id AND o.exec_id > e.exec_id)
+         ORDER BY e.exec_id DESC LIMIT 1"
+    );
+    Ok(client.query_opt(&sql, &[&job_id]).await?.as_ref().map(view))
+}
+
+/// Makes the fires that are due; returns the outbox rows of their runs.
+pub async fn fire_due(pool: &Pool) -> Result<Vec<Stored>, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let due = tx
+        .query(
+            "SELECT id, cron, ends_at, run_once, next_fire, fires, worker_group, now(), process
+             FROM process_job
+             WHERE schedule_state = 'active' AND next_fire <= now()
+             ORDER BY next_fire
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED",
+            &[&DUE_BATCH],
+        )
+        .await?;
+    let mut work = Vec::new();
+    for job in &due {
+        let job_id: i64 = job.get(0);
+        let cron_text: String = job.get(1);
+        let ends_at: Option<DateTime<Utc>> = job.get(2);
+        let run_once: bool = job.get(3);
+        let mut next: DateTime<Utc> = job.get(4);
+        let mut fires: i32 = job.get(5);
+        let group: String = job.get(6);
+        let now: DateTime<Utc> = job.get(7);
+        let process: String = job.get(8);
+        let Ok(cron) = QuartzCron::parse(&cron_text) else {
+            tx.execute(
+                "UPDATE process_job SET schedule_state = 'ended', next_fire = NULL WHERE id = $1",
+                &[&job_id],
+            )
+            .await?;
+            continue;
+        };
+        let mut following = None;
+        for _ in 0..MAX_FIRES_PER_SWEEP {
+            fires += 1;
+            new_execution(&tx, job_id, fires, 1, false).await?;
+            work.push(run_message(job_id, &process, &group));
+            let late = (now - next).to_std().unwrap_or_default();
+            let after = if late > MISFIRE_TOLERANCE { now } else { next };
+            following = cron.next_after(after);
+            match following {
+                Some(f) if f <= now && !run_once => next = f,
+                _ => break,
+            }
+        }
+        let following = following.filter(|f| !run_once && ends_at.is_none_or(|end| *f <= end));
+        tx.execute(
+            "UPDATE process_job
+             SET fires = $2, next_fire = $3,
+                 schedule_state = CASE WHEN $3::timestamptz IS NULL THEN 'ended' ELSE 'active' END
+             WHERE id = $1",
+            &[&job_id, &fires, &following],
+        )
+        .await?;
+    }
+    let stored = outbox::insert(&tx, work).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// A scheduled job, for the admin API.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleView {
+    pub uid: String,
+    pub job_id: i64,
+    pub process: String,
+    pub quartz_def: Option<String>,
+    pub state: String,
+    pub next_fire: Option<DateTime<Utc>>,
+    pub fires: i32,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub run_once: bool,
+    pub worker_group: String,
+}
+
+const SCHEDULE_VIEW: &str = "SELECT uid, id, process, cron, schedule_state, next_fire, fires,
+        starts_at, ends_at, run_once, worker_group
+ FROM process_job";
+
+fn schedule_view(row: &tokio_postgres::Row) -> ScheduleView {
+    ScheduleView {
+        uid: row.get(0),
+        job_id: row.get(1),
+        process: row.get(2),
+        quartz_def: row.get(3),
+        state: row.get(4),
+        next_fire: row.get(5),
+        fires: row.get(6),
+        starts_at: row.get(7),
+        ends_at: row.get(8),
+        run_once: row.get(9),
+        worker_group: row.get(10),
+    }
+}
+
+/// Scheduled jobs, newest first (`state` filters: active, paused, ended).
+pub async fn schedules(pool: &Pool, state: Option<&str>) -> Result<Vec<ScheduleView>, StoreError> {
+    let client = pool.get().await?;
+    let sql = format!(
+        "{SCHEDULE_VIEW} WHERE schedule_state IS NOT NULL
+           AND ($1::text IS NULL OR schedule_state = $1)
+         ORDER BY id DESC"
+    );
+    Ok(client
+        .query(&sql, &[&state])
+        .await?
+        .iter()
+        .map(schedule_view)
+        .collect())
+}
+
+/// Pauses (`pause`) or resumes a schedule; resuming fires from now on.
+/// `None` when there is no such schedule, or it has ended.
+pub async fn set_paused(
+    pool: &Pool,
+    uid: &str,
+    pause: bool,
+) -> Result<Option<ScheduleView>, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let Some(row) = tx
+        .query_opt(
+            "SELECT cron, starts_at, ends_at, run_once FROM process_job
+             WHERE uid = $1 AND schedule_state IN ('active', 'paused') FOR UPDATE",
+            &[&uid],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    if pause {
+        tx.execute(
+            "UPDATE process_job SET schedule_state = 'paused' WHERE uid = $1",
+            &[&uid],
+        )
+        .await?;
+    } else {
+        let cron = QuartzCron::parse(row.get(0)).ok();
+        let spec = cron.map(|cron| ScheduleSpec {
+            cron,
+            starts_at: row.get(1),
+            ends_at: row.get(2),
+            run_once: row.get(3),
+            run_immediately: false,
+        });
+        let next = spec.as_ref().and_then(|s| s.first_fire(Utc::now()));
+        tx.execute(
+            "UPDATE process_job
+             SET next_fire = $2,
+                 schedule_state = CASE WHEN $2::timestamptz IS NULL THEN 'ended' ELSE 'active' END
+             WHERE uid = $1",
+            &[&uid, &next],
+        )
+        .await?;
+    }
+    let sql = format!("{SCHEDULE_VIEW} WHERE uid = $1");
+    let view = tx
+        .query_one(&sql, &[&uid])
+        .await
+        .map(|r| schedule_view(&r))?;
+    tx.commit().await?;
+    Ok(Some(view))
+}
+
+/// Ends a schedule and cancels its executions not started yet; `false`
+/// when there is no such schedule.
+pub async fn end_schedule(pool: &Pool, uid: &str) -> Result<bool, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let Some(job) = tx
+        .query_opt(
+            "UPDATE process_job SET schedule_state = 'ended', next_fire = NULL
+             WHERE uid = $1 AND schedule_state IS NOT NULL RETURNING id",
+            &[&uid],
+        )
+        .await?
+    else {
+        return Ok(false);
+    };
+    let job_id: i64 = job.get(0);
+    tx.execute(
+        "UPDATE process_execution SET status = 'cancelled', message = 'schedule deleted',
+                finished_at = now()
+         WHERE job_id = $1 AND status = 'waiting'",
+        &[&job_id],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}

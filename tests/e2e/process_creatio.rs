@@ -1,0 +1,335 @@
+//! Creatio's ProcessEngineService.svc (seed 003): Execute with and without
+//! ResultParameterName, RunProcess, and the login cookie flow.
+
+use fila_tests::fila::{PRODUCER, send};
+use fila_tests::runs::{DEFINITIONS, executions, job_id, wait_ended};
+use fila_tests::{Fila, Setup};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const SERVICE: &str = "/0/ServiceModel/ProcessEngineService.svc";
+const STRING_NS: &str = "http://schemas.microsoft.com/2003/10/Serialization/";
+
+async fn start() -> Fila {
+    Setup::new().processes(DEFINITIONS).start().await
+}
+
+async fn text(request: reqwest::RequestBuilder) -> (StatusCode, String) {
+    let response = request.send().await.expect("request");
+    (response.status(), response.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn execute_with_a_result_waits_and_answers_the_output() {
+    let fila = start().await;
+    let path = format!(
+        "{SERVICE}/FullName/Execute?name=John&surname=Johanson%20%26%20Sons&ResultParameterName=fullName"
+    );
+    let (status, body) = text(fila.request(Method::GET, &path)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        format!("<string xmlns=\"{STRING_NS}\">John Johanson &amp; Sons</string>")
+    );
+
+    let path = "/ServiceModel/ProcessEngineService.svc/FullName/Execute?name=Ann&resultParameterName=fullName";
+    let (status, body) = text(fila.request(Method::POST, path)).await;
+    assert_eq!(
+        (status, body.contains(">Ann</string>")),
+        (StatusCode::OK, true),
+        "{body}"
+    );
+
+    let path = format!("{SERVICE}/GlbProcCopyConsSQL/Execute?list=a&ResultParameterName=missing");
+    let (status, body) = text(fila.request(Method::GET, &path)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.starts_with("<string i:nil=\"true\""),
+        "a missing output is null: {body}"
+    );
+}
+
+#[tokio::test]
+async fn execute_without_a_result_answers_at_once() {
+    let fila = start().await;
+    let path = format!(
+        "{SERVICE}/UsrAddNewExternalContact/Execute?ContactName=John%20Johanson&ContactPhone=%2B1%20111%20111%201111&Age=41"
+    );
+    let response = fila
+        .request(Method::GET, &path)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.content_length(), Some(0));
+    let id: i64 = fila
+        .db()
+        .await
+        .query_one("SELECT id FROM process_job", &[])
+        .await
+        .expect("job")
+        .get(0);
+    let runs = wait_ended(&fila, id, 1, 30).await;
+    assert_eq!(
+        runs[0].outputs,
+        Some(
+            json!({ "ContactName": "John Johanson", "ContactPhone": "+1 111 111 1111", "Age": 41 })
+        ),
+        "query text is converted to the declared types"
+    );
+}
+
+#[tokio::test]
+async fn execute_reports_unknown_processes_bad_parameters_failures_and_timeouts() {
+    let fila = Setup::new()
+        .processes(DEFINITIONS)
+        .env("PROCESS_SYNC_TIMEOUT_SECS", 1)
+        .start()
+        .await;
+    for (path, status, message) in [
+        (
+            "NoSuchProcess/Execute",
+            StatusCode::NOT_FOUND,
+            "process NoSuchProcess is not defined",
+        ),
+        (
+            "UsrAddNewExternalContact/Execute?ContactPhone=1",
+            StatusCode::BAD_REQUEST,
+            "parameter ContactName is required",
+        ),
+        (
+            "UsrAddNewExternalContact/Execute?ContactName=A&Age=x",
+            StatusCode::BAD_REQUEST,
+            "parameter Age must be an integer",
+        ),
+        (
+            "UsrAddNewExternalContact/Execute?ContactName=A&Other=1",
+            StatusCode::BAD_REQUEST,
+            "parameter Other is unknown",
+        ),
+        (
+            "Fail/Execute?message=boom&ResultParameterName=x",
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "boom",
+        ),
+        (
+            "Sleep/Execute?seconds=3&ResultParameterName=x",
+            StatusCode::GATEWAY_TIMEOUT,
+            "did not finish within 1 s",
+        ),
+    ] {
+        let (got, body) = send(fila.request(Method::GET, &format!("{SERVICE}/{path}"))).await;
+        assert_eq!(got, status, "{path}: {body}");
+        let text = body["message"].as_str().unwrap_or_default();
+        assert!(text.contains(message), "{path}: {body}");
+    }
+}
+
+async fn run_process(fila: &Fila, body: Value) -> (StatusCode, Value) {
+    send(
+        fila.request(Method::POST, &format!("{SERVICE}/RunProcess"))
+            .json(&body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn run_process_answers_results_and_errors() {
+    let fila = start().await;
+    let (status, body) = run_process(
+        &fila,
+        json!({
+            "schemaName": "FullName",
+            "parameterValues": [{ "name": "name", "value": "Grace" }, { "name": "surname", "value": "Hopper" }],
+            "resultParameterNames": ["fullName", "absent"],
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let process_id = body["processId"].as_str().expect("processId").to_string();
+    assert_eq!(
+        body,
+        json!({
+            "processId": process_id,
+            "processStatus": 2,
+            "resultParameterValues": { "fullName": "Grace Hopper", "absent": null },
+            "success": true,
+            "errorInfo": null,
+        })
+    );
+    assert_eq!(
+        executions(&fila, job_id(&fila, &process_id).await)
+            .await
+            .len(),
+        1
+    );
+
+    let (status, body) = run_process(&fila, json!({ "schemaName": "GlbProcCopyConsSQL" })).await;
+    assert_eq!(
+        (
+            status,
+            body["processStatus"].clone(),
+            body["success"].clone()
+        ),
+        (StatusCode::OK, json!(0), json!(true))
+    );
+
+    let (status, body) = run_process(
+        &fila,
+        json!({ "schemaName": "Fail", "parameterValues": [{ "name": "message", "value": "no stock" }], "resultParameterNames": ["x"] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (body["processStatus"].clone(), body["success"].clone()),
+        (json!(4), json!(false))
+    );
+    assert_eq!(body["errorInfo"]["message"], "no stock");
+    assert_eq!(body["errorInfo"]["errorCode"], "ProcessFailed");
+
+    for (request, status, code) in [
+        (
+            json!({ "schemaName": "Nope" }),
+            StatusCode::NOT_FOUND,
+            "ProcessSchemaNotFound",
+        ),
+        (
+            json!({ "schemaName": " " }),
+            StatusCode::BAD_REQUEST,
+            "InvalidParameters",
+        ),
+        (
+            json!({ "parameterValues": [] }),
+            StatusCode::BAD_REQUEST,
+            "InvalidParameters",
+        ),
+        (
+            json!({ "schemaName": "FullName", "parameterValues": {} }),
+            StatusCode::BAD_REQUEST,
+            "InvalidParameters",
+        ),
+        (
+            json!({ "schemaName": "UsrAddNewExternalContact", "parameterValues": [{ "name": "ContactName", "value": "A" }, { "name": "Age", "value": [1] }] }),
+            StatusCode::BAD_REQUEST,
+            "InvalidParameters",
+        ),
+    ] {
+        let (got, body) = run_process(&fila, request.clone()).await;
+        assert_eq!(
+            (got, body["success"].clone()),
+            (status, json!(false)),
+            "{request}: {body}"
+        );
+        assert_eq!(body["errorInfo"]["errorCode"], code, "{request}: {body}");
+    }
+    let (status, body) = send(
+        fila.request(Method::POST, &format!("{SERVICE}/RunProcess"))
+            .header("Content-Type", "application/json")
+            .body("{\"schemaName\": "),
+    )
+    .await;
+    assert_eq!(
+        (status, body["success"].clone()),
+        (StatusCode::BAD_REQUEST, json!(false))
+    );
+}
+
+/// The `name=value` of a Set-Cookie header named `name`.
+fn cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn login_then_cookie_and_csrf_header() {
+    let fila = start().await;
+    let login = "/ServiceModel/AuthService.svc/Login";
+    let (status, body) = send(
+        fila.anonymous(Method::POST, login)
+            .json(&json!({ "UserName": PRODUCER.0, "UserPassword": "wrong" })),
+    )
+    .await;
+    assert_eq!((status, body["Code"].clone()), (StatusCode::OK, json!(1)));
+    let (status, body) = send(fila.anonymous(Method::POST, login).body("{")).await;
+    assert_eq!(
+        (status, body["Code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(1))
+    );
+
+    let response = fila
+        .anonymous(Method::POST, login)
+        .json(&json!({ "UserName": PRODUCER.0, "UserPassword": PRODUCER.1 }))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), StatusCode::OK);
+    let session = cookie(&response, ".ASPXAUTH").expect("session cookie");
+    let csrf = cookie(&response, "BPMCSRF").expect("csrf cookie");
+    assert!(cookie(&response, "UserName").is_some());
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["Code"], 0);
+    let csrf_value = csrf
+        .split_once('=')
+        .map(|(_, v)| v.to_string())
+        .expect("value");
+    let cookies = format!("{session}; {csrf}");
+
+    let execute = format!("{SERVICE}/FullName/Execute?name=Linus&ResultParameterName=fullName");
+    let (status, body) = text(
+        fila.anonymous(Method::GET, &execute)
+            .header("Cookie", &cookies),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a GET needs the cookie only: {body}"
+    );
+    assert!(body.contains(">Linus</string>"));
+
+    let run = format!("{SERVICE}/RunProcess");
+    let request = json!({ "schemaName": "FullName", "parameterValues": [{ "name": "name", "value": "Ken" }], "resultParameterNames": ["fullName"] });
+    let (status, _) = send(
+        fila.anonymous(Method::POST, &run)
+            .header("Cookie", &cookies)
+            .json(&request),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a POST needs the BPMCSRF header"
+    );
+    let (status, _) = send(
+        fila.anonymous(Method::POST, &run)
+            .header("Cookie", &cookies)
+            .header("BPMCSRF", "forged")
+            .json(&request),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = send(
+        fila.anonymous(Method::POST, &run)
+            .header("Cookie", &cookies)
+            .header("BPMCSRF", &csrf_value)
+            .json(&request),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["resultParameterValues"]["fullName"], "Ken");
+
+    let (status, _) = send(
+        fila.anonymous(Method::GET, &execute)
+            .header("Cookie", ".ASPXAUTH=not-a-session"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(fila.anonymous(Method::GET, &execute)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

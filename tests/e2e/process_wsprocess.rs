@@ -1,0 +1,419 @@
+//! RM wsProcess (`/wsProcess/IwsProcess`, seed 000): the seed's envelopes
+//! verbatim, GetProcessStatus, the synchronous timeout, faults, and a
+//! client generated from the WSDL.
+
+use std::time::Duration;
+
+use fila_tests::results::Results;
+use fila_tests::runs::{
+    DEFINITIONS, element, envelope, executions, fault, fixture, job, process_id, soap, wait_ended,
+};
+use fila_tests::{Fila, Setup};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+async fn start() -> Fila {
+    Setup::new().processes(DEFINITIONS).start().await
+}
+
+/// GetProcessStatus until its Status is `wanted`; the last answer.
+async fn status_until(fila: &Fila, job: i64, exec: i32, wanted: &str) -> String {
+    let request = fixture("wsprocess_get_status.xml")
+        .replace(
+            "<tot:jobId>104863</tot:jobId>",
+            &format!("<tot:jobId>{job}</tot:jobId>"),
+        )
+        .replace(
+            "<tot:execId>1</tot:execId>",
+            &format!("<tot:execId>{exec}</tot:execId>"),
+        );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = soap(fila, "GetProcessStatus", request.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body.contains(&format!("<Status>{wanted}</Status>")) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never {wanted}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn seed_execute_with_escaped_params_runs_and_answers_1() {
+    let fila = start().await;
+    let mut results = Results::observe(&fila).await;
+    let (status, body) = soap(
+        &fila,
+        "ExecuteWithXmlParams",
+        fixture("wsprocess_execute.xml"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("<ExecuteWithXmlParamsResponse xmlns=\"http://www.totvs.com/\"><ExecuteWithXmlParamsResult>1</ExecuteWithXmlParamsResult>"),
+        "{body}"
+    );
+    let job_id: i64 = fila
+        .db()
+        .await
+        .query_one("SELECT id FROM process_job", &[])
+        .await
+        .expect("one job")
+        .get(0);
+    let stored = job(&fila, job_id).await;
+    assert_eq!(stored["process"], "GlbProcCopyConsSQL");
+    let params = &stored["parameters"];
+    for (key, value) in [
+        ("$CODUNIDADEBIB", json!(1)),
+        ("$CHAPAFUNCIONARIO", json!("00001")),
+        ("$EXERCICIOFISCAL", json!(2)),
+        ("$RHTIPOUSR", json!("01")),
+        ("$CODUSUARIO", json!("mestre")),
+        ("$CODUSUARIOSERVICO", json!("")),
+        ("$CODIGOEXTERNO", json!("-1")),
+        ("$IDPRJ", json!(2)),
+        ("CanParallelize", json!(true)),
+        ("IsolateProcess", json!(false)),
+        ("Context", json!({ "Environment": "DotNet" })),
+        ("PrimaryKeyList", json!([[1, "G", "Exemplo"]])),
+        (
+            "PrimaryKeyNames",
+            json!(["CODCOLIGADA", "APLICACAO", "CODSENTENCA"]),
+        ),
+        ("TargetColigadas", json!([6])),
+        ("ReplaceExistingRecords", json!(false)),
+    ] {
+        assert_eq!(params[key], value, "{key} in {params}");
+    }
+    assert_eq!(params.as_object().map(|p| p.len()), Some(27), "{params}");
+    let runs = executions(&fila, job_id).await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0].outputs.as_ref(),
+        Some(params),
+        "Echo answers its parameters"
+    );
+    let published = results.collect_routed("process.", 1, 30).await;
+    assert_eq!(
+        published[0].routing_key,
+        "process.GlbProcCopyConsSQL.succeeded"
+    );
+    assert_eq!(published[0].body["jobId"], job_id);
+    assert_eq!(published[0].body["execId"], 1);
+    results.close().await;
+}
+
+#[tokio::test]
+async fn seed_async_with_cdata_params_then_status_until_finished() {
+    let fila = start().await;
+    let (status, body) = soap(
+        &fila,
+        "ExecuteWithXmlParamsAsync",
+        fixture("wsprocess_execute_async.xml"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let result = element(&body, "ExecuteWithXmlParamsAsyncResult").expect("result");
+    assert!(
+        result.starts_with("<![CDATA[<?xml version=\"1.0\" encoding=\"utf-16\"?>"),
+        "{result}"
+    );
+    let (job_id, exec) = process_id(&result);
+    assert_eq!(exec, 1);
+    let params = job(&fila, job_id).await["parameters"].clone();
+    for (key, value) in [
+        ("$EXERCICIOFISCAL", json!(22)),
+        ("$CODLOCPRT", json!(12)),
+        ("$EDUTIPOUSR", json!("A")),
+        ("$CODUSUARIOSERVICO", json!("")),
+        ("ActionModule", json!("G")),
+        ("CodUsuario", json!("mestre")),
+        ("PrimaryKeyList", json!([["1Teste"]])),
+        ("PrimaryKeyNames", json!(["CODUSUARIO"])),
+        ("CopyToAllApplications", json!(true)),
+        (
+            "NewUser",
+            json!({ "Email": null, "Nome": null, "Senha": null, "Usuario": null,
+                    "UsuariodeRede": null, "codAcesso": null }),
+        ),
+        ("SourceUsuario", json!("mestre")),
+    ] {
+        assert_eq!(params[key], value, "{key} in {params}");
+    }
+    let info = status_until(&fila, job_id, exec, "Finished").await;
+    let info = element(&info, "GetProcessStatusResult").expect("result");
+    assert!(info.starts_with("<![CDATA[<?xml version=\"1.0\" encoding=\"utf-16\"?>"));
+    assert_eq!(element(&info, "JobID"), Some(job_id.to_string()));
+    assert_eq!(element(&info, "ExecID"), Some("1".into()));
+    assert_eq!(element(&info, "Progress"), Some("-1".into()));
+    assert!(info.contains("<Message />"), "{info}");
+}
+
+#[tokio::test]
+async fn sync_call_that_outlives_the_timeout_is_a_server_fault() {
+    let fila = Setup::new()
+        .processes(DEFINITIONS)
+        .env("PROCESS_SYNC_TIMEOUT_SECS", 1)
+        .start()
+        .await;
+    let request = envelope(
+        "ExecuteWithXmlParams",
+        &[
+            ("ProcessServerName", "Sleep"),
+            ("strXmlParams", "<P><seconds>3</seconds></P>"),
+        ],
+    );
+    let (status, body) = soap(&fila, "ExecuteWithXmlParams", request).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    let (code, reason) = fault(&body).expect("fault");
+    assert_eq!(code, "s:Server");
+    assert!(reason.contains("did not finish within 1 s"), "{reason}");
+    let job_id: i64 = fila
+        .db()
+        .await
+        .query_one("SELECT id FROM process_job", &[])
+        .await
+        .expect("job")
+        .get(0);
+    let info = status_until(&fila, job_id, 1, "Finished").await;
+    assert!(
+        info.contains("<Progress>100</Progress>"),
+        "Sleep reports progress: {info}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_process_is_a_server_fault_with_its_message() {
+    let fila = start().await;
+    let request = envelope(
+        "ExecuteWithXmlParams",
+        &[
+            ("ProcessServerName", "Fail"),
+            (
+                "strXmlParams",
+                "<P><message>ledger &amp; books closed</message></P>",
+            ),
+        ],
+    );
+    let (status, body) = soap(&fila, "ExecuteWithXmlParams", request).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        fault(&body),
+        Some(("s:Server".into(), "ledger &amp; books closed".into())),
+        "the message travels escaped: {body}"
+    );
+    let request = envelope(
+        "ExecuteWithXmlParamsAsync",
+        &[("ProcessServerName", "Fail"), ("strXmlParams", "")],
+    );
+    let (_, body) = soap(&fila, "ExecuteWithXmlParamsAsync", request).await;
+    let (job_id, exec) = process_id(&body);
+    let info = status_until(&fila, job_id, exec, "Failed").await;
+    assert!(info.contains("the process failed on purpose"), "{info}");
+}
+
+#[tokio::test]
+async fn bad_requests_are_client_faults() {
+    let fila = Setup::new()
+        .processes(DEFINITIONS)
+        .env("MAX_BODY_BYTES", 65_536)
+        .start()
+        .await;
+    let execute = |name: &str, params: &str| {
+        envelope(
+            "ExecuteWithXmlParamsAsync",
+            &[("ProcessServerName", name), ("strXmlParams", params)],
+        )
+    };
+    let status_of =
+        |job: &str, exec: &str| envelope("GetProcessStatus", &[("jobId", job), ("execId", exec)]);
+    let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        (
+            "malformed XML",
+            "ExecuteWithXmlParamsAsync",
+            b"<soapenv:Envelope".to_vec(),
+            "not well-formed",
+        ),
+        (
+            "not SOAP",
+            "ExecuteWithXmlParamsAsync",
+            b"<a/>".to_vec(),
+            "not a SOAP 1.1 envelope",
+        ),
+        (
+            "unknown operation",
+            "Execute",
+            envelope("Execute", &[("ProcessServerName", "FullName")]).into_bytes(),
+            "has no operation Execute",
+        ),
+        (
+            "SOAPAction of another operation",
+            "GetProcessStatus",
+            execute("FullName", "").into_bytes(),
+            "does not name the operation in the body",
+        ),
+        (
+            "no process name",
+            "ExecuteWithXmlParamsAsync",
+            envelope("ExecuteWithXmlParamsAsync", &[("strXmlParams", "")]).into_bytes(),
+            "ProcessServerName is required",
+        ),
+        (
+            "unknown process",
+            "ExecuteWithXmlParamsAsync",
+            execute("NoSuchProc", "").into_bytes(),
+            "process NoSuchProc is not defined",
+        ),
+        (
+            "malformed params",
+            "ExecuteWithXmlParamsAsync",
+            execute("FullName", "<P><a></P>").into_bytes(),
+            "strXmlParams is not well-formed",
+        ),
+        (
+            "params the definition refuses",
+            "ExecuteWithXmlParamsAsync",
+            execute(
+                "UsrAddNewExternalContact",
+                "<P><ContactName>Ann</ContactName><Age>old</Age></P>",
+            )
+            .into_bytes(),
+            "parameter Age must be an integer",
+        ),
+        (
+            "jobId not a number",
+            "GetProcessStatus",
+            status_of("x1", "1").into_bytes(),
+            "jobId must be a whole number",
+        ),
+        (
+            "no execId",
+            "GetProcessStatus",
+            envelope("GetProcessStatus", &[("jobId", "1")]).into_bytes(),
+            "execId is required",
+        ),
+        (
+            "unknown job",
+            "GetProcessStatus",
+            status_of("999999", "1").into_bytes(),
+            "no process has JobID 999999 and ExecID 1",
+        ),
+        (
+            "not UTF-8",
+            "ExecuteWithXmlParamsAsync",
+            vec![0x3c, 0xff, 0xfe, 0x00, 0x3e],
+            "neither UTF-8 nor UTF-16",
+        ),
+    ];
+    for (case, action, body, reason) in cases {
+        let (status, answer) = soap(&fila, action, body).await;
+        assert_eq!(
+            status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{case}: {answer}"
+        );
+        let (code, text) = fault(&answer).unwrap_or_else(|| panic!("{case}: no fault in {answer}"));
+        assert_eq!(code, "s:Client", "{case}: {answer}");
+        assert!(text.contains(reason), "{case}: {text}");
+    }
+    let count: i64 = fila
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM process_job", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(count, 0, "no refused call made a job");
+
+    let oversized = "x".repeat(100_000);
+    let (status, answer) = soap(&fila, "ExecuteWithXmlParams", oversized).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        answer.contains("<faultcode>s:Client</faultcode>"),
+        "{answer}"
+    );
+
+    let response = fila
+        .anonymous(Method::POST, "/wsProcess/IwsProcess")
+        .body(execute("FullName", ""))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_wsdl_is_open_and_names_this_address() {
+    let fila = start().await;
+    for path in ["/wsProcess/IwsProcess?wsdl", "/wsProcess/MEX?wsdl"] {
+        let response = fila
+            .anonymous(Method::GET, path)
+            .send()
+            .await
+            .expect("wsdl");
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = response.text().await.expect("text");
+        assert!(
+            text.contains(&format!(
+                "location=\"{}/wsProcess/IwsProcess\"",
+                fila.base_url
+            )),
+            "{text}"
+        );
+        for operation in [
+            "ExecuteWithXmlParams",
+            "ExecuteWithXmlParamsAsync",
+            "GetProcessStatus",
+        ] {
+            assert!(text.contains(&format!(
+                "soapAction=\"http://www.totvs.com/IwsProcess/{operation}\""
+            )));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_generated_from_the_wsdl_calls_every_operation() {
+    let fila = start().await;
+    let python = std::env::var("E2E_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = format!("{}/fixtures/wsdl_client.py", env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::process::Command::new(&python)
+        .arg(&script)
+        .arg(format!("{}/wsProcess/IwsProcess?wsdl", fila.base_url))
+        .arg(fila_tests::fila::PRODUCER.0)
+        .arg(fila_tests::fila::PRODUCER.1)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{python}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the zeep client failed (run the tests through deploy/local/test.sh, which installs \
+         zeep, or set E2E_PYTHON to a Python that has it):\n{stdout}\n{stderr}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.first(), Some(&"sync 1"), "{stdout}");
+    assert!(lines.iter().any(|l| l.starts_with("async ")), "{stdout}");
+    assert_eq!(lines.last(), Some(&"status Finished"), "{stdout}");
+    let (job_id, _) = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("async "))
+        .map(|ids| {
+            let (job, exec) = ids.split_once(' ').expect("ids");
+            (
+                job.parse::<i64>().expect("job"),
+                exec.parse::<i32>().expect("exec"),
+            )
+        })
+        .expect("async line");
+    let runs = wait_ended(&fila, job_id, 1, 10).await;
+    assert_eq!(
+        runs[0].outputs.as_ref().map(|o| o["fullName"].clone()),
+        Some(json!("Ada Lovelace"))
+    );
+}

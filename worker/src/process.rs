@@ -1,0 +1,100 @@
+//! A process run in the worker: claim the job's next waiting execution, run
+//! it within its process's timeout while writing its progress, record the
+//! outcome. A failure with retries left makes the next execution, and the
+//! queue message comes back after the queue's backoff to run it. A run whose
+//! process this worker does not know (yet) is handed back and retried; on
+//! the message's last attempt it fails.
+
+use std::time::Duration;
+
+use fila_shared::process::store::{self, Claim, RunOutcome};
+use tokio::sync::watch;
+
+use crate::context::Context;
+use crate::handler::{Attempt, HandleError};
+use crate::runner;
+
+/// A claim outlives the process's timeout by this much.
+const LEASE_MARGIN: Duration = Duration::from_secs(10);
+/// Progress is written at most this often.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// The lease of a run whose process is no longer defined.
+const UNDEFINED_LEASE: Duration = Duration::from_secs(60);
+
+pub async fn handle(
+    ctx: &Context,
+    job_id: i64,
+    process: &str,
+    attempt: Attempt,
+) -> Result<(), HandleError> {
+    let definition = ctx.processes.lookup(process);
+    let lease = definition
+        .as_ref()
+        .map_or(UNDEFINED_LEASE, |d| d.timeout + LEASE_MARGIN);
+    let claimed = match store::claim(&ctx.pool, job_id, &ctx.name, lease).await? {
+        Claim::Claimed(claimed) => claimed,
+        Claim::Busy => {
+            return Err(HandleError::Busy(format!(
+                "job {job_id} runs on another worker"
+            )));
+        }
+        Claim::Nothing => return Ok(()),
+    };
+    if definition.is_none() && !attempt.last {
+        store::release(&ctx.pool, &claimed, &ctx.name).await?;
+        return Err(HandleError::UndefinedProcess(claimed.process));
+    }
+    let outcome = match definition {
+        None => RunOutcome::Failed(format!("process {} is not defined", claimed.process)),
+        Some(definition) => {
+            let (progress, mut reported) = watch::channel(-1);
+            let writer = async {
+                while reported.changed().await.is_ok() {
+                    let value = *reported.borrow_and_update();
+                    if let Err(e) = store::progress(&ctx.pool, &claimed, value).await {
+                        tracing::warn!(error = %e, "progress not recorded");
+                    }
+                    tokio::time::sleep(PROGRESS_EVERY).await;
+                }
+            };
+            let run = async {
+                let ran = tokio::time::timeout(
+                    definition.timeout,
+                    runner::run(
+                        &definition.runner,
+                        &ctx.http,
+                        definition.timeout,
+                        &claimed.parameters,
+                        &progress,
+                    ),
+                )
+                .await;
+                drop(progress);
+                match ran {
+                    Ok(Ok(outputs)) => RunOutcome::Succeeded(outputs),
+                    Ok(Err(message)) => RunOutcome::Failed(message),
+                    Err(_) => RunOutcome::Failed(format!(
+                        "timed out after {} s",
+                        definition.timeout.as_secs()
+                    )),
+                }
+            };
+            let (outcome, ()) = tokio::join!(run, writer);
+            outcome
+        }
+    };
+    tracing::info!(
+        job = claimed.job_id,
+        exec = claimed.exec_id,
+        process = %claimed.process,
+        succeeded = matches!(outcome, RunOutcome::Succeeded(_)),
+        "process run finished"
+    );
+    let channel = &ctx.config.database_schema;
+    let finished = store::finish(&ctx.pool, &claimed, &outcome, &ctx.name, channel).await?;
+    ctx.relay.publish(finished.stored).await;
+    match (finished.retry, outcome) {
+        (true, RunOutcome::Failed(message)) => Err(HandleError::Again(message)),
+        _ => Ok(()),
+    }
+}
