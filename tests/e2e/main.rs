@@ -2,6 +2,7 @@
 
 mod eai_contents;
 mod eai_transactions;
+mod faults;
 mod process_creatio;
 mod process_runners;
 mod process_scheduler;

@@ -287,26 +287,6 @@ async fn an_undecodable_message_is_dead_lettered_with_its_reason() {
 }
 
 #[tokio::test]
-async fn a_message_failing_on_the_database_is_retried_later() {
-    let proxy = fila_tests::proxy::Proxy::start("127.0.0.1:5432".parse().expect("addr")).await;
-    let mut fila = Setup::new().workers(0).start().await;
-    let proxied = format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port);
-    let worker = fila
-        .start_worker_with(&[("DATABASE_URL", proxied.as_str())])
-        .await;
-    proxy.cut();
-    fila.post_lot(&lot("T-RETRY", items("R", 3))).await;
-    let retried = fila
-        .worker(worker)
-        .wait_for_line("retrying later", 30)
-        .await;
-    assert!(retried.is_some(), "the failure is retried");
-    proxy.restore().await;
-    assert!(fila.wait_finished("T-RETRY", 3, 60).await);
-    assert_eq!(fila.taf_counts("T-RETRY").await.get("processed"), Some(&3));
-}
-
-#[tokio::test]
 async fn committed_work_that_was_never_published_is_published_by_the_sweeper() {
     let mut fila = Setup::new().workers(0).start().await;
     fila.post_lot(&lot("T-SWEEP", items("S", 20))).await;

@@ -13,7 +13,10 @@
 //! to the queue after a pause rather than at once.
 //!
 //! When the connection drops, the loop reconnects with capped backoff;
-//! unacknowledged messages return to the queue by themselves. On stop, the
+//! unacknowledged messages return to the queue by themselves. When a message
+//! finds the database unreachable, it returns to the queue without counting
+//! an attempt, and every consumer of the worker stops taking messages until
+//! the database answers again (checked with capped backoff). On stop, the
 //! consumer is cancelled and in-flight messages get
 //! `worker_shutdown_grace_secs` to finish.
 
@@ -22,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fila_shared::amqp::{BrokerError, Outgoing, WorkQueue};
+use fila_shared::db;
 use fila_shared::envelope::WorkMessage;
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
@@ -42,12 +46,23 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BUSY_RETRY: u32 = 2;
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
+/// Why consuming ended without a broker failure.
+enum Ended {
+    Stopped,
+    DatabaseUnavailable,
+}
+
 /// Consumes `queue` until a stop is requested.
 pub async fn run(ctx: Arc<Context>, queue: WorkQueue, mut stop: Stop) {
     let mut failures = 0u32;
     while !stop.requested() {
         match consume(&ctx, &queue, &mut stop).await {
-            Ok(()) => failures = 0,
+            Ok(Ended::Stopped) => failures = 0,
+            Ok(Ended::DatabaseUnavailable) => {
+                failures = 0;
+                await_database(&ctx, &queue, &mut stop).await;
+                continue;
+            }
             Err(e) => {
                 failures = failures.saturating_add(1);
                 tracing::warn!(error = %e, queue = %queue.key(), "consumer interrupted; reconnecting");
@@ -66,11 +81,29 @@ pub async fn run(ctx: Arc<Context>, queue: WorkQueue, mut stop: Stop) {
     }
 }
 
+/// Waits until the database answers (or a stop), then clears the outage.
+async fn await_database(ctx: &Context, queue: &WorkQueue, stop: &mut Stop) {
+    tracing::warn!(queue = %queue.key(), "database unreachable: consumption paused");
+    let mut delay = BACKOFF_FIRST;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.wait() => return,
+        }
+        if db::ping(&ctx.pool).await.is_ok() {
+            ctx.database.clear();
+            tracing::info!(queue = %queue.key(), "database reachable: consumption resumes");
+            return;
+        }
+        delay = delay.saturating_mul(2).min(BACKOFF_MAX);
+    }
+}
+
 async fn consume(
     ctx: &Arc<Context>,
     queue: &WorkQueue,
     stop: &mut Stop,
-) -> Result<(), BrokerError> {
+) -> Result<Ended, BrokerError> {
     let channel = ctx.broker.channel().await?;
     ctx.broker.topology().declare_queue(&channel, queue).await?;
     channel
@@ -91,14 +124,16 @@ async fn consume(
     let ended = loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => permit,
-            _ = stop.wait() => break Ok(()),
+            _ = stop.wait() => break Ok(Ended::Stopped),
+            _ = ctx.database.reported() => break Ok(Ended::DatabaseUnavailable),
         };
         let Ok(permit) = permit else {
-            break Ok(());
+            break Ok(Ended::Stopped);
         };
         let next = tokio::select! {
             next = consumer.next() => next,
-            _ = stop.wait() => break Ok(()),
+            _ = stop.wait() => break Ok(Ended::Stopped),
+            _ = ctx.database.reported() => break Ok(Ended::DatabaseUnavailable),
         };
         match next {
             Some(Ok(delivery)) => {
@@ -145,6 +180,8 @@ async fn consume(
 enum Failure {
     /// Its work is held elsewhere: try again later, without counting.
     Busy(String),
+    /// The database is unreachable: back to the queue, without counting.
+    DatabaseUnavailable(String),
     /// Its work failed and will retry itself: back off, never dead-letter.
     Again(String),
     /// Worth another attempt.
@@ -169,6 +206,9 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
         {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e @ HandleError::Busy(_))) => Err(Failure::Busy(e.to_string())),
+            Ok(Err(HandleError::Store(e))) if e.is_unavailable() => {
+                Err(Failure::DatabaseUnavailable(e.to_string()))
+            }
             Ok(Err(e @ HandleError::Again(_))) => Err(Failure::Again(e.to_string())),
             Ok(Err(e)) => Err(Failure::Retry(e.to_string())),
             Err(panic) => Err(Failure::Retry(format!(
@@ -179,6 +219,12 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
     };
     let settled = match outcome {
         Ok(()) => Ok(()),
+        Err(Failure::DatabaseUnavailable(reason)) => {
+            tracing::warn!(queue = %queue.key(), %reason, "database unreachable; the message returns to the queue");
+            ctx.database.report();
+            requeue(&delivery).await;
+            return;
+        }
         Err(Failure::Busy(reason)) => {
             tracing::info!(queue = %queue.key(), %reason, "message busy; retrying later");
             let retry_queue = ctx.broker.topology().retry_queue(queue, BUSY_RETRY);
@@ -200,21 +246,27 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
             republish(ctx, &delivery, &dead, &queue.key(), attempt, &reason).await
         }
     };
-    let acked = match settled {
-        Ok(()) => delivery.acker.ack(BasicAckOptions::default()).await,
+    match settled {
+        Ok(()) => {
+            if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
+                tracing::warn!(error = %e, "acknowledgement lost; the message will be redelivered");
+            }
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot move the failed message; it returns to the queue");
             tokio::time::sleep(BACKOFF_FIRST).await;
-            delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await
+            requeue(&delivery).await;
         }
+    }
+}
+
+/// Returns the message to its queue as it came (its attempt unchanged).
+async fn requeue(delivery: &Delivery) {
+    let options = BasicNackOptions {
+        requeue: true,
+        ..Default::default()
     };
-    if let Err(e) = acked {
+    if let Err(e) = delivery.acker.nack(options).await {
         tracing::warn!(error = %e, "acknowledgement lost; the message will be redelivered");
     }
 }

@@ -23,6 +23,33 @@ pub struct Context {
     pub processes: Arc<Catalog>,
     /// This worker's name, recorded on what it processes.
     pub name: String,
+    /// Whether the database was found unreachable.
+    pub database: Outage,
+}
+
+/// Set when a message could not be handled because the database was
+/// unreachable: the consumers stop taking messages until it answers again.
+pub struct Outage(watch::Sender<bool>);
+
+impl Default for Outage {
+    fn default() -> Self {
+        Self(watch::Sender::new(false))
+    }
+}
+
+impl Outage {
+    pub fn report(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn clear(&self) {
+        self.0.send_replace(false);
+    }
+
+    /// Completes once an outage is reported.
+    pub async fn reported(&self) {
+        let _ = self.0.subscribe().wait_for(|down| *down).await;
+    }
 }
 
 /// A cloneable view of the stop request.

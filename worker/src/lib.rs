@@ -22,7 +22,7 @@ use fila_shared::eai::registry::{Registry, RegistryError};
 use fila_shared::outbox::Relay;
 use fila_shared::process::definition::{Catalog, DefinitionError};
 
-use context::{Context, Stop};
+use context::{Context, Outage, Stop};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerStartError {
@@ -69,6 +69,7 @@ pub async fn run(
         http: http_destination::client(),
         processes,
         name,
+        database: Outage::default(),
     });
     tracing::info!(worker = %ctx.name, concurrency = ctx.config.worker_concurrency, prefetch = ctx.config.worker_prefetch, "fila-worker starting");
 

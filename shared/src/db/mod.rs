@@ -39,6 +39,33 @@ impl StoreError {
         matches!(self, StoreError::Db(e)
             if e.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED))
     }
+
+    /// Whether the database could not be reached (no connection within the
+    /// timeout, the connection lost, the server shutting down or starting
+    /// up), rather than a statement failing: the work is fine and is tried
+    /// again once the database answers.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Pool(deadpool_postgres::PoolError::Backend(e)) | StoreError::Db(e) => {
+                unreachable(e)
+            }
+            StoreError::Pool(_) => true,
+        }
+    }
+}
+
+fn unreachable(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        // Class 08: connection exceptions; 57P01-03: the server is shutting
+        // down or not accepting connections yet.
+        Some(code) => {
+            code.code().starts_with("08") || matches!(code.code(), "57P01" | "57P02" | "57P03")
+        }
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,4 +106,19 @@ pub fn pool(config: &Config, application: &str) -> Result<Pool, PoolSetupError> 
 pub async fn ping(pool: &Pool) -> Result<(), StoreError> {
     pool.get().await?.simple_query("SELECT 1").await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unavailable() {
+        let refused = tokio_postgres::connect("host=127.0.0.1 port=1 user=fila", NoTls)
+            .await
+            .err()
+            .map(StoreError::Db)
+            .expect("nothing listens on port 1");
+        assert!(refused.is_unavailable(), "{refused}");
+    }
 }

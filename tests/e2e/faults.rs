@@ -1,0 +1,199 @@
+//! Faults of the services fila depends on: RabbitMQ unreachable, PostgreSQL
+//! unreachable for the workers or for the API, and fila carrying on by
+//! itself once they are back, with every accepted item processed exactly
+//! once.
+
+use fila_tests::eai::message;
+use fila_tests::fila::send;
+use fila_tests::proxy::Proxy;
+use fila_tests::results::Results;
+use fila_tests::runs::{DEFINITIONS, envelope, fault, soap};
+use fila_tests::taf::{items, lot};
+use fila_tests::{Fila, Setup, database_url};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn postgres_proxy_url(proxy: &Proxy) -> String {
+    format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port)
+}
+
+async fn post_eai(fila: &Fila, message: &Value) -> (StatusCode, Value) {
+    send(
+        fila.request(Method::POST, "/totvseai/standardmessage/v1/transactions")
+            .json(message),
+    )
+    .await
+}
+
+async fn start_robusta(fila: &Fila, body: &Value) -> (StatusCode, Value) {
+    send(
+        fila.request(Method::POST, "/scheduler/connector-api/process/start")
+            .json(body),
+    )
+    .await
+}
+
+async fn postgres_proxy() -> Proxy {
+    Proxy::start("127.0.0.1:5432".parse().expect("addr")).await
+}
+
+#[tokio::test]
+async fn a_worker_stops_taking_messages_while_the_database_is_unreachable() {
+    let proxy = postgres_proxy().await;
+    let mut fila = Setup::new().workers(0).start().await;
+    let mut results = Results::observe(&fila).await;
+    let proxied = postgres_proxy_url(&proxy);
+    let worker = fila
+        .start_worker_with(&[("DATABASE_URL", proxied.as_str())])
+        .await;
+    fila.post_lot(&lot("T-OUTAGE", items("A", 100))).await;
+    assert!(fila.wait_finished("T-OUTAGE", 100, 60).await);
+
+    proxy.cut();
+    let (status, _) = fila.post_lot(&lot("T-OUTAGE", items("B", 300))).await;
+    assert_eq!(status, StatusCode::OK, "the API has its own connection");
+    let paused = fila
+        .worker(worker)
+        .wait_for_line("consumption paused", 30)
+        .await;
+    assert!(paused.is_some(), "the worker pauses");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    proxy.restore().await;
+    let resumed = fila
+        .worker(worker)
+        .wait_for_line("consumption resumes", 60)
+        .await;
+    assert!(resumed.is_some(), "the worker resumes by itself");
+
+    assert!(fila.wait_finished("T-OUTAGE", 400, 120).await);
+    assert_eq!(results.collect_taf(400, 60).await, 400);
+    assert!(results.taf_records().values().all(|n| *n == 1));
+    let log = fila.worker(worker).log_text();
+    assert!(
+        !log.contains("retrying later") && !log.contains("dead-lettered"),
+        "an outage costs no attempt"
+    );
+    assert_eq!(
+        fila.taf_counts("T-OUTAGE").await.get("processed"),
+        Some(&400)
+    );
+    results.close().await;
+}
+
+#[tokio::test]
+async fn intake_answers_each_protocols_error_while_the_database_is_unreachable() {
+    let proxy = postgres_proxy().await;
+    let mut fila = Setup::new()
+        .workers(0)
+        .processes(DEFINITIONS)
+        .database_url(postgres_proxy_url(&proxy))
+        .start()
+        .await;
+    let direct = database_url();
+    fila.start_worker_with(&[("DATABASE_URL", direct.as_str())])
+        .await;
+    let eai = message(
+        "d6e4b0c2-0000-4000-8000-000000000001",
+        "CUSTOMERVENDOR",
+        "C1",
+    );
+    let robusta = json!({ "name": "FullName", "values": { "name": "Ana", "surname": "Lima" } });
+    let run = envelope(
+        "ExecuteWithXmlParamsAsync",
+        &[
+            ("ProcessServerName", "FullName"),
+            ("strXmlParams", "<Params><name>Ana</name></Params>"),
+        ],
+    );
+
+    proxy.cut();
+    let (status, answer) = fila.post_lot(&lot("T-DOWN", items("D", 2))).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answer["code"], 702, "TAF's RESTFAULT: {answer}");
+    let (status, answer) = post_eai(&fila, &eai).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "EAI: {answer}");
+    let (status, answer) = start_robusta(&fila, &robusta).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "Robusta: {answer}");
+    let (status, answer) = send(
+        fila.request(
+            Method::POST,
+            "/0/ServiceModel/ProcessEngineService.svc/RunProcess",
+        )
+        .json(&json!({ "schemaName": "FullName", "parameterValues": [] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "Creatio: {answer}");
+    let (status, body) = soap(&fila, "ExecuteWithXmlParamsAsync", run.clone()).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let (code, _) = fault(&body).expect("a SOAP fault");
+    assert!(code.ends_with("Server"), "{body}");
+
+    proxy.restore().await;
+    let accepted = fila_tests::eventually(60, || async {
+        fila.post_lot(&lot("T-DOWN", items("D", 2))).await.0 == StatusCode::OK
+    })
+    .await;
+    assert!(accepted, "the API recovers by itself");
+    let (status, answer) = post_eai(&fila, &eai).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let (status, answer) = start_robusta(&fila, &robusta).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, body) = soap(&fila, "ExecuteWithXmlParamsAsync", run).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(fila.wait_finished("T-DOWN", 2, 60).await);
+
+    let client = fila.db().await;
+    let stored: i64 = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM taf_record) + (SELECT count(*) FROM eai_message)",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(stored, 3, "nothing of the refused requests was stored");
+}
+
+#[tokio::test]
+async fn work_accepted_while_the_broker_is_unreachable_is_processed_once_it_is_back() {
+    let proxy = Proxy::start("127.0.0.1:5672".parse().expect("addr")).await;
+    let proxied = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port);
+    let mut fila = Setup::new().env("AMQP_URL", &proxied).start().await;
+    let mut results = Results::observe(&fila).await;
+    fila.post_lot(&lot("T-BROKER", items("A", 200))).await;
+    assert!(fila.wait_finished("T-BROKER", 200, 60).await);
+
+    proxy.cut();
+    for batch in 0..3 {
+        let (status, answer) = fila
+            .post_lot(&lot("T-BROKER", items(&format!("B{batch}"), 200)))
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "PostgreSQL holds the work: {answer}"
+        );
+    }
+    let eai = message(
+        "d6e4b0c2-0000-4000-8000-000000000002",
+        "CUSTOMERVENDOR",
+        "C2",
+    );
+    let (status, answer) = post_eai(&fila, &eai).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    proxy.restore().await;
+
+    assert!(fila.wait_finished("T-BROKER", 800, 120).await);
+    assert_eq!(results.collect_taf(800, 120).await, 800);
+    assert!(results.taf_records().values().all(|n| *n == 1));
+    assert_eq!(results.collect_eai(1, 60).await, 1);
+    assert!(
+        fila.worker(0)
+            .wait_for_line("reconnected to RabbitMQ", 1)
+            .await
+            .is_some(),
+        "the worker reconnected by itself"
+    );
+    results.close().await;
+}
