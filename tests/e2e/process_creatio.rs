@@ -2,7 +2,7 @@
 //! ResultParameterName, RunProcess, and the login cookie flow.
 
 use fila_tests::fila::{PRODUCER, send};
-use fila_tests::runs::{DEFINITIONS, executions, job_id, wait_ended};
+use fila_tests::runs::{DEFINITIONS, executions, job_id, only_job, wait_ended};
 use fila_tests::{Fila, Setup};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -62,13 +62,7 @@ async fn execute_without_a_result_answers_at_once() {
         .expect("request");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.content_length(), Some(0));
-    let id: i64 = fila
-        .db()
-        .await
-        .query_one("SELECT id FROM process_job", &[])
-        .await
-        .expect("job")
-        .get(0);
+    let id = only_job(&fila).await;
     let runs = wait_ended(&fila, id, 1, 30).await;
     assert_eq!(
         runs[0].outputs,

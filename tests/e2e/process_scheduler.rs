@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DurationRound, TimeDelta, Utc};
 use fila_tests::fila::send;
 use fila_tests::results::Results;
-use fila_tests::runs::{DEFINITIONS, executions, job_id, wait_ended};
+use fila_tests::runs::{DEFINITIONS, executions, job_count, job_id, wait_ended};
 use fila_tests::{Fila, Setup};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -400,13 +400,7 @@ async fn bad_start_requests_are_refused() {
     )
     .await;
     assert_eq!(got, StatusCode::UNAUTHORIZED);
-    let count: i64 = fila
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM process_job", &[])
-        .await
-        .expect("count")
-        .get(0);
+    let count = job_count(&fila).await;
     assert_eq!(count, 0);
 }
 

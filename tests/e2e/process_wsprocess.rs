@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use fila_tests::results::Results;
 use fila_tests::runs::{
-    DEFINITIONS, element, envelope, executions, fault, fixture, job, process_id, soap, wait_ended,
+    DEFINITIONS, element, envelope, executions, fault, fixture, job, job_count, only_job,
+    process_id, soap, wait_ended,
 };
 use fila_tests::{Fila, Setup};
 use reqwest::{Method, StatusCode};
@@ -57,13 +58,7 @@ async fn seed_execute_with_escaped_params_runs_and_answers_1() {
         body.contains("<ExecuteWithXmlParamsResponse xmlns=\"http://www.totvs.com/\"><ExecuteWithXmlParamsResult>1</ExecuteWithXmlParamsResult>"),
         "{body}"
     );
-    let job_id: i64 = fila
-        .db()
-        .await
-        .query_one("SELECT id FROM process_job", &[])
-        .await
-        .expect("one job")
-        .get(0);
+    let job_id = only_job(&fila).await;
     let stored = job(&fila, job_id).await;
     assert_eq!(stored["process"], "GlbProcCopyConsSQL");
     let params = &stored["parameters"];
@@ -172,13 +167,7 @@ async fn sync_call_that_outlives_the_timeout_is_a_server_fault() {
     let (code, reason) = fault(&body).expect("fault");
     assert_eq!(code, "s:Server");
     assert!(reason.contains("did not finish within 1 s"), "{reason}");
-    let job_id: i64 = fila
-        .db()
-        .await
-        .query_one("SELECT id FROM process_job", &[])
-        .await
-        .expect("job")
-        .get(0);
+    let job_id = only_job(&fila).await;
     let info = status_until(&fila, job_id, 1, "Finished").await;
     assert!(
         info.contains("<Progress>100</Progress>"),
@@ -320,13 +309,7 @@ async fn bad_requests_are_client_faults() {
         assert_eq!(code, "s:Client", "{case}: {answer}");
         assert!(text.contains(reason), "{case}: {text}");
     }
-    let count: i64 = fila
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM process_job", &[])
-        .await
-        .expect("count")
-        .get(0);
+    let count = job_count(&fila).await;
     assert_eq!(count, 0, "no refused call made a job");
 
     let oversized = "x".repeat(100_000);

@@ -150,6 +150,26 @@ pub async fn job(fila: &Fila, job_id: i64) -> Value {
     row.get(0)
 }
 
+/// The id of the deployment's one job.
+pub async fn only_job(fila: &Fila) -> i64 {
+    fila.db()
+        .await
+        .query_one("SELECT id FROM process_job", &[])
+        .await
+        .expect("one job")
+        .get(0)
+}
+
+/// How many jobs the deployment holds.
+pub async fn job_count(fila: &Fila) -> i64 {
+    fila.db()
+        .await
+        .query_one("SELECT count(*) FROM process_job", &[])
+        .await
+        .expect("count")
+        .get(0)
+}
+
 /// A job's id by its uid.
 pub async fn job_id(fila: &Fila, uid: &str) -> i64 {
     fila.db()
