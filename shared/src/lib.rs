@@ -1,10 +1,11 @@
 //! fila's shared library: configuration, telemetry, the PostgreSQL store, the
-//! RabbitMQ topology and broker, the transactional outbox, the queue
-//! envelope, and the protocols' domain and wire codecs.
+//! RabbitMQ topology and broker, the transactional outbox, dead letters, the
+//! queue envelope, and the protocols' domain and wire codecs.
 
 pub mod amqp;
 pub mod config;
 pub mod db;
+pub mod dead_letter;
 pub mod eai;
 pub mod envelope;
 pub mod outbox;

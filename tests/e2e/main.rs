@@ -1,5 +1,6 @@
 //! End-to-end tests: the real binaries against the real services.
 
+mod dead_letters;
 mod eai_contents;
 mod eai_transactions;
 mod faults;
@@ -8,6 +9,7 @@ mod process_runners;
 mod process_scheduler;
 mod process_wsprocess;
 mod service;
+mod shutdown;
 mod taf_delete;
 mod taf_intake;
 mod taf_processing;

@@ -1,12 +1,13 @@
 //! The `http` and `command` runners: outputs, progress, failures, retries,
 //! timeouts, and a command stopped cleanly with its worker; a run whose
-//! worker died is taken over.
+//! worker died is taken over; a run outliving its broker channel.
 
 use std::path::Path;
 use std::time::Duration;
 
 use fila_tests::destination::{Destination, Reply};
 use fila_tests::fila::send;
+use fila_tests::proxy::Proxy;
 use fila_tests::runs::{executions, job_id, runner_script, wait_ended};
 use fila_tests::{Fila, Setup};
 use reqwest::{Method, StatusCode};
@@ -250,4 +251,49 @@ async fn a_run_whose_worker_died_is_taken_over() {
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0].status, "succeeded");
     assert_eq!(runs[0].worker.as_deref(), Some("worker-1"));
+}
+
+/// RabbitMQ closes a channel that holds a delivery unacknowledged for longer
+/// than its `consumer_timeout` (30 min by default, checked once a minute),
+/// returning every delivery of the channel to the queue. A run acknowledges
+/// its message once claimed, so losing the channel (here, the whole broker
+/// connection, cut mid-run) neither stops it nor runs it again.
+#[tokio::test]
+async fn a_run_outliving_its_broker_channel_completes_once() {
+    let proxy = Proxy::start("127.0.0.1:5672".parse().expect("addr")).await;
+    let dir = std::env::temp_dir().join(format!("fila-long-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let definitions = command(
+        "Long",
+        &["long", &dir.display().to_string(), "6"],
+        "timeout_secs = 120",
+    );
+    let proxied = format!("amqp://guest:guest@127.0.0.1:{}/%2f", proxy.port);
+    let mut fila = Setup::new()
+        .processes(&definitions)
+        .env("AMQP_URL", &proxied)
+        .start()
+        .await;
+    let id = run(&fila, "Long", json!({})).await;
+    assert!(
+        wait_for_file(&dir.join("starts"), 30).await,
+        "the run started"
+    );
+    proxy.cut();
+    let reconnecting = fila
+        .worker(0)
+        .wait_for_line("consumer interrupted", 30)
+        .await;
+    assert!(reconnecting.is_some(), "the worker lost its channel");
+    proxy.restore().await;
+
+    let runs = wait_ended(&fila, id, 1, 60).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].status, "succeeded", "{runs:?}");
+    assert_eq!(runs[0].outputs, Some(json!({ "slept": 6 })));
+    let starts = std::fs::read_to_string(dir.join("starts")).expect("starts");
+    assert_eq!(starts.lines().count(), 1, "the command ran once");
+    let log = fila.worker(0).log_text();
+    assert!(!log.contains("runs on another worker"), "no redelivery");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,5 +1,5 @@
 //! The workers' side of TAF: Job2's checks, predecessors, priorities,
-//! several workers, a worker killed mid-lot, results, and dead letters.
+//! several workers, a worker killed mid-lot, results, and the sweeper.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -7,9 +7,7 @@ use std::time::Duration;
 use fila_tests::results::Results;
 use fila_tests::taf::{admissao_xml, b64, item, item_with, items, lot};
 use fila_tests::{Fila, Setup, eventually};
-use lapin::options::{BasicGetOptions, BasicPublishOptions};
-use lapin::types::AMQPValue;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
+use lapin::{Connection, ConnectionProperties};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -212,27 +210,10 @@ async fn a_worker_killed_mid_lot_loses_and_repeats_nothing() {
     let first = fila
         .start_worker_with(&[("WORKER_CONCURRENCY", "1"), ("WORKER_PREFETCH", "2")])
         .await;
-    let client = fila.db().await;
-    let started = eventually(60, || async {
-        client
-            .query_one(
-                "SELECT count(*) FROM taf_record WHERE status = 'processed'",
-                &[],
-            )
-            .await
-            .is_ok_and(|r| r.get::<_, i64>(0) >= 500)
-    })
-    .await;
+    let started = eventually(60, || async { fila.processed().await >= 500 }).await;
     assert!(started);
     fila.kill_worker(first);
-    let at_kill: i64 = client
-        .query_one(
-            "SELECT count(*) FROM taf_record WHERE status = 'processed'",
-            &[],
-        )
-        .await
-        .expect("count")
-        .get(0);
+    let at_kill = fila.processed().await;
     assert!(at_kill < 5000, "the worker finished before it was killed");
     fila.start_worker().await;
     assert!(fila.wait_finished("T-KILL", 5000, 120).await);
@@ -243,47 +224,6 @@ async fn a_worker_killed_mid_lot_loses_and_repeats_nothing() {
         Some(&5000)
     );
     results.close().await;
-}
-
-#[tokio::test]
-async fn an_undecodable_message_is_dead_lettered_with_its_reason() {
-    let fila = Fila::start().await;
-    let connection = Connection::connect(&fila_tests::amqp_url(), ConnectionProperties::default())
-        .await
-        .expect("amqp");
-    let channel = connection.create_channel().await.expect("channel");
-    channel
-        .basic_publish(
-            format!("{}.work", fila.prefix).into(),
-            "taf".into(),
-            BasicPublishOptions::default(),
-            b"{\"type\":\"taf.unknown\"}",
-            BasicProperties::default(),
-        )
-        .await
-        .expect("publish");
-    let dead_queue = format!("{}.taf.dead", fila.prefix);
-    let mut dead = None;
-    for _ in 0..200 {
-        if let Some(message) = channel
-            .basic_get(dead_queue.clone().into(), BasicGetOptions { no_ack: true })
-            .await
-            .expect("get")
-        {
-            dead = Some(message);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let dead = dead.expect("dead-lettered");
-    let headers = dead.properties.headers().clone().expect("headers");
-    let reason = match headers.inner().get("x-fila-reason") {
-        Some(AMQPValue::LongString(reason)) => reason.to_string(),
-        other => panic!("no reason: {other:?}"),
-    };
-    assert!(reason.contains("undecodable"), "{reason}");
-    assert_eq!(dead.data, b"{\"type\":\"taf.unknown\"}");
-    let _ = connection.close(200, "done".into()).await;
 }
 
 #[tokio::test]

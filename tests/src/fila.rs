@@ -368,6 +368,19 @@ impl Fila {
             .collect()
     }
 
+    /// Number of TAF records processed, of every ticket.
+    pub async fn processed(&self) -> i64 {
+        self.db()
+            .await
+            .query_one(
+                "SELECT count(*) FROM taf_record WHERE status = 'processed'",
+                &[],
+            )
+            .await
+            .expect("count")
+            .get(0)
+    }
+
     /// Waits until `count` records of `ticket` are processed or in error.
     pub async fn wait_finished(&self, ticket: &str, count: i64, seconds: u64) -> bool {
         let client = &self.db().await;

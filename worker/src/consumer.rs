@@ -5,19 +5,24 @@
 //! A failing message is not requeued in place (that would spin on it): it is
 //! republished to the queue's retry queue for its attempt, whose TTL returns
 //! it to the work queue after 1 s, 10 s, then 60 s; the attempt number
-//! travels in the `x-fila-attempt` header. After `worker_max_attempts`, or at
-//! once for a message that cannot be decoded, it goes to the dead-letter
-//! queue with `x-fila-reason`. A handler that panics counts as a failure; a
-//! message whose work another transaction holds waits 10 s without counting.
-//! When the failed message cannot be moved (broker trouble), it is returned
-//! to the queue after a pause rather than at once.
+//! travels in the `x-fila-attempt` header, each failure in `x-fila-history`
+//! (see [`crate::attempts`]). After `worker_max_attempts`, or at once for a
+//! message that cannot be decoded, it is recorded as a dead letter in
+//! PostgreSQL with its reason and history (see [`fila_shared::dead_letter`]).
+//! A handler that panics counts as a failure; a message whose work another
+//! transaction holds waits 10 s without counting. When the failed message
+//! cannot be moved (broker or database trouble), it is returned to the queue
+//! after a pause rather than at once.
 //!
 //! When the connection drops, the loop reconnects with capped backoff;
-//! unacknowledged messages return to the queue by themselves. When a message
-//! finds the database unreachable, it returns to the queue without counting
-//! an attempt, and every consumer of the worker stops taking messages until
-//! the database answers again (checked with capped backoff). On stop, the
-//! consumer is cancelled and in-flight messages get
+//! unacknowledged messages return to the queue by themselves, while the
+//! work in flight carries on (a message whose acknowledgement is lost is
+//! processed again, which every handler tolerates; a process run, which
+//! acknowledges its message as soon as its claim is recorded, just goes on).
+//! When a message finds the database unreachable, it returns to the queue
+//! without counting an attempt, and every consumer of the worker stops
+//! taking messages until the database answers again (checked with capped
+//! backoff). On stop, the consumer is cancelled and in-flight messages get
 //! `worker_shutdown_grace_secs` to finish.
 
 use std::panic::AssertUnwindSafe;
@@ -25,22 +30,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fila_shared::amqp::{BrokerError, Outgoing, WorkQueue};
-use fila_shared::db;
+use fila_shared::db::{self, StoreError};
+use fila_shared::dead_letter::{self, DeadLetter};
 use fila_shared::envelope::WorkMessage;
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-};
-use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::FieldTable;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::attempts::{self, Failed};
 use crate::context::{Context, Stop};
-use crate::handler::{self, Attempt, HandleError};
+use crate::handler::{self, Ack, Attempt, HandleError};
 
-const ATTEMPT_HEADER: &str = "x-fila-attempt";
-const REASON_HEADER: &str = "x-fila-reason";
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 /// The retry tier of a busy message (10 s).
 const BUSY_RETRY: u32 = 2;
@@ -55,8 +58,10 @@ enum Ended {
 /// Consumes `queue` until a stop is requested.
 pub async fn run(ctx: Arc<Context>, queue: WorkQueue, mut stop: Stop) {
     let mut failures = 0u32;
+    let permits = Arc::new(Semaphore::new(ctx.config.worker_concurrency));
+    let mut tasks = JoinSet::new();
     while !stop.requested() {
-        match consume(&ctx, &queue, &mut stop).await {
+        match consume(&ctx, &queue, &mut stop, &permits, &mut tasks).await {
             Ok(Ended::Stopped) => failures = 0,
             Ok(Ended::DatabaseUnavailable) => {
                 failures = 0;
@@ -79,6 +84,30 @@ pub async fn run(ctx: Arc<Context>, queue: WorkQueue, mut stop: Stop) {
             _ = stop.wait() => {}
         }
     }
+    if !settle(&ctx, &mut tasks).await {
+        abandon(&queue, &mut tasks).await;
+    }
+}
+
+/// Waits up to `worker_shutdown_grace_secs` for the messages in flight;
+/// whether they all finished.
+async fn settle(ctx: &Context, tasks: &mut JoinSet<()>) -> bool {
+    let grace = Duration::from_secs(ctx.config.worker_shutdown_grace_secs);
+    tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+        .await
+        .is_ok()
+}
+
+/// Stops the messages still in flight: unacknowledged ones return to the
+/// queue, a process run is taken over once its lease ends.
+async fn abandon(queue: &WorkQueue, tasks: &mut JoinSet<()>) {
+    tracing::warn!(
+        queue = %queue.key(),
+        in_flight = tasks.len(),
+        "grace period over: unfinished messages return to the queue"
+    );
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Waits until the database answers (or a stop), then clears the outage.
@@ -103,6 +132,8 @@ async fn consume(
     ctx: &Arc<Context>,
     queue: &WorkQueue,
     stop: &mut Stop,
+    permits: &Arc<Semaphore>,
+    tasks: &mut JoinSet<()>,
 ) -> Result<Ended, BrokerError> {
     let channel = ctx.broker.channel().await?;
     ctx.broker.topology().declare_queue(&channel, queue).await?;
@@ -119,8 +150,6 @@ async fn consume(
         )
         .await?;
     tracing::info!(queue = %queue.key(), "consuming");
-    let permits = Arc::new(Semaphore::new(ctx.config.worker_concurrency));
-    let mut tasks = JoinSet::new();
     let ended = loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => permit,
@@ -156,21 +185,15 @@ async fn consume(
             }
         }
     };
-    if ended.is_ok() {
+    if let Ok(ended) = &ended {
         let _ = channel
             .basic_cancel(tag.into(), BasicCancelOptions::default())
             .await;
-    }
-    let grace = Duration::from_secs(ctx.config.worker_shutdown_grace_secs);
-    let drained =
-        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
-    if drained.is_err() {
-        tracing::warn!(
-            in_flight = tasks.len(),
-            "grace period over: unfinished messages return to the queue"
-        );
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
+        // Messages in flight are acknowledged on this channel: it stays
+        // open while they finish.
+        if !settle(ctx, tasks).await && matches!(ended, Ended::Stopped) {
+            abandon(queue, tasks).await;
+        }
     }
     let _ = channel.close(200, "consumer stopping".into()).await;
     ended
@@ -182,16 +205,29 @@ enum Failure {
     Busy(String),
     /// The database is unreachable: back to the queue, without counting.
     DatabaseUnavailable(String),
-    /// Its work failed and will retry itself: back off, never dead-letter.
-    Again(String),
     /// Worth another attempt.
     Retry(String),
     /// Never worth another attempt.
     Poison(String),
 }
 
+/// Why a failed message could not be moved on.
+#[derive(Debug, thiserror::Error)]
+enum MoveError {
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
-    let attempt = attempt_of(&delivery);
+    let headers = delivery.properties.headers().as_ref();
+    let attempt = attempts::attempt_of(headers);
+    let failed = Some(Failed {
+        attempt,
+        worker: &ctx.name,
+    });
+    let ack = Ack::new(delivery.acker.clone());
     let outcome = match serde_json::from_slice::<WorkMessage>(&delivery.data) {
         Err(e) => Err(Failure::Poison(format!("undecodable message: {e}"))),
         Ok(message) => match AssertUnwindSafe(handler::dispatch(
@@ -200,6 +236,7 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
             Attempt {
                 last: attempt >= ctx.config.worker_max_attempts,
             },
+            &ack,
         ))
         .catch_unwind()
         .await
@@ -209,7 +246,6 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
             Ok(Err(HandleError::Store(e))) if e.is_unavailable() => {
                 Err(Failure::DatabaseUnavailable(e.to_string()))
             }
-            Ok(Err(e @ HandleError::Again(_))) => Err(Failure::Again(e.to_string())),
             Ok(Err(e)) => Err(Failure::Retry(e.to_string())),
             Err(panic) => Err(Failure::Retry(format!(
                 "handler panicked: {}",
@@ -217,6 +253,21 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
             ))),
         },
     };
+    if ack.sent() {
+        // The work's lease stands for the message: the sweeper takes over
+        // what did not finish once the lease ends.
+        match outcome {
+            Ok(()) => {}
+            Err(Failure::DatabaseUnavailable(reason)) => {
+                tracing::warn!(queue = %queue.key(), %reason, "database unreachable; the work is taken over once its lease ends");
+                ctx.database.report();
+            }
+            Err(Failure::Busy(reason) | Failure::Retry(reason) | Failure::Poison(reason)) => {
+                tracing::warn!(queue = %queue.key(), %reason, "work failed after its message was acknowledged; it is taken over once its lease ends");
+            }
+        }
+        return;
+    }
     let settled = match outcome {
         Ok(()) => Ok(()),
         Err(Failure::DatabaseUnavailable(reason)) => {
@@ -228,29 +279,27 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
         Err(Failure::Busy(reason)) => {
             tracing::info!(queue = %queue.key(), %reason, "message busy; retrying later");
             let retry_queue = ctx.broker.topology().retry_queue(queue, BUSY_RETRY);
-            republish(ctx, &delivery, "", &retry_queue, attempt, &reason).await
-        }
-        Err(Failure::Again(reason)) => {
-            tracing::info!(queue = %queue.key(), attempt, %reason, "work failed; its retry waits");
-            let retry_queue = ctx.broker.topology().retry_queue(queue, attempt);
-            republish(ctx, &delivery, "", &retry_queue, attempt + 1, &reason).await
+            let headers = attempts::next_trip(headers, attempt, &reason, None);
+            retry(ctx, &delivery, &retry_queue, headers).await
         }
         Err(Failure::Retry(reason)) if attempt < ctx.config.worker_max_attempts => {
             tracing::warn!(queue = %queue.key(), attempt, %reason, "message failed; retrying later");
             let retry_queue = ctx.broker.topology().retry_queue(queue, attempt);
-            republish(ctx, &delivery, "", &retry_queue, attempt + 1, &reason).await
+            let headers = attempts::next_trip(headers, attempt + 1, &reason, failed);
+            retry(ctx, &delivery, &retry_queue, headers).await
         }
         Err(Failure::Retry(reason) | Failure::Poison(reason)) => {
             tracing::error!(queue = %queue.key(), attempt, %reason, "message dead-lettered");
-            let dead = ctx.broker.topology().dead_exchange();
-            republish(ctx, &delivery, &dead, &queue.key(), attempt, &reason).await
+            let headers = attempts::next_trip(headers, attempt, &reason, failed);
+            bury(ctx, queue, &delivery, attempt, &reason, &headers).await
         }
     };
     match settled {
-        Ok(()) => {
-            if let Err(e) = delivery.acker.ack(BasicAckOptions::default()).await {
-                tracing::warn!(error = %e, "acknowledgement lost; the message will be redelivered");
-            }
+        Ok(()) => ack.send().await,
+        Err(MoveError::Store(e)) if e.is_unavailable() => {
+            tracing::warn!(queue = %queue.key(), error = %e, "database unreachable; the message returns to the queue");
+            ctx.database.report();
+            requeue(&delivery).await;
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot move the failed message; it returns to the queue");
@@ -271,56 +320,61 @@ async fn requeue(delivery: &Delivery) {
     }
 }
 
-/// The delivery's attempt number, from 1.
-fn attempt_of(delivery: &Delivery) -> u32 {
-    delivery
-        .properties
-        .headers()
-        .as_ref()
-        .and_then(|h| h.inner().get(ATTEMPT_HEADER))
-        .and_then(|v| match v {
-            AMQPValue::LongUInt(n) => Some(*n),
-            AMQPValue::LongLongInt(n) => u32::try_from(*n).ok(),
-            AMQPValue::LongInt(n) => u32::try_from(*n).ok(),
-            _ => None,
-        })
-        .unwrap_or(1)
-        .max(1)
-}
-
-async fn republish(
+/// Sends the message to `retry_queue`, whose TTL returns it to its queue.
+async fn retry(
     ctx: &Context,
     delivery: &Delivery,
-    exchange: &str,
-    routing_key: &str,
-    attempt: u32,
-    reason: &str,
-) -> Result<(), BrokerError> {
-    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-    headers.insert(ATTEMPT_HEADER.into(), AMQPValue::LongUInt(attempt));
-    headers.insert(
-        REASON_HEADER.into(),
-        AMQPValue::LongString(LongString::from(
-            reason.chars().take(1000).collect::<String>(),
-        )),
-    );
+    retry_queue: &str,
+    headers: FieldTable,
+) -> Result<(), MoveError> {
     let properties = &delivery.properties;
-    let kind = properties
-        .kind()
-        .as_ref()
-        .map(|k| k.as_str())
-        .unwrap_or_default();
     let message = Outgoing {
-        exchange,
-        routing_key,
+        exchange: "",
+        routing_key: retry_queue,
         body: &delivery.data,
         priority: properties.priority().unwrap_or(0),
-        kind,
+        kind: kind_of(delivery),
         message_id: properties.message_id().as_ref().map(|id| id.to_string()),
         headers: Some(headers),
         mandatory: true,
     };
-    ctx.broker.publish(&[message]).await
+    Ok(ctx.broker.publish(&[message]).await?)
+}
+
+/// Records the message as a dead letter.
+async fn bury(
+    ctx: &Context,
+    queue: &WorkQueue,
+    delivery: &Delivery,
+    attempts: u32,
+    reason: &str,
+    headers: &FieldTable,
+) -> Result<(), MoveError> {
+    let message_id = delivery
+        .properties
+        .message_id()
+        .as_ref()
+        .map(|id| id.to_string());
+    let letter = DeadLetter {
+        queue: &queue.key(),
+        kind: kind_of(delivery),
+        message_id: message_id.as_deref(),
+        priority: delivery.properties.priority().unwrap_or(0),
+        body: &delivery.data,
+        reason,
+        attempts,
+        history: attempts::history(headers),
+    };
+    Ok(dead_letter::record(&ctx.pool, &letter).await?)
+}
+
+fn kind_of(delivery: &Delivery) -> &str {
+    delivery
+        .properties
+        .kind()
+        .as_ref()
+        .map(|k| k.as_str())
+        .unwrap_or_default()
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {

@@ -1,10 +1,15 @@
 //! The handler registry: one exhaustive match from the queue envelope to the
 //! code that processes it. A handler returns once its work is durable (the
-//! transaction committed); only then is the message acknowledged.
+//! transaction committed); only then is the message acknowledged, unless
+//! the handler acknowledged it earlier (see [`Ack`]).
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use fila_shared::db::StoreError;
 use fila_shared::envelope::WorkMessage;
 use fila_shared::taf::job;
+use lapin::Acker;
+use lapin::options::BasicAckOptions;
 
 use crate::context::Context;
 use crate::{eai, process};
@@ -18,10 +23,6 @@ pub enum HandleError {
     /// A destination did not answer: the message is retried later.
     #[error("destination unavailable: {0}")]
     Destination(String),
-    /// The work failed and made its own retry: the message comes back after
-    /// the backoff, however many times it already did (the work bounds it).
-    #[error("{0}")]
-    Again(String),
     /// Another transaction or worker holds some of the message's work: the
     /// message is retried later without counting an attempt, since nothing
     /// failed.
@@ -41,10 +42,44 @@ pub struct Attempt {
     pub last: bool,
 }
 
+/// The queue message's acknowledgement. A handler whose work becomes
+/// durable elsewhere before it is done sends it early: a process run, once
+/// its claim is recorded (the run's lease then stands for the message), so
+/// that a run longer than RabbitMQ's delivery acknowledgement timeout holds
+/// no delivery.
+pub struct Ack {
+    acker: Acker,
+    sent: AtomicBool,
+}
+
+impl Ack {
+    pub fn new(acker: Acker) -> Self {
+        Self {
+            acker,
+            sent: AtomicBool::new(false),
+        }
+    }
+
+    /// Acknowledges the message (once; later calls do nothing).
+    pub async fn send(&self) {
+        if self.sent.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Err(e) = self.acker.ack(BasicAckOptions::default()).await {
+            tracing::warn!(error = %e, "acknowledgement lost; the message will be redelivered");
+        }
+    }
+
+    pub fn sent(&self) -> bool {
+        self.sent.load(Ordering::Acquire)
+    }
+}
+
 pub async fn dispatch(
     ctx: &Context,
     message: &WorkMessage,
     attempt: Attempt,
+    ack: &Ack,
 ) -> Result<(), HandleError> {
     match message {
         WorkMessage::TafRecords { ids } => taf_records(ctx, ids).await,
@@ -53,7 +88,7 @@ pub async fn dispatch(
         }
         WorkMessage::EaiBatch { batch } => eai::handle(ctx, Target::Batch(batch), attempt).await,
         WorkMessage::ProcessRun { job, process, .. } => {
-            process::handle(ctx, *job, process, attempt).await
+            process::handle(ctx, *job, process, attempt, ack).await
         }
     }
 }

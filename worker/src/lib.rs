@@ -2,6 +2,7 @@
 //! one database transaction, and publishes results through the outbox. Run
 //! as many as needed; they share the queues.
 
+mod attempts;
 mod consumer;
 mod context;
 mod eai;

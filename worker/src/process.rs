@@ -1,8 +1,10 @@
-//! A process run in the worker: claim the job's next waiting execution, run
+//! A process run in the worker: claim the job's next waiting execution,
+//! acknowledge the queue message (the claim's lease now stands for it), run
 //! it within its process's timeout while writing its progress, record the
-//! outcome. A failure with retries left makes the next execution, and the
-//! queue message comes back after the queue's backoff to run it. A run whose
-//! process this worker does not know (yet) is handed back and retried; on
+//! outcome. A failure with retries left makes the next execution, due after
+//! a backoff, which the sweeper enqueues; so does a run whose lease ran out
+//! (its worker died or was stopped). A run whose process this worker does
+//! not know (yet) is handed back before the acknowledgement and retried; on
 //! the message's last attempt it fails.
 
 use std::time::Duration;
@@ -11,7 +13,7 @@ use fila_shared::process::store::{self, Claim, RunOutcome};
 use tokio::sync::watch;
 
 use crate::context::Context;
-use crate::handler::{Attempt, HandleError};
+use crate::handler::{Ack, Attempt, HandleError};
 use crate::runner;
 
 /// A claim outlives the process's timeout by this much.
@@ -26,6 +28,7 @@ pub async fn handle(
     job_id: i64,
     process: &str,
     attempt: Attempt,
+    ack: &Ack,
 ) -> Result<(), HandleError> {
     let definition = ctx.processes.lookup(process);
     let lease = definition
@@ -44,6 +47,7 @@ pub async fn handle(
         store::release(&ctx.pool, &claimed, &ctx.name).await?;
         return Err(HandleError::UndefinedProcess(claimed.process));
     }
+    ack.send().await;
     let outcome = match definition {
         None => RunOutcome::Failed(format!("process {} is not defined", claimed.process)),
         Some(definition) => {
@@ -91,10 +95,7 @@ pub async fn handle(
         "process run finished"
     );
     let channel = &ctx.config.database_schema;
-    let finished = store::finish(&ctx.pool, &claimed, &outcome, &ctx.name, channel).await?;
-    ctx.relay.publish(finished.stored).await;
-    match (finished.retry, outcome) {
-        (true, RunOutcome::Failed(message)) => Err(HandleError::Again(message)),
-        _ => Ok(()),
-    }
+    let stored = store::finish(&ctx.pool, &claimed, &outcome, &ctx.name, channel).await?;
+    ctx.relay.publish(stored).await;
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Process schedules fire in every worker: each tick, the due fires are
 //! made in one transaction (`FOR UPDATE SKIP LOCKED` keeps replicas from
-//! making a fire twice) and their runs published.
+//! making a fire twice) and their runs published; so are the executions
+//! that became due (retries after their backoff, runs whose lease ran out).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,14 @@ pub async fn run(ctx: Arc<Context>, mut stop: Stop) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "schedules not fired this time"),
+        }
+        match store::enqueue_due(&ctx.pool).await {
+            Ok(stored) if !stored.is_empty() => {
+                tracing::info!(runs = stored.len(), "due process runs enqueued");
+                ctx.relay.publish(stored).await;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "due process runs not enqueued this time"),
         }
     }
 }

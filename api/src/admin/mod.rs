@@ -1,6 +1,7 @@
 //! fila's admin API (role `admin`), under `/admin`.
 
 mod branches;
+mod dead_letters;
 mod schedules;
 
 use axum::Router;
@@ -19,4 +20,17 @@ pub fn routes() -> Router<SharedState> {
         .route("/admin/schedules/{uid}", delete(schedules::remove))
         .route("/admin/schedules/{uid}/pause", post(schedules::pause))
         .route("/admin/schedules/{uid}/resume", post(schedules::resume))
+        .route("/admin/dead-letters", get(dead_letters::list))
+        .route(
+            "/admin/dead-letters/replay",
+            post(dead_letters::replay_many),
+        )
+        .route(
+            "/admin/dead-letters/{id}",
+            get(dead_letters::get).delete(dead_letters::remove),
+        )
+        .route(
+            "/admin/dead-letters/{id}/replay",
+            post(dead_letters::replay_one),
+        )
 }

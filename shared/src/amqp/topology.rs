@@ -7,12 +7,12 @@
 //! | `<p>.taf` | queue, priorities 0-5 | TAF records, bound with key `taf` |
 //! | `<p>.eai` | queue | EAI messages and business-transaction lots, key `eai` |
 //! | `<p>.<queue>.retry.<delay>` | queue with TTL | a failed message waits here, then returns to its queue |
-//! | `<p>.dead` | direct exchange | dead letters, routed by work queue |
-//! | `<p>.<queue>.dead` | queue | messages that failed every attempt |
 //! | `<p>.results` | topic exchange | `taf.processed`, `eai.<transaction>.ok`, ... for consumers of results |
 //!
 //! Queues are durable classic queues: classic queues honor per-message
-//! priority (TAF `registryPriority`) on every RabbitMQ version.
+//! priority (TAF `registryPriority`) on every RabbitMQ version. Messages
+//! that failed every attempt are dead letters in PostgreSQL, not in a queue
+//! (see [`crate::dead_letter`]).
 
 use std::time::Duration;
 
@@ -110,10 +110,6 @@ impl Topology {
         format!("{}.work", self.prefix)
     }
 
-    pub fn dead_exchange(&self) -> String {
-        format!("{}.dead", self.prefix)
-    }
-
     pub fn results_exchange(&self) -> String {
         format!("{}.results", self.prefix)
     }
@@ -133,14 +129,9 @@ impl Topology {
         )
     }
 
-    pub fn dead_queue(&self, queue: &WorkQueue) -> String {
-        format!("{}.{}.dead", self.prefix, queue.key())
-    }
-
-    fn exchanges(&self) -> [(String, ExchangeKind); 3] {
+    fn exchanges(&self) -> [(String, ExchangeKind); 2] {
         [
             (self.work_exchange(), ExchangeKind::Direct),
-            (self.dead_exchange(), ExchangeKind::Direct),
             (self.results_exchange(), ExchangeKind::Topic),
         ]
     }
@@ -162,7 +153,7 @@ impl Topology {
         Ok(())
     }
 
-    /// Declares one work queue with its retry and dead-letter queues (a
+    /// Declares one work queue with its retry queues (a
     /// worker group's, when a process names it).
     pub async fn declare_queue(
         &self,
@@ -177,8 +168,6 @@ impl Topology {
         if let Some(max) = queue.max_priority() {
             work_args.insert("x-max-priority".into(), AMQPValue::ShortShortUInt(max));
         }
-        work_args.insert("x-dead-letter-exchange".into(), long(self.dead_exchange()));
-        work_args.insert("x-dead-letter-routing-key".into(), long(queue.key()));
         let name = self.queue(queue);
         channel
             .queue_declare(name.clone().into(), durable, work_args)
@@ -205,19 +194,7 @@ impl Topology {
                 .queue_declare(self.retry_queue(queue, retry).into(), durable, args)
                 .await?;
         }
-        let dead = self.dead_queue(queue);
-        channel
-            .queue_declare(dead.clone().into(), durable, FieldTable::default())
-            .await?;
-        channel
-            .queue_bind(
-                dead.into(),
-                self.dead_exchange().into(),
-                queue.key().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
+        Ok(())
     }
 
     /// Deletes what `declare` made, and the queues of `groups` (used to
@@ -227,7 +204,7 @@ impl Topology {
             .into_iter()
             .chain(groups.iter().map(|g| WorkQueue::Process(g.to_string())));
         for queue in queues {
-            let mut names = vec![self.queue(&queue), self.dead_queue(&queue)];
+            let mut names = vec![self.queue(&queue)];
             names.extend((1..=RETRY_DELAYS.len() as u32).map(|r| self.retry_queue(&queue, r)));
             for name in names {
                 channel
@@ -259,7 +236,6 @@ mod tests {
         assert_eq!(t.queue(&WorkQueue::Taf), "fila.taf");
         assert_eq!(t.retry_queue(&WorkQueue::Taf, 1), "fila.taf.retry.1s");
         assert_eq!(t.retry_queue(&WorkQueue::Taf, 9), "fila.taf.retry.60s");
-        assert_eq!(t.dead_queue(&WorkQueue::Taf), "fila.taf.dead");
         assert_eq!(
             t.queue(&WorkQueue::Process("nfe".into())),
             "fila.process.nfe"

@@ -14,6 +14,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (4, include_str!("../../migrations/0004_eai.sql")),
     (5, include_str!("../../migrations/0005_process.sql")),
     (6, include_str!("../../migrations/0006_session.sql")),
+    (7, include_str!("../../migrations/0007_dead_letter.sql")),
+    (8, include_str!("../../migrations/0008_process_due.sql")),
 ];
 
 /// The schema version this build expects.

@@ -28,8 +28,20 @@ const IDLE_IN_TRANSACTION_TIMEOUT: &str = "30s";
 pub enum StoreError {
     #[error("no database connection: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("database: {0}")]
+    #[error("database: {}", detail(.0))]
     Db(#[from] tokio_postgres::Error),
+}
+
+/// What went wrong, with the server's message: `tokio_postgres::Error`
+/// alone displays only "db error" for every statement the server refused.
+fn detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    }
 }
 
 impl StoreError {
@@ -120,5 +132,6 @@ mod tests {
             .map(StoreError::Db)
             .expect("nothing listens on port 1");
         assert!(refused.is_unavailable(), "{refused}");
+        assert!(refused.to_string().contains("refused"), "{refused}");
     }
 }

@@ -4,11 +4,14 @@
 //! retry or scheduled fire is an execution (ExecID). An execution moves
 //! `waiting → running → succeeded | failed` (or `cancelled`, when its
 //! schedule is deleted first). A worker claims a waiting execution for its
-//! process's timeout plus a margin; an execution whose claim ran out (its
-//! worker died) can be claimed again. A failed execution with retries left
-//! makes the next one (same fire, next attempt); only final outcomes are
-//! published, as `process.<name>.<succeeded|failed>`, and announced to a
-//! producer waiting for a synchronous run.
+//! process's timeout plus a margin (its lease, in `claimed_until`); an
+//! execution whose lease ran out (its worker died or stopped) is enqueued
+//! again by the sweeper ([`enqueue_due`]) and claimed anew. A failed
+//! execution with retries left makes the next one (same fire, next
+//! attempt), waiting until it is due (`claimed_until` again), when the
+//! sweeper enqueues it; only final outcomes are published, as
+//! `process.<name>.<succeeded|failed>`, and announced to a producer waiting
+//! for a synchronous run.
 //!
 //! Schedules fire in the workers: every worker looks for due jobs with
 //! `FOR UPDATE SKIP LOCKED`, so each fire is made once, whatever the number
@@ -24,6 +27,7 @@ use serde_json::{Map, Value};
 
 use super::definition::Definition;
 use super::schedule::QuartzCron;
+use crate::amqp::topology::RETRY_DELAYS;
 use crate::db::StoreError;
 use crate::envelope::{ResultMessage, WorkMessage};
 use crate::outbox::{self, OutboxMessage, Stored};
@@ -166,28 +170,38 @@ fn run_message(job_id: i64, process: &str, group: &str) -> OutboxMessage {
     )
 }
 
-/// Makes the job's next execution; returns its ExecID.
+/// Makes the job's next execution; returns its ExecID. Without `due_in`,
+/// the caller enqueues its run message; with it, the execution is due then
+/// and the sweeper enqueues it ([`enqueue_due`]).
 async fn new_execution(
     tx: &Transaction<'_>,
     job_id: i64,
     fire: i32,
     attempt: i32,
     sync: bool,
+    due_in: Option<Duration>,
 ) -> Result<i32, StoreError> {
     let statement = tx
         .prepare_cached(
             "WITH job AS (
                  UPDATE process_job SET executions = executions + 1 WHERE id = $1
                  RETURNING executions)
-             INSERT INTO process_execution (job_id, exec_id, fire, attempt, sync)
-             SELECT $1, executions, $2, $3, $4 FROM job
+             INSERT INTO process_execution (job_id, exec_id, fire, attempt, sync, claimed_until)
+             SELECT $1, executions, $2, $3, $4, now() + make_interval(secs => $5) FROM job
              RETURNING exec_id",
         )
         .await?;
+    let due_in = due_in.map(|d| d.as_secs_f64());
     Ok(tx
-        .query_one(&statement, &[&job_id, &fire, &attempt, &sync])
+        .query_one(&statement, &[&job_id, &fire, &attempt, &sync, &due_in])
         .await?
         .get(0))
+}
+
+/// How long a failed run waits before its retry: 1 s, 10 s, then 60 s.
+pub fn retry_delay(attempt: i32) -> Duration {
+    let index = usize::try_from(attempt.max(1) - 1).unwrap_or(0);
+    RETRY_DELAYS[index.min(RETRY_DELAYS.len() - 1)]
 }
 
 /// An execution a worker holds.
@@ -213,8 +227,8 @@ pub enum Claim {
     Nothing,
 }
 
-/// Claims the job's oldest waiting execution (or one whose worker's claim
-/// ran out) for `lease` (one statement).
+/// Claims the job's oldest waiting execution that is due (or one whose
+/// worker's lease ran out) for `lease` (one statement).
 pub async fn claim(
     pool: &Pool,
     job_id: i64,
@@ -232,7 +246,8 @@ pub async fn claim(
                AND (e.job_id, e.exec_id) = (
                    SELECT job_id, exec_id FROM process_execution
                    WHERE job_id = $1
-                     AND (status = 'waiting' OR (status = 'running' AND claimed_until < now()))
+                     AND status IN ('waiting', 'running')
+                     AND (claimed_until IS NULL OR claimed_until < now())
                    ORDER BY exec_id
                    LIMIT 1
                    FOR UPDATE SKIP LOCKED)
@@ -302,22 +317,17 @@ pub enum RunOutcome {
     Failed(String),
 }
 
-/// What finishing a run did.
-#[derive(Debug, Default)]
-pub struct Finished {
-    pub stored: Vec<Stored>,
-    /// A retry was made: the run is to be tried again later.
-    pub retry: bool,
-}
-
 /// Records the end of a claimed execution (if this worker still holds it).
+/// A failure with retries left makes the next execution, due after the
+/// backoff of [`retry_delay`]; the sweeper enqueues it then
+/// ([`enqueue_due`]). Returns the outbox rows to publish.
 pub async fn finish(
     pool: &Pool,
     claimed: &Claimed,
     outcome: &RunOutcome,
     worker: &str,
     channel: &str,
-) -> Result<Finished, StoreError> {
+) -> Result<Vec<Stored>, StoreError> {
     let (status, outputs, message) = match outcome {
         RunOutcome::Succeeded(outputs) => ("succeeded", Some(Value::Object(outputs.clone())), ""),
         RunOutcome::Failed(message) => ("failed", None, message.as_str()),
@@ -345,7 +355,7 @@ pub async fn finish(
         )
         .await?;
     if updated == 0 {
-        return Ok(Finished::default());
+        return Ok(Vec::new());
     }
     let retry = status == "failed" && claimed.attempt <= claimed.retry_count;
     let mut rows = Vec::new();
@@ -356,6 +366,7 @@ pub async fn finish(
             claimed.fire,
             claimed.attempt + 1,
             claimed.sync,
+            Some(retry_delay(claimed.attempt)),
         )
         .await?;
         tx.execute(
@@ -390,7 +401,7 @@ pub async fn finish(
     }
     let stored = outbox::insert(&tx, rows).await?;
     tx.commit().await?;
-    Ok(Finished { stored, retry })
+    Ok(stored)
 }
 
 /// An execution as producers see it.
@@ -482,6 +493,38 @@ pub async fn final_outcome(pool: &Pool, job_id: i64) -> Result<Option<ExecutionV
     Ok(client.query_opt(&sql, &[&job_id]).await?.as_ref().map(view))
 }
 
+/// Enqueues the executions that are due: retries whose backoff is over,
+/// and runs whose lease ran out (their worker died, or stopped before the
+/// run ended), which are waiting again. Returns the outbox rows of their
+/// run messages.
+pub async fn enqueue_due(pool: &Pool) -> Result<Vec<Stored>, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let statement = tx
+        .prepare_cached(
+            "WITH due AS (
+                 SELECT job_id, exec_id FROM process_execution
+                 WHERE status IN ('waiting', 'running') AND claimed_until < now()
+                 ORDER BY claimed_until
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED)
+             UPDATE process_execution e
+             SET status = 'waiting', worker = NULL, started_at = NULL, claimed_until = NULL
+             FROM due, process_job j
+             WHERE e.job_id = due.job_id AND e.exec_id = due.exec_id AND j.id = e.job_id
+             RETURNING e.job_id, j.process, j.worker_group",
+        )
+        .await?;
+    let rows = tx.query(&statement, &[&DUE_BATCH]).await?;
+    let work = rows
+        .iter()
+        .map(|row| run_message(row.get(0), row.get(1), row.get(2)))
+        .collect();
+    let stored = outbox::insert(&tx, work).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
 /// Makes the fires that are due; returns the outbox rows of their runs.
 pub async fn fire_due(pool: &Pool) -> Result<Vec<Stored>, StoreError> {
     let mut client = pool.get().await?;
@@ -519,7 +562,7 @@ pub async fn fire_due(pool: &Pool) -> Result<Vec<Stored>, StoreError> {
         let mut following = None;
         for _ in 0..MAX_FIRES_PER_SWEEP {
             fires += 1;
-            new_execution(&tx, job_id, fires, 1, false).await?;
+            new_execution(&tx, job_id, fires, 1, false, None).await?;
             work.push(run_message(job_id, &process, &group));
             let late = (now - next).to_std().unwrap_or_default();
             let after = if late > MISFIRE_TOLERANCE { now } else { next };
