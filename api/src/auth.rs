@@ -6,17 +6,29 @@
 //! Verifying argon2 costs tens of milliseconds of CPU by design, too much
 //! for every request of a busy producer, so a successful
 //! verification is remembered for [`CACHE_TTL`] as a SHA-256 digest of the
-//! password (never the password itself). Unknown users cost a verification
-//! against a dummy hash, so timing does not tell which users exist.
+//! password (never the password itself), compared in constant time. Unknown
+//! users cost a verification against a dummy hash, so timing does not tell
+//! which users exist.
+//!
+//! Failed logins are counted per client address (the TCP peer: behind a
+//! proxy, the proxy's address): after `login_max_failures` within
+//! `login_failure_window_secs` (successes in between do not reset the
+//! count), the address's logins are refused with 429 and `Retry-After`
+//! until the window ends, right or wrong. A request without credentials is
+//! not a failed login.
+//!
+//! Roles: `admin` may do everything; `producer` may submit work and read
+//! statuses; `reader` may only read statuses (see [`protocol_role`]).
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
@@ -26,6 +38,7 @@ use base64::engine::general_purpose::STANDARD;
 use fila_shared::config::{Role, UserConfig};
 use fila_shared::session;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::errors::ApiError;
 use crate::state::SharedState;
@@ -43,12 +56,26 @@ struct Verified {
     until: Instant,
 }
 
-/// The configured users and the cache of recent verifications.
+/// Failed logins of one client address in the current window.
+struct Failures {
+    count: u32,
+    since: Instant,
+}
+
+/// The configured users, the cache of recent verifications and the failed
+/// logins per client address.
 pub struct Users {
     users: HashMap<String, User>,
     dummy_hash: String,
     verified: Mutex<HashMap<String, Verified>>,
+    failures: Mutex<HashMap<IpAddr, Failures>>,
+    max_failures: u32,
+    window: Duration,
 }
+
+/// Client addresses tracked at most; past this, expired windows are
+/// dropped, then the oldest.
+const FAILURES_TRACKED: usize = 10_000;
 
 /// Who made a request.
 #[derive(Debug, Clone)]
@@ -59,12 +86,16 @@ pub struct Caller {
 
 impl Caller {
     pub fn may(&self, role: Role) -> bool {
-        self.roles.contains(&Role::Admin) || self.roles.contains(&role)
+        self.roles.iter().any(|held| match held {
+            Role::Admin => true,
+            Role::Producer => matches!(role, Role::Producer | Role::Reader),
+            Role::Reader => role == Role::Reader,
+        })
     }
 }
 
 impl Users {
-    pub fn new(configs: &[UserConfig]) -> Self {
+    pub fn new(configs: &[UserConfig], max_failures: u32, window: Duration) -> Self {
         let users = configs
             .iter()
             .map(|u| {
@@ -81,17 +112,95 @@ impl Users {
             users,
             dummy_hash: hash_password("fila-dummy-password").unwrap_or_default(),
             verified: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            max_failures,
+            window,
         }
     }
 
-    /// Checks the `Authorization` header.
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
-        let (name, password) = basic_credentials(headers).ok_or(ApiError::Unauthenticated)?;
-        self.verify(name, password).await
+    /// Checks the `Authorization` header of a request from `client`.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        client: IpAddr,
+    ) -> Result<Caller, ApiError> {
+        if !headers.contains_key(AUTHORIZATION) {
+            return Err(ApiError::Unauthenticated);
+        }
+        self.refuse_if_blocked(client)?;
+        let verified = match basic_credentials(headers) {
+            Some((name, password)) => self.verify_password(name, password).await,
+            None => Err(ApiError::Unauthenticated),
+        };
+        if verified.is_err() {
+            self.record_failure(client);
+        }
+        verified
     }
 
-    /// Checks a user's password.
-    pub async fn verify(&self, name: String, password: String) -> Result<Caller, ApiError> {
+    /// Checks a user's password, given by `client`.
+    pub async fn verify(
+        &self,
+        name: String,
+        password: String,
+        client: IpAddr,
+    ) -> Result<Caller, ApiError> {
+        self.refuse_if_blocked(client)?;
+        let verified = self.verify_password(name, password).await;
+        if verified.is_err() {
+            self.record_failure(client);
+        }
+        verified
+    }
+
+    /// 429 while `client` has used up its failed logins.
+    fn refuse_if_blocked(&self, client: IpAddr) -> Result<(), ApiError> {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        match failures.get(&client) {
+            Some(f) if f.count >= self.max_failures && f.since.elapsed() < self.window => {
+                let left = self.window.saturating_sub(f.since.elapsed());
+                Err(ApiError::TooManyFailedLogins {
+                    retry_after: left.as_secs().max(1),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failed login from `client`. Successes do not reset the
+    /// count (one good account must not cover guessing at others); the
+    /// count ends with its window.
+    fn record_failure(&self, client: IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if failures.len() >= FAILURES_TRACKED && !failures.contains_key(&client) {
+            failures.retain(|_, f| now.duration_since(f.since) < self.window);
+            if failures.len() >= FAILURES_TRACKED
+                && let Some(oldest) = failures
+                    .iter()
+                    .min_by_key(|(_, f)| f.since)
+                    .map(|(ip, _)| *ip)
+            {
+                failures.remove(&oldest);
+            }
+        }
+        let entry = failures.entry(client).or_insert(Failures {
+            count: 0,
+            since: now,
+        });
+        if now.duration_since(entry.since) >= self.window {
+            *entry = Failures {
+                count: 0,
+                since: now,
+            };
+        }
+        entry.count = entry.count.saturating_add(1);
+        if entry.count == self.max_failures {
+            tracing::warn!(%client, failures = entry.count, "failed logins: this address is refused until its window ends");
+        }
+    }
+
+    async fn verify_password(&self, name: String, password: String) -> Result<Caller, ApiError> {
         let digest = Sha256::digest(password.as_bytes()).to_vec();
         let user = self.users.get(&name);
         if let Some(user) = user
@@ -130,7 +239,7 @@ impl Users {
         let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
         verified
             .get(name)
-            .is_some_and(|v| v.until > Instant::now() && v.digest == digest)
+            .is_some_and(|v| v.until > Instant::now() && bool::from(v.digest.ct_eq(digest)))
     }
 
     fn remember(&self, name: &str, digest: Vec<u8>) {
@@ -171,13 +280,37 @@ pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Er
         .to_string())
 }
 
-/// Middleware: the caller must be a producer (or an admin).
-pub async fn require_producer(
+/// The role a protocol request needs: reading (GET and HEAD) needs
+/// `reader`, anything else `producer`; but Creatio's `Execute` runs a
+/// process even as a GET, and wsProcess's one POST endpoint carries both
+/// kinds of operation, so its handler checks `producer` for the Execute
+/// operations itself.
+pub fn protocol_role(method: &Method, path: &str) -> Role {
+    if path.ends_with("/Execute") {
+        Role::Producer
+    } else if path == "/wsProcess/IwsProcess" || matches!(*method, Method::GET | Method::HEAD) {
+        Role::Reader
+    } else {
+        Role::Producer
+    }
+}
+
+/// Middleware of the protocol endpoints (see [`protocol_role`]).
+pub async fn require_protocol_role(
     State(state): State<SharedState>,
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    require(&state, Role::Producer, request, next).await
+    let role = protocol_role(request.method(), request.uri().path());
+    require(&state, role, request, next).await
+}
+
+/// The client's address: the TCP peer (unspecified when unknown).
+pub fn client_address(request: &Request) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
 }
 
 /// Middleware: the caller must be an admin.
@@ -189,10 +322,12 @@ pub async fn require_admin(
     require(&state, Role::Admin, request, next).await
 }
 
+/// Authenticates the caller, checks `role`, and hands the [`Caller`] to the
+/// handler as a request extension.
 async fn require(
     state: &SharedState,
     role: Role,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let headers = request.headers();
@@ -200,12 +335,16 @@ async fn require(
         Some(token) if !headers.contains_key(AUTHORIZATION) => {
             session_caller(state, request.method(), headers, token).await?
         }
-        _ => state.users.authenticate(headers).await?,
+        _ => {
+            let client = client_address(&request);
+            state.users.authenticate(request.headers(), client).await?
+        }
     };
     if !caller.may(role) {
         return Err(ApiError::Forbidden);
     }
     tracing::debug!(user = %caller.name, "authenticated");
+    request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
 }
 
@@ -239,8 +378,8 @@ async fn session_caller(
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let csrf = headers.get(CSRF).and_then(|v| v.to_str().ok());
-    if !safe && csrf != Some(session.csrf.as_str()) {
+    let csrf = headers.get(CSRF).map(|v| v.as_bytes()).unwrap_or_default();
+    if !safe && !bool::from(csrf.ct_eq(session.csrf.as_bytes())) {
         return Err(ApiError::Unauthenticated);
     }
     state
@@ -254,12 +393,18 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
     fn users() -> Users {
-        Users::new(&[UserConfig {
-            name: "erp".into(),
-            password_hash: hash_password("secret").expect("hashes"),
-            roles: vec![Role::Producer],
-        }])
+        Users::new(
+            &[UserConfig {
+                name: "erp".into(),
+                password_hash: hash_password("secret").expect("hashes"),
+                roles: vec![Role::Producer],
+            }],
+            3,
+            Duration::from_secs(60),
+        )
     }
 
     fn header(value: &str) -> HeaderMap {
@@ -280,10 +425,11 @@ mod tests {
         let users = users();
         for _ in 0..2 {
             let caller = users
-                .authenticate(&basic("erp", "secret"))
+                .authenticate(&basic("erp", "secret"), CLIENT)
                 .await
                 .expect("in");
-            assert!(caller.may(Role::Producer) && !caller.may(Role::Admin));
+            assert!(caller.may(Role::Producer) && caller.may(Role::Reader));
+            assert!(!caller.may(Role::Admin));
         }
     }
 
@@ -291,7 +437,7 @@ mod tests {
     async fn refuses_wrong_passwords_unknown_users_and_garbage() {
         let users = users();
         users
-            .authenticate(&basic("erp", "secret"))
+            .authenticate(&basic("erp", "secret"), CLIENT)
             .await
             .expect("in");
         for headers in [
@@ -301,7 +447,78 @@ mod tests {
             header("Bearer abc"),
             HeaderMap::new(),
         ] {
-            assert!(users.authenticate(&headers).await.is_err());
+            assert!(users.authenticate(&headers, CLIENT).await.is_err());
         }
+    }
+
+    #[tokio::test]
+    async fn failed_logins_block_their_address_only() {
+        let users = users();
+        let other = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9));
+        for _ in 0..3 {
+            assert!(matches!(
+                users.authenticate(&basic("erp", "wrong"), CLIENT).await,
+                Err(ApiError::Unauthenticated)
+            ));
+        }
+        for headers in [basic("erp", "secret"), basic("erp", "wrong")] {
+            assert!(matches!(
+                users.authenticate(&headers, CLIENT).await,
+                Err(ApiError::TooManyFailedLogins { retry_after }) if retry_after > 0
+            ));
+        }
+        assert!(
+            users
+                .authenticate(&basic("erp", "secret"), other)
+                .await
+                .is_ok()
+        );
+        assert!(matches!(
+            users.authenticate(&HeaderMap::new(), CLIENT).await,
+            Err(ApiError::Unauthenticated)
+        ));
+    }
+
+    #[test]
+    fn roles_nest() {
+        let caller = |roles: Vec<Role>| Caller {
+            name: "u".into(),
+            roles,
+        };
+        let reader = caller(vec![Role::Reader]);
+        assert!(
+            reader.may(Role::Reader) && !reader.may(Role::Producer) && !reader.may(Role::Admin)
+        );
+        let admin = caller(vec![Role::Admin]);
+        assert!(
+            [Role::Reader, Role::Producer, Role::Admin]
+                .iter()
+                .all(|r| admin.may(*r))
+        );
+        assert!(!caller(Vec::new()).may(Role::Reader));
+    }
+
+    #[test]
+    fn protocol_roles() {
+        assert_eq!(protocol_role(&Method::GET, "/rest/wstafst2"), Role::Reader);
+        assert_eq!(
+            protocol_role(&Method::POST, "/rest/wstafst2"),
+            Role::Producer
+        );
+        assert_eq!(
+            protocol_role(&Method::DELETE, "/rest/wstafst2"),
+            Role::Producer
+        );
+        assert_eq!(
+            protocol_role(
+                &Method::GET,
+                "/0/ServiceModel/ProcessEngineService.svc/P/Execute"
+            ),
+            Role::Producer
+        );
+        assert_eq!(
+            protocol_role(&Method::POST, "/wsProcess/IwsProcess"),
+            Role::Reader
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! `taf::errors`); details of server-side failures go to the log only.
 
 use axum::Json;
-use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fila_shared::db::StoreError;
@@ -16,6 +16,8 @@ pub enum ApiError {
     Unauthenticated,
     #[error("this user may not call this endpoint")]
     Forbidden,
+    #[error("too many failed logins from this address; retry in {retry_after} s")]
+    TooManyFailedLogins { retry_after: u64 },
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
@@ -36,6 +38,7 @@ impl IntoResponse for ApiError {
         let status = match &self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::TooManyFailedLogins { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -45,11 +48,19 @@ impl IntoResponse for ApiError {
             }
         };
         let mut response = error_body(status, status.as_u16(), &self.to_string());
-        if matches!(self, ApiError::Unauthenticated) {
-            response.headers_mut().insert(
-                WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"fila\", charset=\"UTF-8\""),
-            );
+        match self {
+            ApiError::Unauthenticated => {
+                response.headers_mut().insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"fila\", charset=\"UTF-8\""),
+                );
+            }
+            ApiError::TooManyFailedLogins { retry_after } => {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            _ => {}
         }
         response
     }

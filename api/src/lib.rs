@@ -90,7 +90,8 @@ pub async fn run(
         waiters,
     };
     let state: SharedState = Arc::new(AppState::new(config, parts));
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     // The router, and with it the last relay handle, is gone: what the relay
@@ -110,7 +111,10 @@ fn router(state: SharedState) -> Router {
     let protocols = taf::routes()
         .merge(eai::routes())
         .merge(process::routes())
-        .route_layer(from_fn_with_state(state.clone(), auth::require_producer));
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            auth::require_protocol_role,
+        ));
     let admin = admin::routes().route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -43,7 +43,11 @@ pub struct Parts {
 
 impl AppState {
     pub fn new(config: Config, parts: Parts) -> Self {
-        let users = Users::new(&config.users);
+        let users = Users::new(
+            &config.users,
+            config.login_max_failures,
+            std::time::Duration::from_secs(config.login_failure_window_secs),
+        );
         Self {
             config,
             pool: parts.pool,

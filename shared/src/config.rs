@@ -41,7 +41,8 @@ pub struct UserConfig {
     pub name: String,
     /// PHC string of an argon2 hash (`fila-api hash-password` prints one).
     pub password_hash: String,
-    /// `producer` (protocol endpoints) and/or `admin` (everything).
+    /// `producer` (submit, and read statuses), `reader` (read statuses
+    /// only) and/or `admin` (everything).
     #[serde(default = "default_roles")]
     pub roles: Vec<Role>,
 }
@@ -54,8 +55,11 @@ fn default_roles() -> Vec<Role> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// May call the protocol endpoints (TAF, ...).
+    /// May submit work through the protocol endpoints and read its status
+    /// (the protocols expect a producer to follow what it sent).
     Producer,
+    /// May only read statuses (GET endpoints, wsProcess GetProcessStatus).
+    Reader,
     /// May call everything, including `/admin`.
     Admin,
 }
@@ -179,6 +183,11 @@ pub struct Config {
     pub worker_groups: Vec<String>,
     /// Seconds a Creatio login session lasts without use.
     pub session_ttl_secs: u64,
+    /// Failed logins from one client address within
+    /// `login_failure_window_secs` after which its logins are refused (429)
+    /// until the window ends.
+    pub login_max_failures: u32,
+    pub login_failure_window_secs: u64,
 }
 
 impl Default for Config {
@@ -215,6 +224,8 @@ impl Default for Config {
             process_sync_timeout_secs: 60,
             worker_groups: vec![crate::amqp::topology::DEFAULT_GROUP.to_string()],
             session_ttl_secs: 3_600,
+            login_max_failures: 10,
+            login_failure_window_secs: 60,
         }
     }
 }

@@ -15,3 +15,6 @@ pub mod shutdown;
 pub mod startup;
 pub mod taf;
 pub mod telemetry;
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -18,6 +18,9 @@ use crate::{amqp_url, database_url};
 pub const PRODUCER: (&str, &str) = ("erp", "secret");
 /// The admin of the tests: admin / admin-secret.
 pub const ADMIN: (&str, &str) = ("admin", "admin-secret");
+/// The reader of the tests: viewer / reader-secret.
+pub const READER: (&str, &str) = ("viewer", "reader-secret");
+const READER_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$R/P5HOlLsMAWdWivzY4APw$1Ma/x12OAVtW5iObGoecSKz6WX9RywQOv095JZ7s6Cg";
 const PRODUCER_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$J42FwElh6JOAChXGnVm52w$p5A2U4cktC2DTWx8j5Pw3zSR9hPcmN51HGBaddQ0Vdo";
 const ADMIN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$5WwezsJZrMOt3NkeBp3/bA$A17FLKqk/KcSFTf01jROUOY9QnEJKGptDeFJBjxAKlo";
 
@@ -144,8 +147,9 @@ impl Fila {
         std::fs::create_dir_all(&dir).expect("temp dir");
         let mut toml = format!(
             "[[users]]\nname = \"{}\"\npassword_hash = \"{PRODUCER_HASH}\"\nroles = [\"producer\"]\n\n\
-             [[users]]\nname = \"{}\"\npassword_hash = \"{ADMIN_HASH}\"\nroles = [\"admin\"]\n",
-            PRODUCER.0, ADMIN.0
+             [[users]]\nname = \"{}\"\npassword_hash = \"{ADMIN_HASH}\"\nroles = [\"admin\"]\n\n\
+             [[users]]\nname = \"{}\"\npassword_hash = \"{READER_HASH}\"\nroles = [\"reader\"]\n",
+            PRODUCER.0, ADMIN.0, READER.0
         );
         for (branch, group, registration) in &setup.branches {
             toml.push_str(&format!(
@@ -313,6 +317,20 @@ impl Fila {
         self.http
             .request(method, self.url(path))
             .basic_auth(ADMIN.0, Some(ADMIN.1))
+    }
+
+    /// A request as the reader.
+    pub fn reader(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .basic_auth(READER.0, Some(READER.1))
+    }
+
+    /// A request with a wrong password.
+    pub fn impostor(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .basic_auth(PRODUCER.0, Some("not-the-password"))
     }
 
     /// A request without credentials.

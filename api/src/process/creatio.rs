@@ -23,8 +23,8 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fila_shared::db::StoreError;
@@ -35,9 +35,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{Start, StartError, start, wait_final};
-use crate::auth::{CSRF, SESSION_COOKIE};
+use crate::auth::{self, CSRF, SESSION_COOKIE};
 use crate::body::read_limited;
-use crate::errors::error_body;
+use crate::errors::{ApiError, error_body};
 use crate::state::SharedState;
 
 const SERIALIZATION_NS: &str = "http://schemas.microsoft.com/2003/10/Serialization/";
@@ -301,8 +301,9 @@ fn login_answer(status: StatusCode, code: i32, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-pub async fn login(State(state): State<SharedState>, body: Body) -> Response {
-    let bytes = match read_limited(body, state.config.max_body_bytes).await {
+pub async fn login(State(state): State<SharedState>, request: Request) -> Response {
+    let client = auth::client_address(&request);
+    let bytes = match read_limited(request.into_body(), state.config.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(e) => return login_answer(StatusCode::PAYLOAD_TOO_LARGE, 1, &e.to_string()),
     };
@@ -315,10 +316,17 @@ pub async fn login(State(state): State<SharedState>, body: Body) -> Response {
     };
     let caller = match state
         .users
-        .verify(credentials.user_name, credentials.user_password)
+        .verify(credentials.user_name, credentials.user_password, client)
         .await
     {
         Ok(caller) => caller,
+        Err(e @ ApiError::TooManyFailedLogins { retry_after }) => {
+            let mut answer = login_answer(StatusCode::TOO_MANY_REQUESTS, 1, &e.to_string());
+            answer
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+            return answer;
+        }
         Err(_) => {
             return login_answer(StatusCode::OK, 1, "Invalid username or password specified.");
         }

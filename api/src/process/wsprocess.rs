@@ -15,13 +15,15 @@
 //! them; `ProcessServerName` is the process's name. The body is UTF-8 (or
 //! UTF-16 with a byte order mark); a SOAPAction header, when sent, must name
 //! the body's operation. Bad requests get `Client` faults, failures `Server`
-//! faults, both with HTTP 500 as SOAP 1.1 has it.
+//! faults, both with HTTP 500 as SOAP 1.1 has it; a `reader` calling an
+//! Execute operation gets a `Client` fault with HTTP 403.
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use fila_shared::config::Role;
 use fila_shared::db::StoreError;
 use fila_shared::process::rm_params::{self, ParamsError};
 use fila_shared::process::soap::{self, Call, EnvelopeError, FaultCode};
@@ -30,6 +32,7 @@ use quick_xml::escape::escape;
 use serde_json::Map;
 
 use super::{Start, StartError, start, wait_final};
+use crate::auth::Caller;
 use crate::body::read_limited;
 use crate::state::SharedState;
 
@@ -61,6 +64,8 @@ enum WsError {
         "IwsProcess has no operation {0}; it offers ExecuteWithXmlParams, ExecuteWithXmlParamsAsync and GetProcessStatus"
     )]
     UnknownOperation(String),
+    #[error("this user may read statuses but not start processes")]
+    Forbidden,
     #[error("{0} is required")]
     Missing(&'static str),
     #[error("{name} must be a whole number, not {value:?}")]
@@ -97,6 +102,7 @@ impl IntoResponse for WsError {
     fn into_response(self) -> Response {
         let status = match &self {
             WsError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            WsError::Forbidden => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if let WsError::Store(e) | WsError::Start(StartError::Store(e)) = &self {
@@ -110,20 +116,33 @@ fn xml(status: StatusCode, body: String) -> Response {
     (status, [(CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
-pub async fn call(State(state): State<SharedState>, headers: HeaderMap, body: Body) -> Response {
-    match answer(&state, &headers, body).await {
+pub async fn call(
+    State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match answer(&state, &caller, &headers, body).await {
         Ok(envelope) => xml(StatusCode::OK, envelope),
         Err(e) => e.into_response(),
     }
 }
 
-async fn answer(state: &SharedState, headers: &HeaderMap, body: Body) -> Result<String, WsError> {
+async fn answer(
+    state: &SharedState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<String, WsError> {
     let bytes = read_limited(body, state.config.max_body_bytes)
         .await
         .map_err(|e| WsError::TooLarge(e.to_string()))?;
     let text = decode(&bytes).ok_or(WsError::Encoding)?;
     let call = soap::read_call(&text)?;
     check_action(headers, &call.operation)?;
+    if call.operation.starts_with("Execute") && !caller.may(Role::Producer) {
+        return Err(WsError::Forbidden);
+    }
     match call.operation.as_str() {
         "ExecuteWithXmlParams" => execute(state, &call).await,
         "ExecuteWithXmlParamsAsync" => execute_async(state, &call).await,

@@ -203,6 +203,7 @@ fn split_body(body: &[u8]) -> Result<(Vec<Value>, bool), Problem> {
 mod tests {
     use super::*;
     use crate::config::EaiTransactionConfig;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn registry() -> Registry {
@@ -311,5 +312,75 @@ mod tests {
             code(parse(&json!(42), BatchType::Simple).expect_err("not")),
             "EAI-002"
         );
+    }
+
+    const HEADER_FIELDS: &[&str] = &[
+        "UUID",
+        "Transaction",
+        "Version",
+        "SourceApplication",
+        "ProductName",
+        "ProductVersion",
+        "CompanyId",
+        "BranchId",
+        "GeneratedOn",
+        "DeliveryType",
+        "Event",
+        "BatchUUID",
+    ];
+
+    fn plausible() -> impl Strategy<Value = String> + Clone {
+        prop_oneof![
+            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            prop::sample::select(vec!["ITEM", "ORDER", "item", "NOPE"]).prop_map(String::from),
+            "[0-9]\\.[0-9]{3}",
+            prop::sample::select(vec!["sync", "async", "upsert", "delete"]).prop_map(String::from),
+            ".{0,12}",
+        ]
+    }
+
+    fn message_value() -> impl Strategy<Value = Value> {
+        (
+            crate::testing::object_with(HEADER_FIELDS, plausible()),
+            crate::testing::json_value(),
+            any::<bool>(),
+        )
+            .prop_map(|(header, content, whole)| {
+                if whole {
+                    json!({ "Header": header, "Content": content })
+                } else {
+                    header
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn any_body_is_answered_without_panic(bytes in any::<Vec<u8>>()) {
+            let registry = registry();
+            for batch_type in [BatchType::Simple, BatchType::Business] {
+                let ctx = RequestContext {
+                    batch_type,
+                    event: Event::Upsert,
+                    path_transaction: None,
+                    registry: &registry,
+                    max_messages: 10,
+                };
+                let _ = TransactionRequest::parse(&bytes, &ctx);
+            }
+        }
+
+        #[test]
+        fn any_message_or_lot_is_answered_without_panic(
+            messages in prop::collection::vec(message_value(), 0..5),
+            single in any::<bool>(),
+        ) {
+            let body = match (single, messages.first()) {
+                (true, Some(first)) => first.clone(),
+                _ => Value::Array(messages),
+            };
+            let _ = parse(&body, BatchType::Simple);
+            let _ = parse(&body, BatchType::Business);
+        }
     }
 }

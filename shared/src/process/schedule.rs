@@ -118,6 +118,7 @@ pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use proptest::prelude::*;
 
     fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
@@ -181,5 +182,38 @@ mod tests {
             Some(at(2020, 11, 16, 16, 56, 0))
         );
         assert_eq!(parse_date("16/11/2020"), None);
+    }
+
+    fn cron_field() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(vec![
+                "*", "?", "L", "W", "LW", "L-3", "15W", "MON#2", "6#5", "FR", "MO-FR", "JAN",
+                "1-5", "0/10", "5/0", "*/7", "1,2,3", "0", "59", "60", "31", "32", "12", "13",
+                "1970", "2099", "2100", "", "-1", "#", "L#L",
+            ])
+            .prop_map(String::from),
+            "[0-9]{1,4}",
+            "[0-9*?LW#/,-]{1,6}",
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_read_or_refused_without_panic(text in ".{0,60}") {
+            let _ = QuartzCron::parse(&text);
+        }
+
+        #[test]
+        fn parsed_expressions_give_their_next_fire(
+            fields in prop::collection::vec(cron_field(), 6..=7),
+        ) {
+            if let Ok(cron) = QuartzCron::parse(&fields.join(" ")) {
+                let from = at(2026, 1, 1, 0, 0, 0);
+                if let Some(next) = cron.next_after(from) {
+                    prop_assert!(next > from);
+                }
+                let _ = cron.first_from(from);
+            }
+        }
     }
 }

@@ -618,6 +618,8 @@ fn decode_message(text: &str, kind: MessageType) -> Result<Vec<u8>, Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
 
     const SEED_LOT: &[u8] = include_bytes!("../../../tests/fixtures/taf_seed_lot.json");
 
@@ -730,5 +732,79 @@ mod tests {
             LotRequest::parse(SEED_LOT, 1),
             Ok(Err(LotRefusal::TooManyItems { items: 2, max: 1 }))
         ));
+    }
+
+    const ITEM_FIELDS: &[&str] = &[
+        "registryKey",
+        "companyGroup",
+        "sourceBranch",
+        "messageType",
+        "messageSequential",
+        "registryType",
+        "integrationMessage",
+        "integrationDate",
+        "integrationTime",
+        "registryPriority",
+        "integrationQueue",
+        "erpOwner",
+        "registryPredecessor",
+        "transferBranch",
+    ];
+
+    /// A value a TAF item field could plausibly hold, or base64 of one.
+    fn plausible() -> impl Strategy<Value = String> + Clone {
+        prop_oneof![
+            "[0-9]{1,6}",
+            "S-[0-9]{4}",
+            "[A-Z0-9 ]{0,10}",
+            "20[0-9]{2}-[01][0-9]-[0-3][0-9]",
+            "[0-2][0-9]:[0-5][0-9]:[0-5][0-9]",
+            "<eSocial><evt[A-Za-z]{3,12}>.{0,20}</evt[A-Za-z]{3,12}></eSocial>"
+                .prop_map(|xml| STANDARD.encode(xml)),
+            any::<Vec<u8>>().prop_map(|bytes| STANDARD.encode(bytes)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_body_is_answered_without_panic(bytes in any::<Vec<u8>>()) {
+            let _ = LotRequest::parse(&bytes, 10);
+        }
+
+        #[test]
+        fn any_lot_is_examined_without_panic(
+            ticket in prop_oneof![".{0,40}".prop_map(Value::String), crate::testing::json_value()],
+            items in prop::collection::vec(crate::testing::object_with(ITEM_FIELDS, plausible()), 0..6),
+            trailing_comma in any::<bool>(),
+        ) {
+            let mut body = serde_json::json!({ "ticketCode": ticket, "lote": items }).to_string();
+            if trailing_comma {
+                body = body.replacen("}]", "},]", 1);
+            }
+            if let Ok(Ok(mut lot)) = LotRequest::parse(body.as_bytes(), 5) {
+                let _ = lot.apply_branches(&branches(&[("0100", "01"), ("0200", "02")]));
+            }
+        }
+
+        #[test]
+        fn base64_in_lines_decodes_to_its_bytes(
+            bytes in prop::collection::vec(any::<u8>(), 1..300),
+            width in 1usize..80,
+        ) {
+            let encoded = STANDARD.encode(&bytes);
+            let lines: Vec<String> = encoded
+                .as_bytes()
+                .chunks(width)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect();
+            prop_assert_eq!(decode_message(&lines.join("\r\n"), MessageType::Text), Ok(bytes));
+        }
+
+        #[test]
+        fn any_text_is_decoded_or_refused_806(text in ".{0,200}") {
+            if let Err(refusal) = decode_message(&text, MessageType::Xml) {
+                prop_assert_eq!(refusal.code(), 806);
+            }
+        }
     }
 }
