@@ -268,3 +268,80 @@ async fn failed_logins_are_limited_per_client_address() {
     let log = fila.api_log();
     assert!(!log.contains("not-the-password"), "no password in the log");
 }
+
+/// What goes through fila stays out of its logs at the default level, and
+/// a `command` process gets its parameters as data, never through a shell.
+#[tokio::test]
+async fn logs_hold_no_bodies_or_passwords_and_commands_see_no_shell() {
+    const MARK: &str = "BODYMARK-7f3a";
+    let dir = std::env::temp_dir().join(format!("fila-shell-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let pwned = dir.join("pwned");
+    let definitions = format!(
+        "[[process]]\nname = \"EchoCommand\"\nrunner = \"command\"\ncommand = \"{}\"\nargs = [\"echo\"]\n",
+        fila_tests::runs::runner_script()
+    );
+    let fila = Setup::new().processes(&definitions).start().await;
+
+    let xml = fila_tests::taf::rubrica_xml("LOGGED", 0)
+        .replace("<eSocial>", &format!("<eSocial><!--{MARK}-->"));
+    fila.post_lot(&fila_tests::taf::lot(
+        "T-LOGS",
+        vec![fila_tests::taf::item_with(
+            "LOGGED",
+            json!({ "integrationMessage": fila_tests::taf::b64(&xml) }),
+        )],
+    ))
+    .await;
+    let mut eai = fila_tests::eai::message(
+        "9d6a1f3e-1111-4c2b-9d3e-000000000001",
+        "CUSTOMERVENDOR",
+        "L1",
+    );
+    eai["Content"]["Name"] = json!(MARK);
+    let (status, _) = send(
+        fila.request(Method::POST, "/totvseai/standardmessage/v1/transactions")
+            .json(&eai),
+    )
+    .await;
+    assert!(status.is_success());
+    let hostile = format!(
+        "$(touch {}) `touch {}`; touch {} {MARK}",
+        pwned.display(),
+        pwned.display(),
+        pwned.display()
+    );
+    let (status, answer) = send(
+        fila.request(
+            Method::POST,
+            "/0/ServiceModel/ProcessEngineService.svc/RunProcess",
+        )
+        .json(&json!({
+            "schemaName": "EchoCommand",
+            "parameterValues": [{ "name": "text", "value": hostile }],
+            "resultParameterNames": ["input"],
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        answer["resultParameterValues"]["input"],
+        json!({ "text": hostile }),
+        "{answer}"
+    );
+    assert!(!pwned.exists(), "no shell ran the parameter");
+    let _ = send(fila.reader(Method::GET, "/rest/wstafst2?ticketCode=T-LOGS&startRecNo=0")).await;
+    assert!(fila.wait_finished("T-LOGS", 1, 30).await);
+
+    let logs = [
+        fila.api_log(),
+        std::fs::read_to_string(fila.log_path("worker-0.log")).unwrap_or_default(),
+    ];
+    assert!(logs[0].contains("TAF lot received") && logs[1].contains("consuming"));
+    for log in &logs {
+        for secret in [MARK, "reader-secret", "ZXJwOnNlY3JldA==", "argon2id"] {
+            assert!(!log.contains(secret), "{secret} in a log");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

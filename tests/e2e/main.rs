@@ -1,5 +1,6 @@
 //! End-to-end tests: the real binaries against the real services.
 
+mod abuse;
 mod access;
 mod dead_letters;
 mod eai_contents;

@@ -47,6 +47,8 @@ const SERIALIZATION_NS: &str = "http://schemas.microsoft.com/2003/10/Serializati
 pub enum CreatioError {
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    TooLarge(String),
     #[error(transparent)]
     Start(#[from] StartError),
     #[error("{0}")]
@@ -64,6 +66,7 @@ impl CreatioError {
             | CreatioError::Start(StartError::Parameters(_) | StartError::UnknownGroup(_)) => {
                 StatusCode::BAD_REQUEST
             }
+            CreatioError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             CreatioError::Start(StartError::UnknownProcess(_)) => StatusCode::NOT_FOUND,
             CreatioError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             CreatioError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -79,6 +82,7 @@ impl CreatioError {
             CreatioError::BadRequest(_) | CreatioError::Start(StartError::Parameters(_)) => {
                 "InvalidParameters"
             }
+            CreatioError::TooLarge(_) => "RequestTooLarge",
             CreatioError::Start(StartError::UnknownProcess(_)) => "ProcessSchemaNotFound",
             CreatioError::Start(StartError::UnknownGroup(_)) => "UnknownWorkerGroup",
             CreatioError::Failed(_) => "ProcessFailed",
@@ -272,7 +276,7 @@ async fn read_run_process(
 ) -> Result<RunProcessRequest, CreatioError> {
     let bytes = read_limited(body, state.config.max_body_bytes)
         .await
-        .map_err(|e| CreatioError::BadRequest(e.to_string()))?;
+        .map_err(|e| CreatioError::TooLarge(e.to_string()))?;
     let request: RunProcessRequest = serde_json::from_slice(&bytes).map_err(|e| {
         CreatioError::BadRequest(format!("the body is not a RunProcess request: {e}"))
     })?;

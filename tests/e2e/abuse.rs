@@ -1,0 +1,279 @@
+//! Hostile and broken input over HTTP: XML bombs, deep nesting, huge
+//! attributes, bodies over the limit, wrong content types, invalid UTF-8
+//! and absurd numbers, at every protocol. Each gets a clear error in its
+//! protocol's format, and nothing is stored.
+
+use fila_tests::runs::DEFINITIONS;
+use fila_tests::taf::{b64, item_with, lot};
+use fila_tests::{Fila, Setup};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+
+const EAI: &str = "/totvseai/standardmessage/v1/transactions";
+const CREATIO_RUN: &str = "/0/ServiceModel/ProcessEngineService.svc/RunProcess";
+const ROBUSTA_START: &str = "/scheduler/connector-api/process/start";
+
+/// The classic entity expansion ("billion laughs").
+const XML_BOMB: &str = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+]>"#;
+
+fn deep_json(depth: usize) -> String {
+    "[".repeat(depth) + &"]".repeat(depth)
+}
+
+fn deep_xml(depth: usize) -> String {
+    "<a>".repeat(depth) + &"</a>".repeat(depth)
+}
+
+/// A status and the raw body.
+async fn call(request: RequestBuilder) -> (StatusCode, String) {
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    (status, response.text().await.expect("body"))
+}
+
+/// How many rows each protocol stored.
+async fn stored(fila: &Fila) -> (i64, i64, i64) {
+    let db = fila.db().await;
+    let count = |table: &'static str| {
+        let db = &db;
+        async move {
+            db.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await
+                .expect("count")
+                .get::<_, i64>(0)
+        }
+    };
+    (
+        count("taf_record").await,
+        count("eai_message").await,
+        count("process_job").await,
+    )
+}
+
+fn soap(fila: &Fila, body: impl Into<reqwest::Body>) -> RequestBuilder {
+    fila.request(Method::POST, "/wsProcess/IwsProcess")
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .body(body)
+}
+
+fn soap_envelope(inner: &str) -> String {
+    format!(
+        "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" \
+         xmlns:tot=\"http://www.totvs.com/\"><soapenv:Body>{inner}</soapenv:Body></soapenv:Envelope>"
+    )
+}
+
+fn assert_fault(status: StatusCode, body: &str, what: &str) {
+    assert!(
+        status.is_client_error() || status == StatusCode::INTERNAL_SERVER_ERROR,
+        "{what}: {status}"
+    );
+    assert!(body.contains("Client</faultcode>"), "{what}: {body}");
+}
+
+#[tokio::test]
+async fn soap_bombs_and_garbage_are_client_faults() {
+    let fila = Setup::new()
+        .processes(DEFINITIONS)
+        .env("MAX_BODY_BYTES", 1_000_000)
+        .start()
+        .await;
+    let execute = |params: &str| {
+        soap_envelope(&format!(
+            "<tot:ExecuteWithXmlParamsAsync><tot:ProcessServerName>GlbProcCopyConsSQL\
+             </tot:ProcessServerName><tot:strXmlParams>{params}</tot:strXmlParams>\
+             </tot:ExecuteWithXmlParamsAsync>"
+        ))
+    };
+    let escaped = |xml: &str| {
+        xml.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "entity expansion in the envelope",
+            format!("{XML_BOMB}{}", execute("")).into_bytes(),
+        ),
+        (
+            "entity expansion in strXmlParams",
+            execute(&escaped(&format!("{XML_BOMB}<Params/>"))).into_bytes(),
+        ),
+        ("an undefined entity", execute("&lol9;").into_bytes()),
+        (
+            "elements nested 50,000 deep",
+            soap_envelope(&deep_xml(50_000)).into_bytes(),
+        ),
+        (
+            "strXmlParams nested 50,000 deep",
+            execute(&escaped(&deep_xml(50_000))).into_bytes(),
+        ),
+        (
+            "an attribute of 500 KB",
+            soap_envelope(&format!(
+                "<tot:GetProcessStatus x=\"{}\"/>",
+                "a".repeat(500_000)
+            ))
+            .into_bytes(),
+        ),
+        (
+            "invalid UTF-8",
+            b"<soapenv:Envelope>\xff\xfe\xfd</soapenv:Envelope>".to_vec(),
+        ),
+        (
+            "JSON",
+            br#"{"ProcessServerName": "GlbProcCopyConsSQL"}"#.to_vec(),
+        ),
+        ("nothing", Vec::new()),
+        (
+            "an absurd jobId",
+            soap_envelope(
+                "<tot:GetProcessStatus><tot:jobId>99999999999999999999999</tot:jobId>\
+                 <tot:execId>1e308</tot:execId></tot:GetProcessStatus>",
+            )
+            .into_bytes(),
+        ),
+    ];
+    for (what, body) in cases {
+        let (status, answer) = call(soap(&fila, body)).await;
+        assert_fault(status, &answer, what);
+    }
+    let (status, answer) = call(soap(&fila, vec![b' '; 1_000_001])).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    assert_fault(status, &answer, "over the limit");
+    assert_eq!(stored(&fila).await, (0, 0, 0));
+    let (status, _) = fila_tests::fila::send(fila.anonymous(Method::GET, "/healthz")).await;
+    assert_eq!(status, StatusCode::OK, "the API is still up");
+}
+
+#[tokio::test]
+async fn json_endpoints_refuse_bombs_and_garbage_in_their_own_format() {
+    let fila = Setup::new()
+        .processes(DEFINITIONS)
+        .env("MAX_BODY_BYTES", 1_000_000)
+        .start()
+        .await;
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "arrays nested 100,000 deep",
+            deep_json(100_000).into_bytes(),
+        ),
+        (
+            "objects nested 10,000 deep",
+            ("{\"a\":".repeat(10_000) + "1" + &"}".repeat(10_000)).into_bytes(),
+        ),
+        ("invalid UTF-8", b"{\"a\": \"\xff\xfe\"}".to_vec()),
+        ("truncated", b"{\"Header\": {".to_vec()),
+        ("a number past f64", b"{\"a\": 1e400}".to_vec()),
+        ("nothing", Vec::new()),
+    ];
+    for (what, body) in bodies {
+        // EAI: a 4xx with its Problem JSON.
+        let (status, answer) = call(fila.request(Method::POST, EAI).body(body.clone())).await;
+        assert!(status.is_client_error(), "EAI, {what}: {status} {answer}");
+        let problem: Value = serde_json::from_str(&answer).expect("EAI answers JSON");
+        assert!(
+            problem["code"].is_string() || problem["code"].is_number(),
+            "EAI, {what}: {answer}"
+        );
+        // Creatio: a 4xx JSON answer.
+        let (status, answer) =
+            call(fila.request(Method::POST, CREATIO_RUN).body(body.clone())).await;
+        assert!(
+            status.is_client_error(),
+            "Creatio, {what}: {status} {answer}"
+        );
+        serde_json::from_str::<Value>(&answer).expect("Creatio answers JSON");
+        // Robusta: a 4xx JSON answer.
+        let (status, answer) = call(fila.request(Method::POST, ROBUSTA_START).body(body)).await;
+        assert!(
+            status.is_client_error(),
+            "Robusta, {what}: {status} {answer}"
+        );
+        serde_json::from_str::<Value>(&answer).expect("Robusta answers JSON");
+    }
+    // The body is read as the endpoint's format whatever its Content-Type
+    // says (clients in the field send all sorts); a form is not JSON.
+    for path in [EAI, CREATIO_RUN, ROBUSTA_START] {
+        let (status, answer) = call(
+            fila.request(Method::POST, path)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body("Header=1&Content=2"),
+        )
+        .await;
+        assert!(
+            status.is_client_error(),
+            "{path}, a form: {status} {answer}"
+        );
+        serde_json::from_str::<Value>(&answer).expect("answered in JSON");
+    }
+    for path in [EAI, CREATIO_RUN, ROBUSTA_START] {
+        let (status, answer) = call(
+            fila.request(Method::POST, path)
+                .body(format!("[\"{}\"]", "x".repeat(1_000_000))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {answer}");
+        serde_json::from_str::<Value>(&answer).expect("413 in JSON");
+    }
+    assert_eq!(stored(&fila).await, (0, 0, 0));
+}
+
+#[tokio::test]
+async fn absurd_values_in_taf_items_are_refused_item_by_item() {
+    let fila = Fila::start().await;
+    let (status, answer) = fila
+        .post_lot(&lot(
+            "T-ABSURD",
+            vec![
+                item_with(
+                    "BOMB",
+                    json!({ "integrationMessage": b64(&format!("{XML_BOMB}<eSocial/>")) }),
+                ),
+                item_with(
+                    "DEEP",
+                    json!({ "integrationMessage": b64(&deep_xml(50_000)) }),
+                ),
+                item_with(
+                    "PRIO",
+                    json!({ "registryPriority": "99999999999999999999" }),
+                ),
+                item_with("TYPE", json!({ "messageType": 1e300 })),
+                item_with("DATE", json!({ "integrationDate": "99999-99-99" })),
+                item_with("KEY", json!({ "registryKey": "K".repeat(100_000) })),
+            ],
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let items = answer["registryKey"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(items.len(), 6);
+    // As in TAF, intake checks the structure and Job2 the event: the bomb
+    // and the deep XML are accepted, then found inconsistent (000001).
+    for item in &items[..2] {
+        assert_eq!(item["success"], true, "{item}");
+    }
+    for item in &items[2..] {
+        assert_eq!(item["success"], false);
+        assert!(
+            item["error"].as_array().is_some_and(|e| !e.is_empty()),
+            "every refusal has a code: {}",
+            item["key"]
+        );
+    }
+    assert_eq!(stored(&fila).await.0, 2);
+    assert!(fila.wait_finished("T-ABSURD", 2, 30).await);
+    let (_, page) = fila.get_status("ticketCode=T-ABSURD&startRecNo=0").await;
+    for record in page["items"].as_array().expect("items") {
+        assert_eq!(record["proccessed"], false, "{record}");
+        assert_eq!(record["errorCode"], "000001", "{record}");
+    }
+}
