@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check and test of fila: formatting, clippy, unit tests, the
-# end-to-end tests, which start the real binaries against the real
-# PostgreSQL and RabbitMQ (installed and started if needed), and the
-# benchmark in its smoke size. Each test uses its own schema and queue
+# Runs every check and test of fila: formatting, clippy, the dependency
+# check (cargo-deny), unit tests, the end-to-end tests, which start the real
+# binaries against the real PostgreSQL and RabbitMQ (installed and started
+# if needed), and the benchmark in its smoke size. Each test uses its own schema and queue
 # prefix and removes them when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,6 +12,7 @@ E2E_PYTHON=$(deploy/local/test-python.sh)
 export E2E_PYTHON
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+deploy/local/deny.sh
 # The end-to-end tests start these binaries: build them before the tests.
 cargo build --workspace --bins --locked
 cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}"
