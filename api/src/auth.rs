@@ -18,7 +18,8 @@
 //! not a failed login.
 //!
 //! Roles: `admin` may do everything; `producer` may submit work and read
-//! statuses; `reader` may only read statuses (see [`protocol_role`]).
+//! statuses; `reader` may only read statuses (see [`protocol_role`]). A
+//! user may further be limited to a TAF [`Scope`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -37,6 +38,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use fila_shared::config::{Role, UserConfig};
 use fila_shared::session;
+use fila_shared::taf::scope::Scope;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -49,6 +51,7 @@ const CACHE_TTL: Duration = Duration::from_secs(300);
 struct User {
     hash: String,
     roles: Vec<Role>,
+    scope: Scope,
 }
 
 struct Verified {
@@ -82,6 +85,8 @@ const FAILURES_TRACKED: usize = 10_000;
 pub struct Caller {
     pub name: String,
     roles: Vec<Role>,
+    /// The TAF records the caller may see and touch.
+    pub scope: Scope,
 }
 
 impl Caller {
@@ -92,7 +97,24 @@ impl Caller {
             Role::Reader => role == Role::Reader,
         })
     }
+
+    /// A user limited to a TAF scope may call only the TAF endpoint: the
+    /// other protocols carry no sourceBranch to check.
+    fn may_call(&self, path: &str) -> bool {
+        self.scope.is_unrestricted() || path == TAF_PATH
+    }
+
+    fn of(name: String, user: &User) -> Self {
+        Self {
+            name,
+            roles: user.roles.clone(),
+            scope: user.scope.clone(),
+        }
+    }
 }
+
+/// The one endpoint a scoped user may call.
+const TAF_PATH: &str = "/rest/wstafst2";
 
 impl Users {
     pub fn new(configs: &[UserConfig], max_failures: u32, window: Duration) -> Self {
@@ -104,6 +126,7 @@ impl Users {
                     User {
                         hash: u.password_hash.clone(),
                         roles: u.roles.clone(),
+                        scope: u.scope(),
                     },
                 )
             })
@@ -206,10 +229,7 @@ impl Users {
         if let Some(user) = user
             && self.recently_verified(&name, &digest)
         {
-            return Ok(Caller {
-                name,
-                roles: user.roles.clone(),
-            });
+            return Ok(Caller::of(name, user));
         }
         let hash = user.map_or(self.dummy_hash.clone(), |u| u.hash.clone());
         let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
@@ -218,10 +238,7 @@ impl Users {
         match user {
             Some(user) if matches => {
                 self.remember(&name, digest);
-                Ok(Caller {
-                    name,
-                    roles: user.roles.clone(),
-                })
+                Ok(Caller::of(name, user))
             }
             _ => Err(ApiError::Unauthenticated),
         }
@@ -229,10 +246,9 @@ impl Users {
 
     /// A configured user, without a password (a session's).
     fn caller(&self, name: &str) -> Option<Caller> {
-        self.users.get(name).map(|user| Caller {
-            name: name.to_string(),
-            roles: user.roles.clone(),
-        })
+        self.users
+            .get(name)
+            .map(|user| Caller::of(name.to_string(), user))
     }
 
     fn recently_verified(&self, name: &str, digest: &[u8]) -> bool {
@@ -340,7 +356,7 @@ async fn require(
             state.users.authenticate(request.headers(), client).await?
         }
     };
-    if !caller.may(role) {
+    if !caller.may(role) || !caller.may_call(request.uri().path()) {
         return Err(ApiError::Forbidden);
     }
     tracing::debug!(user = %caller.name, "authenticated");
@@ -401,6 +417,8 @@ mod tests {
                 name: "erp".into(),
                 password_hash: hash_password("secret").expect("hashes"),
                 roles: vec![Role::Producer],
+                source_branches: Vec::new(),
+                company_groups: Vec::new(),
             }],
             3,
             Duration::from_secs(60),
@@ -484,6 +502,7 @@ mod tests {
         let caller = |roles: Vec<Role>| Caller {
             name: "u".into(),
             roles,
+            scope: Scope::default(),
         };
         let reader = caller(vec![Role::Reader]);
         assert!(

@@ -12,6 +12,8 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::taf::scope::Scope;
+
 /// A configuration that could not be loaded or is inconsistent.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -45,6 +47,23 @@ pub struct UserConfig {
     /// only) and/or `admin` (everything).
     #[serde(default = "default_roles")]
     pub roles: Vec<Role>,
+    /// The TAF branches the user may work with (`sourceBranch` codes);
+    /// with `company_groups`, none: all.
+    #[serde(default)]
+    pub source_branches: Vec<String>,
+    /// The TAF company groups the user may work with; with
+    /// `source_branches`, none: all.
+    #[serde(default)]
+    pub company_groups: Vec<String>,
+}
+
+impl UserConfig {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            source_branches: self.source_branches.clone(),
+            company_groups: self.company_groups.clone(),
+        }
+    }
 }
 
 fn default_roles() -> Vec<Role> {

@@ -15,4 +15,5 @@ mod shutdown;
 mod taf_delete;
 mod taf_intake;
 mod taf_processing;
+mod taf_scope;
 mod taf_status;

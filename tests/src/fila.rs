@@ -88,6 +88,20 @@ impl Setup {
         self
     }
 
+    /// Adds a producer `name`, password [`PRODUCER`]'s, limited to a TAF
+    /// scope.
+    pub fn scoped_producer(
+        self,
+        name: &str,
+        source_branches: &[&str],
+        company_groups: &[&str],
+    ) -> Self {
+        self.toml(&format!(
+            "[[users]]\nname = \"{name}\"\npassword_hash = \"{PRODUCER_HASH}\"\n\
+             source_branches = {source_branches:?}\ncompany_groups = {company_groups:?}\n"
+        ))
+    }
+
     /// The process definitions file (TOML, `[[process]]`).
     pub fn processes(mut self, toml: &str) -> Self {
         self.processes = Some(toml.to_string());
@@ -324,6 +338,13 @@ impl Fila {
         self.http
             .request(method, self.url(path))
             .basic_auth(READER.0, Some(READER.1))
+    }
+
+    /// A request as `user`, whose password is [`PRODUCER`]'s.
+    pub fn as_user(&self, user: &str, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .basic_auth(user, Some(PRODUCER.1))
     }
 
     /// A request with a wrong password.

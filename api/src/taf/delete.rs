@@ -2,17 +2,19 @@
 //! removes the tickets' records that are not yet processed. Answers
 //! `{"success": true}` when every ticket named exists (records already
 //! processed stay), `{"success": false}` when one does not or the body does
-//! not name tickets.
+//! not name tickets. A scoped user's tickets are its records in scope: a
+//! ticket with none is unknown to it.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
+use axum::{Extension, Json};
 use fila_shared::taf::intake;
 use fila_shared::taf::lenient_json::without_trailing_commas;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::errors::TafError;
+use crate::auth::Caller;
 use crate::body::read_limited;
 use crate::state::SharedState;
 
@@ -30,6 +32,7 @@ struct TicketRef {
 
 pub async fn tickets(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     body: Body,
 ) -> Result<Json<Value>, TafError> {
     let body = read_limited(body, state.config.max_body_bytes).await?;
@@ -56,7 +59,7 @@ pub async fn tickets(
     if tickets.is_empty() {
         return Ok(Json(json!({ "success": false })));
     }
-    let deletion = intake::delete_tickets(&state.pool, &tickets).await?;
+    let deletion = intake::delete_tickets(&state.pool, &tickets, &caller.scope).await?;
     tracing::info!(
         tickets = tickets.len(),
         removed = deletion.removed,

@@ -1,19 +1,27 @@
 //! `GET /rest/wstafst2`: one page of record statuses.
 
+use axum::Extension;
 use axum::extract::{RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use fila_shared::taf::scope::Scope;
 use fila_shared::taf::status::{self, SearchMode, StatusQuery};
 
 use super::errors::TafError;
 use super::query::QueryParams;
+use crate::auth::Caller;
 use crate::state::SharedState;
 
 pub async fn status(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, TafError> {
-    let query = read_query(&QueryParams::parse(raw.as_deref()), &state.config)?;
+    let query = read_query(
+        &QueryParams::parse(raw.as_deref()),
+        &state.config,
+        caller.scope,
+    )?;
     let body = status::page(&state.pool, &query).await?;
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
@@ -21,6 +29,7 @@ pub async fn status(
 fn read_query(
     params: &QueryParams,
     config: &fila_shared::config::Config,
+    scope: Scope,
 ) -> Result<StatusQuery, TafError> {
     let ticket_code = params.get("ticketCode").map(str::to_string);
     let registry_key = params.get("registryKey").map(str::to_string);
@@ -63,5 +72,6 @@ fn read_query(
         search_mode,
         max_items,
         max_bytes: config.taf_page_max_bytes,
+        scope,
     })
 }

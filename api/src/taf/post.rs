@@ -2,20 +2,22 @@
 //! transaction, hand its queue messages to the outbox relay, answer per
 //! registryKey.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
+use axum::{Extension, Json};
 use fila_shared::taf::codes::Refusal;
 use fila_shared::taf::lot::{LotRefusal, LotRequest, LotResponse, LotSyntaxError};
 use fila_shared::taf::{branch, intake};
 
 use super::errors::TafError;
+use crate::auth::Caller;
 use crate::body::read_limited;
 use crate::errors::ApiError;
 use crate::state::SharedState;
 
 pub async fn lot(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     body: Body,
 ) -> Result<Json<LotResponse>, TafError> {
     let config = &state.config;
@@ -44,6 +46,7 @@ pub async fn lot(
         branch::lookup(&client, &lot.branch_codes()).await?
     };
     let group = lot.apply_branches(&lookup).map_err(TafError::Refused)?;
+    lot.apply_scope(&caller.scope, &lookup);
     let stored = intake::store_lot(&state.pool, &mut lot, &group, config.taf_chunk_size).await?;
     state.relay.publish(stored).await;
     let response = lot.response();

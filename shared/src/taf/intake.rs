@@ -7,10 +7,12 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::Pool;
+use tokio_postgres::types::ToSql;
 
 use super::chunking::work_messages;
 use super::lot::{LotRequest, NewRecord};
 use super::record::Priority;
+use super::scope::Scope;
 use crate::db::StoreError;
 use crate::outbox::{self, Stored};
 
@@ -181,13 +183,20 @@ pub struct Deletion {
 
 /// Removes the records of `tickets` that are not yet processed. A record
 /// being processed is waited for, and kept if it finished meanwhile.
-pub async fn delete_tickets(pool: &Pool, tickets: &[String]) -> Result<Deletion, StoreError> {
+pub async fn delete_tickets(
+    pool: &Pool,
+    tickets: &[String],
+    scope: &Scope,
+) -> Result<Deletion, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    let in_scope = scope.condition("r", 2);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tickets];
+    params.extend(scope.params());
     let known: Vec<String> = tx
         .query(
-            "SELECT DISTINCT ticket_code FROM taf_record WHERE ticket_code = ANY($1)",
-            &[&tickets],
+            &format!("SELECT DISTINCT ticket_code FROM taf_record r WHERE ticket_code = ANY($1){in_scope}"),
+            &params,
         )
         .await?
         .iter()
@@ -195,9 +204,11 @@ pub async fn delete_tickets(pool: &Pool, tickets: &[String]) -> Result<Deletion,
         .collect();
     let removed = tx
         .execute(
-            "DELETE FROM taf_record
-             WHERE ticket_code = ANY($1) AND status IN ('pending', 'waiting')",
-            &[&tickets],
+            &format!(
+                "DELETE FROM taf_record r
+                 WHERE ticket_code = ANY($1) AND status IN ('pending', 'waiting'){in_scope}"
+            ),
+            &params,
         )
         .await?;
     tx.commit().await?;

@@ -27,6 +27,7 @@ use super::field::{Field, present};
 use super::lenient_json::without_trailing_commas;
 use super::record::{MessageType, Priority, QueueCode};
 use super::registry_type::RegistryType;
+use super::scope::Scope;
 
 /// Longest values TAF stores for these attributes.
 const MAX_TICKET: usize = 36;
@@ -325,6 +326,29 @@ impl LotRequest {
             }
         }
         Ok(group)
+    }
+
+    /// Refuses (802) the items whose sourceBranch is outside the sender's
+    /// `scope`.
+    pub fn apply_scope(&mut self, scope: &Scope, lookup: &BranchLookup) {
+        if scope.is_unrestricted() {
+            return;
+        }
+        for item in &mut self.items {
+            let Some(source_branch) = item.source_branch.clone().filter(|b| !b.is_empty()) else {
+                continue;
+            };
+            let group = lookup
+                .found
+                .get(&source_branch)
+                .map(|b| b.company_group.as_str());
+            if !scope.allows(&source_branch, group) {
+                item.refuse(Refusal::Invalid {
+                    field: "sourceBranch",
+                    reason: format!("a filial {source_branch} esta fora do escopo do usuario."),
+                });
+            }
+        }
     }
 
     /// Refuses later items that repeat the registryKey of an earlier

@@ -15,4 +15,5 @@ pub mod lot;
 pub mod record;
 pub mod registry_type;
 pub mod result;
+pub mod scope;
 pub mod status;

@@ -15,6 +15,7 @@ use tokio_postgres::IsolationLevel;
 use tokio_postgres::types::ToSql;
 
 use super::record::{Priority, QueueCode, RecordStatus};
+use super::scope::Scope;
 use crate::db::StoreError;
 
 /// `searchMode`.
@@ -40,6 +41,8 @@ pub struct StatusQuery {
     pub max_items: usize,
     /// Largest body of the page.
     pub max_bytes: usize,
+    /// The caller's scope: records outside it do not exist for the caller.
+    pub scope: Scope,
 }
 
 impl StatusQuery {
@@ -86,9 +89,11 @@ struct PageHead<'a> {
 /// The page as the JSON body of the answer.
 pub async fn page(pool: &Pool, query: &StatusQuery) -> Result<Vec<u8>, StoreError> {
     let present = present_filters(query);
-    let filters = conditions(&present, "r");
-    let inner = conditions(&present, "r2");
     let mut params: Vec<&(dyn ToSql + Sync)> = present.iter().map(|(_, v)| *v as _).collect();
+    let scope = &query.scope;
+    let filters = conditions(&present, "r") + &scope.condition("r", params.len() + 1);
+    let inner = conditions(&present, "r2") + &scope.condition("r2", params.len() + 1);
+    params.extend(scope.params());
     let mode = match query.search_mode {
         SearchMode::All => String::new(),
         SearchMode::Last => format!(
