@@ -2,8 +2,9 @@
 # Runs every check and test of fila: formatting, clippy, the dependency
 # check (cargo-deny), unit tests, the end-to-end tests, which start the real
 # binaries against the real PostgreSQL and RabbitMQ (installed and started
-# if needed), and the benchmark in its smoke size. Each test uses its own schema and queue
-# prefix and removes them when it ends.
+# if needed), the soak run in its short form and the benchmark in its smoke
+# size. Each test uses its own schema and queue prefix and removes them when
+# it ends.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -16,5 +17,7 @@ deploy/local/deny.sh
 # The end-to-end tests start these binaries: build them before the tests.
 cargo build --workspace --bins --locked
 cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}"
+# The soak run, one round of every fault (longer: deploy/local/soak.sh ROUNDS).
+deploy/local/soak.sh 1
 # The benchmark in its smoke size, so that it never rots (figures: BENCHMARKS.md).
 target/debug/fila-bench --smoke --json target/bench/smoke.json

@@ -12,6 +12,7 @@ mod process_scheduler;
 mod process_wsprocess;
 mod service;
 mod shutdown;
+mod soak;
 mod taf_delete;
 mod taf_intake;
 mod taf_processing;

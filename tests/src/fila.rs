@@ -319,6 +319,11 @@ impl Fila {
         format!("{}{path}", self.base_url)
     }
 
+    /// The tests' HTTP client (for requests built away from `self`).
+    pub fn http(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+
     /// A request as the producer.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http

@@ -29,6 +29,8 @@ pub struct Results {
     records: HashMap<i64, usize>,
     /// How many distinct response messages answered each EAI message UUID.
     responses: HashMap<String, usize>,
+    /// How many distinct final results each process job (by uid) had.
+    runs: HashMap<String, usize>,
 }
 
 impl Results {
@@ -76,6 +78,7 @@ impl Results {
             message_ids: HashSet::new(),
             records: HashMap::new(),
             responses: HashMap::new(),
+            runs: HashMap::new(),
         }
     }
 
@@ -108,6 +111,11 @@ impl Results {
             if let Some(uuid) = answered_uuid(&received.body) {
                 *self.responses.entry(uuid).or_insert(0) += 1;
             }
+            if received.routing_key.starts_with("process.")
+                && let Some(uid) = received.body["uid"].as_str()
+            {
+                *self.runs.entry(uid.to_string()).or_insert(0) += 1;
+            }
         }
         self.received.push(received);
         true
@@ -127,6 +135,14 @@ impl Results {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
         while self.responses.len() < messages && self.receive(deadline).await {}
         self.responses.len()
+    }
+
+    /// Collects until `jobs` distinct process jobs had their final result
+    /// or `seconds` pass; returns how many did.
+    pub async fn collect_runs(&mut self, jobs: usize, seconds: u64) -> usize {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        while self.runs.len() < jobs && self.receive(deadline).await {}
+        self.runs.len()
     }
 
     /// Collects until `count` results with a routing key starting with
@@ -160,6 +176,11 @@ impl Results {
     /// How many distinct response messages answered each EAI message UUID.
     pub fn eai_responses(&self) -> &HashMap<String, usize> {
         &self.responses
+    }
+
+    /// How many distinct final results each process job (by uid) had.
+    pub fn process_runs(&self) -> &HashMap<String, usize> {
+        &self.runs
     }
 
     pub async fn close(self) {

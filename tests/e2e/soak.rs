@@ -1,0 +1,370 @@
+//! The soak run: TAF lots, EAI messages and process runs posted without a
+//! pause while one fault of each kind is injected in turn (a worker killed
+//! with SIGKILL, the broker cut, the database cut, the API killed with
+//! SIGKILL); then the counts: every accepted item finished, none lost, none
+//! done twice. Run by `deploy/local/soak.sh [ROUNDS]`, which prints the
+//! counts (one round in CI; more repeat the faults).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fila_tests::Setup;
+use fila_tests::eai::message;
+use fila_tests::fila::PRODUCER;
+use fila_tests::proxy::Proxy;
+use fila_tests::results::Results;
+use fila_tests::runs::DEFINITIONS;
+use fila_tests::taf::{item, lot};
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+use tokio::time::sleep;
+
+/// How long each phase of a round lasts.
+const PHASE: Duration = Duration::from_secs(10);
+/// How long the broker or the database stays cut.
+const OUTAGE: Duration = Duration::from_secs(4);
+/// Records in each TAF lot.
+const LOT: usize = 20;
+/// The pause between two turns of the producer (a lot, an EAI message and
+/// a process run each turn).
+const PACE: Duration = Duration::from_millis(200);
+
+/// What became of the requests of one protocol.
+#[derive(Default)]
+struct Sent {
+    /// Ids of the items answered as accepted.
+    accepted: HashSet<String>,
+    /// Items answered with a refusal (the database was away).
+    refused: usize,
+    /// Items whose answer never came (the API was killed): fila may or may
+    /// not have stored them.
+    unanswered: usize,
+}
+
+#[derive(Default)]
+struct Tally {
+    taf: Sent,
+    eai: Sent,
+    runs: Sent,
+}
+
+/// A request's fate: answered, or not (`None`).
+async fn answer(request: RequestBuilder) -> Answer {
+    let response = request.send().await.ok()?;
+    let status = response.status();
+    let body = response.bytes().await.ok()?;
+    Some((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
+}
+
+/// Posts work until `stop`, recording every answer in `tally`.
+async fn produce(
+    http: reqwest::Client,
+    base: String,
+    tally: Arc<Mutex<Tally>>,
+    stop: Arc<AtomicBool>,
+) {
+    let post = |path: &str| {
+        http.post(format!("{base}{path}"))
+            .basic_auth(PRODUCER.0, Some(PRODUCER.1))
+    };
+    let mut turn = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        turn += 1;
+        let keys: Vec<String> = (0..LOT).map(|i| format!("S{turn:06}-{i:02}")).collect();
+        let body = lot(
+            &format!("T-SOAK-{turn:06}"),
+            keys.iter().map(|k| item(k)).collect(),
+        );
+        let taf = answer(post("/rest/wstafst2").json(&body)).await;
+        let uuid = format!("d6e4b0c2-0000-4000-8000-{turn:012}");
+        let eai = answer(
+            post("/totvseai/standardmessage/v1/transactions").json(&message(
+                &uuid,
+                "CUSTOMERVENDOR",
+                &format!("C{turn}"),
+            )),
+        )
+        .await;
+        let run = answer(post("/scheduler/connector-api/process/start").json(
+            &json!({ "name": "FullName", "values": { "name": "Ana", "surname": format!("Lima {turn}") } }),
+        ))
+        .await;
+
+        record(&mut tally.lock().expect("tally"), taf, eai, uuid, run);
+        sleep(PACE).await;
+    }
+}
+
+type Answer = Option<(StatusCode, Value)>;
+
+/// Records the answers of one turn.
+fn record(tally: &mut Tally, taf: Answer, eai: Answer, uuid: String, run: Answer) {
+    match taf {
+        Some((StatusCode::OK, answer)) if answer["registryKey"].is_array() => {
+            for key in answer["registryKey"].as_array().into_iter().flatten() {
+                match (key["success"].as_bool(), key["key"].as_str()) {
+                    (Some(true), Some(key)) => {
+                        tally.taf.accepted.insert(key.to_string());
+                    }
+                    _ => tally.taf.refused += 1,
+                }
+            }
+        }
+        Some(_) => tally.taf.refused += LOT,
+        None => tally.taf.unanswered += LOT,
+    }
+    match eai {
+        Some((StatusCode::ACCEPTED, _)) => {
+            tally.eai.accepted.insert(uuid);
+        }
+        Some(_) => tally.eai.refused += 1,
+        None => tally.eai.unanswered += 1,
+    }
+    match run {
+        Some((StatusCode::OK, answer)) if answer["robustaSpid"].is_string() => {
+            let uid = answer["robustaSpid"].as_str().unwrap_or_default();
+            tally.runs.accepted.insert(uid.to_string());
+        }
+        Some(_) => tally.runs.refused += 1,
+        None => tally.runs.unanswered += 1,
+    }
+}
+
+/// A free loopback port, so that a restarted API listens where the
+/// producer sends.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn rounds() -> usize {
+    std::env::var("FILA_SOAK_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|r| *r > 0)
+        .unwrap_or(1)
+}
+
+/// Rows of a query of two columns: an id and a count.
+async fn counted(db: &tokio_postgres::Client, sql: &str) -> HashMap<String, i64> {
+    db.query(sql, &[])
+        .await
+        .expect(sql)
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
+}
+
+/// The counts of one protocol, printed as a line of the table.
+struct Counts {
+    accepted: usize,
+    refused: usize,
+    unanswered: usize,
+    /// Items stored although their request went unanswered.
+    stored_unanswered: usize,
+    finished: usize,
+    lost: usize,
+    duplicated: usize,
+}
+
+impl Counts {
+    /// `finished`: how many times each stored item finished (by id);
+    /// `results`: how many result messages each reported.
+    fn of(sent: &Sent, finished: &HashMap<String, i64>, results: &HashMap<String, usize>) -> Self {
+        let done = |id: &String| finished.get(id).is_some_and(|n| *n > 0);
+        Self {
+            accepted: sent.accepted.len(),
+            refused: sent.refused,
+            unanswered: sent.unanswered,
+            stored_unanswered: finished
+                .keys()
+                .filter(|id| !sent.accepted.contains(*id))
+                .count(),
+            finished: finished.values().filter(|n| **n > 0).count(),
+            lost: sent
+                .accepted
+                .iter()
+                .filter(|id| !done(id) || !results.contains_key(*id))
+                .count()
+                + finished.iter().filter(|(_, n)| **n == 0).count(),
+            duplicated: finished.values().filter(|n| **n > 1).count()
+                + results.values().filter(|n| **n > 1).count(),
+        }
+    }
+
+    fn line(&self, name: &str) -> String {
+        format!(
+            "{name:<14}{:>9}{:>9}{:>11}{:>18}{:>10}{:>6}{:>12}",
+            self.accepted,
+            self.refused,
+            self.unanswered,
+            self.stored_unanswered,
+            self.finished,
+            self.lost,
+            self.duplicated
+        )
+    }
+}
+
+#[tokio::test]
+#[ignore = "the soak run: deploy/local/soak.sh"]
+async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
+    let rounds = rounds();
+    let broker = Proxy::start("127.0.0.1:5672".parse().expect("addr")).await;
+    let database = Proxy::start("127.0.0.1:5432".parse().expect("addr")).await;
+    let port = free_port();
+    let mut fila = Setup::new()
+        .workers(2)
+        .processes(DEFINITIONS)
+        .database_url(format!(
+            "postgres://postgres@127.0.0.1:{}/postgres",
+            database.port
+        ))
+        .env(
+            "AMQP_URL",
+            format!("amqp://guest:guest@127.0.0.1:{}/%2f", broker.port),
+        )
+        .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .start()
+        .await;
+    let mut results = Results::observe(&fila).await;
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let producer = tokio::spawn(produce(
+        fila.http(),
+        fila.base_url.clone(),
+        tally.clone(),
+        stop.clone(),
+    ));
+
+    let mut workers = vec![0, 1];
+    for round in 1..=rounds {
+        println!("soak round {round}/{rounds}: calm");
+        sleep(PHASE).await;
+
+        println!("soak round {round}/{rounds}: a worker killed");
+        fila.kill_worker(workers.remove(0));
+        sleep(Duration::from_secs(1)).await;
+        workers.push(fila.start_worker().await);
+        sleep(PHASE).await;
+
+        println!("soak round {round}/{rounds}: the broker cut");
+        broker.cut();
+        sleep(OUTAGE).await;
+        broker.restore().await;
+        sleep(PHASE).await;
+
+        println!("soak round {round}/{rounds}: the database cut");
+        database.cut();
+        sleep(OUTAGE).await;
+        database.restore().await;
+        sleep(PHASE).await;
+
+        println!("soak round {round}/{rounds}: the API killed");
+        fila.kill_api();
+        sleep(Duration::from_secs(1)).await;
+        fila.start_api().await;
+        sleep(PHASE).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    producer.await.expect("producer");
+
+    let db = fila.db().await;
+    let settled = fila_tests::eventually(300, || async {
+        let open: i64 = db
+            .query_one(
+                "SELECT (SELECT count(*) FROM taf_record WHERE status NOT IN ('processed', 'error'))
+                      + (SELECT count(*) FROM eai_message WHERE status = 'pending')
+                      + (SELECT count(*) FROM process_job j WHERE NOT EXISTS (
+                           SELECT 1 FROM process_execution e
+                           WHERE e.job_id = j.id AND e.status IN ('succeeded', 'failed')))",
+                &[],
+            )
+            .await
+            .expect("open work")
+            .get(0);
+        open == 0
+    })
+    .await;
+    let taf = counted(
+        &db,
+        "SELECT registry_key, count(*) FILTER (WHERE status = 'processed') FROM taf_record GROUP BY registry_key",
+    )
+    .await;
+    let eai = counted(
+        &db,
+        "SELECT uuid, count(*) FILTER (WHERE status = 'ok') FROM eai_message GROUP BY uuid",
+    )
+    .await;
+    let runs = counted(
+        &db,
+        "SELECT j.uid, count(e.*) FILTER (WHERE e.status = 'succeeded')
+         FROM process_job j LEFT JOIN process_execution e ON e.job_id = j.id GROUP BY j.uid",
+    )
+    .await;
+    results.collect_taf(taf.len(), 120).await;
+    results.collect_eai(eai.len(), 60).await;
+    results.collect_runs(runs.len(), 60).await;
+
+    // TAF results name RecNos: count them by registryKey.
+    let keys: HashMap<i64, String> = db
+        .query("SELECT id, registry_key FROM taf_record", &[])
+        .await
+        .expect("records")
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let mut taf_results: HashMap<String, usize> = HashMap::new();
+    for (rec_no, reports) in results.taf_records() {
+        let key = keys
+            .get(rec_no)
+            .cloned()
+            .unwrap_or_else(|| format!("RecNo {rec_no}"));
+        *taf_results.entry(key).or_insert(0) += reports;
+    }
+
+    let tally = std::mem::take(&mut *tally.lock().expect("tally"));
+    let counts = [
+        ("TAF records", Counts::of(&tally.taf, &taf, &taf_results)),
+        (
+            "EAI messages",
+            Counts::of(&tally.eai, &eai, results.eai_responses()),
+        ),
+        (
+            "process runs",
+            Counts::of(&tally.runs, &runs, results.process_runs()),
+        ),
+    ];
+    println!(
+        "\nsoak: {rounds} round(s) of calm, worker killed, broker cut, database cut, API killed ({} s phases)\n\
+         {:<14}{:>9}{:>9}{:>11}{:>18}{:>10}{:>6}{:>12}",
+        PHASE.as_secs(),
+        "",
+        "accepted",
+        "refused",
+        "unanswered",
+        "stored-unanswered",
+        "finished",
+        "lost",
+        "duplicated"
+    );
+    for (name, count) in &counts {
+        println!("{}", count.line(name));
+    }
+    assert!(settled, "work still open after the run");
+    for (name, count) in &counts {
+        assert!(count.accepted > 0, "{name}: nothing accepted");
+        assert_eq!(count.lost, 0, "{name} lost");
+        assert_eq!(count.duplicated, 0, "{name} duplicated");
+        assert_eq!(
+            count.finished,
+            count.accepted + count.stored_unanswered,
+            "{name}: accepted = finished"
+        );
+    }
+    results.close().await;
+}
