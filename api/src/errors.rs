@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use fila_shared::db::StoreError;
 use serde_json::json;
 
+use crate::backpressure::Busy;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("authentication required")]
@@ -26,6 +28,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("database unavailable")]
     Store(#[from] StoreError),
+    #[error("{}", Busy::MESSAGE)]
+    Busy,
 }
 
 /// The JSON error body fila answers with outside the protocols.
@@ -33,20 +37,27 @@ pub fn error_body(status: StatusCode, code: u16, message: &str) -> Response {
     (status, Json(json!({ "code": code, "message": message }))).into_response()
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::TooManyFailedLogins { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Store(e) => {
-                tracing::error!(error = %e, "store failure");
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-        };
+            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Store(e) = &self {
+            tracing::error!(error = %e, "store failure");
+        }
+        let status = self.status();
         let mut response = error_body(status, status.as_u16(), &self.to_string());
         match self {
             ApiError::Unauthenticated => {
@@ -60,6 +71,7 @@ impl IntoResponse for ApiError {
                     .headers_mut()
                     .insert(RETRY_AFTER, HeaderValue::from(retry_after));
             }
+            ApiError::Busy => Busy::retry_after(&mut response),
             _ => {}
         }
         response

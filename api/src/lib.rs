@@ -4,10 +4,14 @@
 
 mod admin;
 mod auth;
+mod backpressure;
 mod body;
 mod eai;
 mod errors;
 mod health;
+mod intake;
+mod metrics;
+mod openapi;
 mod process;
 mod state;
 mod taf;
@@ -18,7 +22,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
-use fila_shared::amqp::{Broker, Topology};
+use fila_shared::amqp::{Broker, Topology, WorkQueue};
 use fila_shared::config::Config;
 use fila_shared::db::listen::Waiters;
 use fila_shared::db::{self, PoolSetupError, StoreError, migrations};
@@ -29,6 +33,7 @@ use fila_shared::taf::branch::{self, SeedError};
 use tokio::net::TcpListener;
 
 pub use auth::hash_password;
+use backpressure::Backpressure;
 use state::{AppState, Parts, SharedState};
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +86,12 @@ pub async fn run(
     }
     let (relay, relayed) = Relay::spawn(pool.clone(), broker.clone());
     let waiters = Waiters::spawn(&config);
+    let backpressure = Backpressure::spawn(
+        pool.clone(),
+        broker.clone(),
+        WorkQueue::with_groups(&config.worker_groups),
+        config.intake_max_queue_depth,
+    );
     let parts = Parts {
         pool,
         broker: broker.clone(),
@@ -88,6 +99,7 @@ pub async fn run(
         eai,
         processes,
         waiters,
+        backpressure,
     };
     let state: SharedState = Arc::new(AppState::new(config, parts));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -113,14 +125,21 @@ fn router(state: SharedState) -> Router {
         .merge(process::routes())
         .route_layer(from_fn_with_state(
             state.clone(),
+            backpressure::refuse_when_over,
+        ))
+        .route_layer(from_fn_with_state(
+            state.clone(),
             auth::require_protocol_role,
         ));
     let admin = admin::routes().route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::document))
         .merge(process::open_routes())
         .merge(protocols)
         .merge(admin)
+        .route("/metrics", get(metrics::render))
+        .route_layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }

@@ -33,15 +33,15 @@ async fn main() -> ExitCode {
     if let Some(Command::HashPassword) = cli.command {
         return hash_password();
     }
-    let config = match startup::init(BINARY) {
-        Ok(config) => config,
+    let (config, telemetry) = match startup::init(BINARY) {
+        Ok(initialized) => initialized,
         Err(code) => return code,
     };
     let outcome = match cli.command {
         Some(Command::Migrate) => startup::migrate(&config, BINARY).await,
         _ => serve(config).await,
     };
-    startup::finish(BINARY, outcome)
+    startup::finish(BINARY, outcome, telemetry).await
 }
 
 async fn serve(config: Config) -> Result<(), String> {

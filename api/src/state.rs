@@ -9,10 +9,12 @@ use fila_shared::config::Config;
 use fila_shared::db::listen::Waiters;
 use fila_shared::db::{StoreError, migrations};
 use fila_shared::eai::registry::Registry;
+use fila_shared::metrics::Metrics;
 use fila_shared::outbox::Relay;
 use fila_shared::process::definition::Catalog;
 
 use crate::auth::Users;
+use crate::backpressure::Backpressure;
 
 pub type SharedState = Arc<AppState>;
 
@@ -28,6 +30,8 @@ pub struct AppState {
     pub processes: Arc<Catalog>,
     /// Producers waiting for synchronous work.
     pub waiters: Waiters,
+    pub metrics: Metrics,
+    pub backpressure: Arc<Backpressure>,
     schema_current: AtomicBool,
 }
 
@@ -39,6 +43,7 @@ pub struct Parts {
     pub eai: Registry,
     pub processes: Arc<Catalog>,
     pub waiters: Waiters,
+    pub backpressure: Arc<Backpressure>,
 }
 
 impl AppState {
@@ -57,6 +62,8 @@ impl AppState {
             eai: parts.eai,
             processes: parts.processes,
             waiters: parts.waiters,
+            metrics: Metrics::new(),
+            backpressure: parts.backpressure,
             schema_current: AtomicBool::new(false),
         }
     }

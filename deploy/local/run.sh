@@ -12,7 +12,8 @@ export FILA_CONFIG="${FILA_CONFIG:-deploy/local/fila.toml}"
 target/release/fila-api migrate
 
 trap 'kill 0' EXIT INT TERM
-for _ in $(seq 1 "${WORKERS:-2}"); do
-  target/release/fila-worker &
+# Each worker serves its metrics on its own port: 9464, 9465, ...
+for i in $(seq 1 "${WORKERS:-2}"); do
+  FILA_WORKER_METRICS_ADDR="127.0.0.1:$((9463 + i))" target/release/fila-worker &
 done
 target/release/fila-api

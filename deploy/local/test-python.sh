@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepares the Python of the end-to-end tests (a virtualenv in
 # target/e2e-python with zeep, which generates a SOAP client from fila's
-# WSDL) and prints its interpreter's path. Installs python3 and its venv
-# module with apt when absent.
+# WSDL, and schemathesis, which fuzzes the API from its OpenAPI
+# description) and prints its interpreter's path. Installs python3 and its
+# venv module with apt when absent.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -174,6 +174,15 @@ pub struct Config {
     pub worker_max_attempts: u32,
     /// Seconds a stopping worker waits for its in-flight messages.
     pub worker_shutdown_grace_secs: u64,
+    /// Base URL of an OpenTelemetry collector's OTLP/HTTP receiver
+    /// (`http://collector:4318`); spans go to `<url>/v1/traces` as JSON.
+    /// None: no traces are exported.
+    pub otlp_endpoint: Option<String>,
+    /// Ready messages in a work queue (or rows in the outbox) past which
+    /// intake answers 429; 0: no bound.
+    pub intake_max_queue_depth: u32,
+    /// Address a worker serves its Prometheus metrics on (`GET /metrics`).
+    pub worker_metrics_addr: SocketAddr,
     /// Age after which an unpublished outbox row is published by the sweeper.
     pub outbox_grace_secs: u64,
     /// Period of the worker's sweeps (outbox, released predecessors), in ms.
@@ -231,6 +240,9 @@ impl Default for Config {
             worker_prefetch: 8,
             worker_max_attempts: 5,
             worker_shutdown_grace_secs: 30,
+            worker_metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            intake_max_queue_depth: 100_000,
+            otlp_endpoint: None,
             outbox_grace_secs: 5,
             sweep_interval_ms: 1_000,
             users: Vec::new(),

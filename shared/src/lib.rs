@@ -8,6 +8,7 @@ pub mod db;
 pub mod dead_letter;
 pub mod eai;
 pub mod envelope;
+pub mod metrics;
 pub mod outbox;
 pub mod process;
 pub mod session;

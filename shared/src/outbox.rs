@@ -13,12 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Pool, Transaction};
+use lapin::types::{AMQPValue, FieldTable};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::amqp::{Broker, BrokerError, Outgoing, Topology};
 use crate::db::StoreError;
 use crate::envelope::{ResultMessage, WorkMessage};
+use crate::telemetry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -110,6 +112,8 @@ impl OutboxMessage {
 pub struct Stored {
     pub id: i64,
     pub message: OutboxMessage,
+    /// The trace the row's message continues.
+    pub traceparent: Option<String>,
 }
 
 /// Writes messages in the caller's transaction (one statement).
@@ -125,15 +129,19 @@ pub async fn insert(
     let priorities: Vec<i16> = messages.iter().map(|m| i16::from(m.priority)).collect();
     let kinds: Vec<&str> = messages.iter().map(|m| m.kind.as_str()).collect();
     let bodies: Vec<&[u8]> = messages.iter().map(|m| m.body.as_slice()).collect();
+    let traceparent = telemetry::current_traceparent();
     let statement = tx
         .prepare_cached(
-            "INSERT INTO outbox (target, routing_key, priority, kind, body)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::int2[], $4::text[], $5::bytea[])
+            "INSERT INTO outbox (target, routing_key, priority, kind, body, traceparent)
+             SELECT *, $6 FROM unnest($1::text[], $2::text[], $3::int2[], $4::text[], $5::bytea[])
              RETURNING id",
         )
         .await?;
     let rows = tx
-        .query(&statement, &[&targets, &keys, &priorities, &kinds, &bodies])
+        .query(
+            &statement,
+            &[&targets, &keys, &priorities, &kinds, &bodies, &traceparent],
+        )
         .await?;
     Ok(rows
         .iter()
@@ -141,6 +149,7 @@ pub async fn insert(
         .map(|(row, message)| Stored {
             id: row.get(0),
             message,
+            traceparent: traceparent.clone(),
         })
         .collect())
 }
@@ -221,7 +230,7 @@ pub async fn sweep(
     let tx = client.transaction().await?;
     let rows = tx
         .query(
-            "SELECT id, target, routing_key, priority, kind, body FROM outbox
+            "SELECT id, target, routing_key, priority, kind, body, traceparent FROM outbox
              WHERE created_at < now() - make_interval(secs => $1)
              ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
             &[&grace.as_secs_f64(), &limit],
@@ -241,6 +250,7 @@ pub async fn sweep(
                 kind: row.get(4),
                 body: row.get(5),
             },
+            traceparent: row.get(6),
         })
         .collect();
     publish(broker, &stored).await?;
@@ -251,13 +261,26 @@ pub async fn sweep(
     Ok(stored.len())
 }
 
+/// Publishes rows; each row of a trace gets a `fila.publish` span in it
+/// (open until the broker confirmed the batch), which the message carries
+/// on as its `traceparent` header.
 async fn publish(broker: &Broker, stored: &[Stored]) -> Result<(), BrokerError> {
     let topology: &Topology = broker.topology();
     let work = topology.work_exchange();
     let results = topology.results_exchange();
+    let spans: Vec<Option<tracing::Span>> = stored
+        .iter()
+        .map(|s| {
+            let traceparent = s.traceparent.as_deref()?;
+            let span = tracing::info_span!("fila.publish", routing_key = %s.message.routing_key);
+            telemetry::continue_trace(&span, Some(traceparent));
+            Some(span)
+        })
+        .collect();
     let messages: Vec<Outgoing<'_>> = stored
         .iter()
-        .map(|s| Outgoing {
+        .zip(&spans)
+        .map(|(s, span)| Outgoing {
             exchange: match s.message.target {
                 Target::Work => &work,
                 Target::Results => &results,
@@ -267,9 +290,43 @@ async fn publish(broker: &Broker, stored: &[Stored]) -> Result<(), BrokerError> 
             priority: s.message.priority,
             kind: &s.message.kind,
             message_id: Some(s.id.to_string()),
-            headers: None,
+            headers: span.as_ref().and_then(trace_headers),
             mandatory: s.message.target == Target::Work,
         })
         .collect();
     broker.publish(&messages).await
+}
+
+/// AMQP headers carrying `span`'s trace context.
+fn trace_headers(span: &tracing::Span) -> Option<FieldTable> {
+    let traceparent = span.in_scope(telemetry::current_traceparent)?;
+    let mut headers = FieldTable::default();
+    headers.insert(
+        telemetry::TRACEPARENT.into(),
+        AMQPValue::LongString(traceparent.into()),
+    );
+    Some(headers)
+}
+
+/// The rows not yet published.
+pub struct Backlog {
+    pub rows: i64,
+    /// Age of the oldest row, in seconds (0 when there is none).
+    pub oldest_age_secs: f64,
+}
+
+pub async fn backlog(pool: &Pool) -> Result<Backlog, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT count(*),
+                    coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+             FROM outbox",
+            &[],
+        )
+        .await?;
+    Ok(Backlog {
+        rows: row.get(0),
+        oldest_age_secs: row.get::<_, f64>(1).max(0.0),
+    })
 }

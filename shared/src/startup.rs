@@ -1,25 +1,32 @@
 //! What both binaries do first and last: load the configuration, install
-//! logging, apply migrations on demand, and turn the outcome into an exit
-//! code with one clear line on failure (exit 2 for configuration).
+//! logging and tracing, apply migrations on demand, and turn the outcome
+//! into an exit code with one clear line on failure (exit 2 for
+//! configuration), once the last spans are exported.
 
 use std::process::ExitCode;
 
 use crate::config::Config;
 use crate::db::{self, migrations};
-use crate::telemetry;
+use crate::telemetry::{self, Telemetry};
 
-/// The configuration, with logging installed; or the exit code after one
-/// line on stderr.
-pub fn init(binary: &str) -> Result<Config, ExitCode> {
+/// The configuration, with logging and tracing installed; or the exit code
+/// after one line on stderr.
+pub fn init(binary: &str) -> Result<(Config, Telemetry), ExitCode> {
     let config = Config::load().map_err(|e| {
         eprintln!("{binary}: configuration error: {e}");
         ExitCode::from(2)
     })?;
-    telemetry::init(&config.log, config.log_format).map_err(|e| {
+    let telemetry = telemetry::init(
+        &config.log,
+        config.log_format,
+        config.otlp_endpoint.as_deref(),
+        binary,
+    )
+    .map_err(|e| {
         eprintln!("{binary}: configuration error: {e}");
         ExitCode::from(2)
     })?;
-    Ok(config)
+    Ok((config, telemetry))
 }
 
 /// Applies the migrations (the `migrate` subcommand).
@@ -33,13 +40,15 @@ pub async fn migrate(config: &Config, binary: &str) -> Result<(), String> {
 }
 
 /// The exit code of a run; a failure is logged and printed on one line.
-pub fn finish(binary: &str, outcome: Result<(), String>) -> ExitCode {
-    match outcome {
+pub async fn finish(binary: &str, outcome: Result<(), String>, telemetry: Telemetry) -> ExitCode {
+    let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "{binary} failed");
             eprintln!("{binary}: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    code
 }

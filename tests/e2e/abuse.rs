@@ -1,10 +1,10 @@
 //! Hostile and broken input over HTTP: XML bombs, deep nesting, huge
-//! attributes, bodies over the limit, wrong content types, invalid UTF-8
-//! and absurd numbers, at every protocol. Each gets a clear error in its
-//! protocol's format, and nothing is stored.
+//! attributes, bodies over the limit, wrong content types, invalid UTF-8,
+//! NUL characters and absurd numbers, at every protocol. Each gets a clear
+//! error in its protocol's format, and nothing is stored.
 
 use fila_tests::runs::DEFINITIONS;
-use fila_tests::taf::{b64, item_with, lot};
+use fila_tests::taf::{b64, codes, item, item_with, lot};
 use fila_tests::{Fila, Setup};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
@@ -276,4 +276,110 @@ async fn absurd_values_in_taf_items_are_refused_item_by_item() {
         assert_eq!(record["proccessed"], false, "{record}");
         assert_eq!(record["errorCode"], "000001", "{record}");
     }
+}
+
+#[tokio::test]
+async fn nul_characters_are_refused_or_name_nothing_at_every_json_endpoint() {
+    let fila = Setup::new().processes(DEFINITIONS).workers(0).start().await;
+    let nul = "a\u{0}";
+    // TAF: a branch code with a NUL is refused with its item (802), not
+    // looked up (which answered RESTFAULT 702).
+    let (status, answer) = fila
+        .post_lot(&lot(
+            "T-NUL",
+            vec![
+                item("K-OK"),
+                item_with("K-SOURCE", json!({ "sourceBranch": nul })),
+                item_with("K-TRANSFER", json!({ "transferBranch": nul })),
+            ],
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let codes = codes(&answer);
+    assert_eq!(codes[0], ("K-OK".to_string(), vec![]));
+    for (key, item_codes) in &codes[1..] {
+        assert!(item_codes.contains(&802), "{key}: {answer}");
+    }
+    // EAI: a message or Content holding a NUL is refused (EAI-108); list
+    // filters with one are bad parameters (EAI-020).
+    let message = json!({
+        "Header": { "UUID": "u-nul", "Transaction": "ITEM", "Version": "1", "SourceApplication": "RM" },
+        "Content": { "InternalId": "1", "Name": nul },
+    });
+    let eai_code = |request: RequestBuilder| async move {
+        let (status, answer) = fila_tests::fila::send(request).await;
+        (
+            status,
+            answer["code"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let contents = "/totvseai/standardmessage/v1/contents/ITEM";
+    for (request, code) in [
+        (fila.request(Method::POST, EAI).json(&message), "EAI-108"),
+        (
+            fila.request(Method::POST, contents)
+                .json(&json!({ "InternalId": "1", "Name": nul })),
+            "EAI-108",
+        ),
+        (
+            fila.request(Method::POST, &format!("{contents}?version=%00"))
+                .json(&json!({ "InternalId": "1" })),
+            "EAI-108",
+        ),
+        (
+            fila.request(Method::GET, &format!("{contents}?Name=%00")),
+            "EAI-020",
+        ),
+    ] {
+        assert_eq!(
+            eai_code(request).await,
+            (StatusCode::BAD_REQUEST, code.to_string())
+        );
+    }
+    // Processes: a parameter holding a NUL is refused.
+    let (status, answer) = fila_tests::fila::send(
+        fila.request(Method::POST, ROBUSTA_START)
+            .json(&json!({ "name": "GlbProcCopyConsSQL", "values": { "list": nul } })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let (status, answer) = fila_tests::fila::send(
+        fila.request(Method::POST, CREATIO_RUN)
+            .json(&json!({ "schemaName": "GlbProcCopyConsSQL",
+                 "parameterValues": [{ "name": "list", "value": [nul] }] })),
+    )
+    .await;
+    assert_eq!(
+        (status, &answer["success"]),
+        (StatusCode::BAD_REQUEST, &json!(false)),
+        "{answer}"
+    );
+    let (status, answer) = call(fila.request(
+        Method::GET,
+        "/0/ServiceModel/ProcessEngineService.svc/GlbProcCopyConsSQL/Execute?list%00=x",
+    ))
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    // Ids holding a NUL name nothing.
+    for (method, path) in [
+        (Method::GET, "/totvseai/standardmessage/v1/transactions/%00"),
+        (Method::GET, "/totvseai/standardmessage/v1/batches/%00"),
+        (
+            Method::GET,
+            "/totvseai/standardmessage/v1/contents/ITEM/%00",
+        ),
+        (Method::GET, "/scheduler/connector-api/process/status/%00"),
+    ] {
+        let (status, answer) = call(fila.request(method, path)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {answer}");
+    }
+    for (method, path) in [
+        (Method::POST, "/admin/schedules/%00/pause"),
+        (Method::POST, "/admin/schedules/%00/resume"),
+        (Method::DELETE, "/admin/schedules/%00"),
+    ] {
+        let (status, answer) = call(fila.admin(method, path)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {answer}");
+    }
+    assert_eq!(stored(&fila).await, (1, 0, 0));
 }

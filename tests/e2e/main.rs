@@ -2,10 +2,13 @@
 
 mod abuse;
 mod access;
+mod backpressure;
 mod dead_letters;
 mod eai_contents;
 mod eai_transactions;
 mod faults;
+mod metrics;
+mod openapi;
 mod process_creatio;
 mod process_runners;
 mod process_scheduler;
@@ -18,3 +21,4 @@ mod taf_intake;
 mod taf_processing;
 mod taf_scope;
 mod taf_status;
+mod traces;

@@ -186,6 +186,7 @@ impl Fila {
             ("FILA_AMQP_URL".into(), amqp_url()),
             ("FILA_AMQP_PREFIX".into(), id.clone()),
             ("FILA_HTTP_ADDR".into(), "127.0.0.1:0".into()),
+            ("FILA_WORKER_METRICS_ADDR".into(), "127.0.0.1:0".into()),
             ("FILA_LOG_FORMAT".into(), "json".into()),
             ("FILA_SWEEP_INTERVAL_MS".into(), "200".into()),
             ("FILA_OUTBOX_GRACE_SECS".into(), "2".into()),
@@ -269,6 +270,20 @@ impl Fila {
         }
         self.workers.push(Some(worker));
         index
+    }
+
+    /// The URL of a worker's metrics.
+    pub async fn worker_metrics_url(&mut self, index: usize) -> String {
+        let line = self
+            .worker(index)
+            .wait_for_line("metrics listening", 10)
+            .await
+            .expect("the worker serves metrics");
+        let addr = serde_json::from_str::<Value>(&line).expect("json log")["addr"]
+            .as_str()
+            .expect("addr")
+            .to_string();
+        format!("http://{addr}/metrics")
     }
 
     pub fn worker(&mut self, index: usize) -> &mut Process {

@@ -27,18 +27,21 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fila_shared::amqp::{BrokerError, Outgoing, WorkQueue};
 use fila_shared::db::{self, StoreError};
 use fila_shared::dead_letter::{self, DeadLetter};
 use fila_shared::envelope::WorkMessage;
+use fila_shared::metrics::{Gauge, MessageLabels, QueueLabels};
+use fila_shared::telemetry;
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
-use lapin::types::FieldTable;
+use lapin::types::{AMQPValue, FieldTable};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::attempts::{self, Failed};
 use crate::context::{Context, Stop};
@@ -220,7 +223,57 @@ enum MoveError {
     Store(#[from] StoreError),
 }
 
+/// What became of a message (the `outcome` label of its metric).
+type Handled = &'static str;
+
+/// Handles a message, measured.
 async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
+    let labels = QueueLabels { queue: queue.key() };
+    let in_flight = InFlight::new(ctx.metrics.in_flight.get_or_create_owned(&labels));
+    let span = tracing::info_span!(
+        "fila.message",
+        queue = %labels.queue,
+        trace_id = tracing::field::Empty,
+    );
+    let traceparent = delivery.properties.headers().as_ref().and_then(|h| {
+        match h.inner().get(telemetry::TRACEPARENT) {
+            Some(AMQPValue::LongString(value)) => Some(value.to_string()),
+            _ => None,
+        }
+    });
+    telemetry::continue_trace(&span, traceparent.as_deref());
+    let started = Instant::now();
+    let handled = handle_delivery(ctx, queue, delivery).instrument(span).await;
+    drop(in_flight);
+    ctx.metrics
+        .processing
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    let labels = MessageLabels {
+        queue: labels.queue,
+        outcome: handled,
+    };
+    ctx.metrics.messages.get_or_create(&labels).inc();
+}
+
+/// Counts a message in flight until dropped (also when its task is
+/// aborted).
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn new(gauge: Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+async fn handle_delivery(ctx: &Context, queue: &WorkQueue, delivery: Delivery) -> Handled {
     let headers = delivery.properties.headers().as_ref();
     let attempt = attempts::attempt_of(headers);
     let failed = Some(Failed {
@@ -256,58 +309,78 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
     if ack.sent() {
         // The work's lease stands for the message: the sweeper takes over
         // what did not finish once the lease ends.
-        match outcome {
-            Ok(()) => {}
+        return match outcome {
+            Ok(()) => DONE,
             Err(Failure::DatabaseUnavailable(reason)) => {
                 tracing::warn!(queue = %queue.key(), %reason, "database unreachable; the work is taken over once its lease ends");
                 ctx.database.report();
+                LEASED
             }
             Err(Failure::Busy(reason) | Failure::Retry(reason) | Failure::Poison(reason)) => {
                 tracing::warn!(queue = %queue.key(), %reason, "work failed after its message was acknowledged; it is taken over once its lease ends");
+                LEASED
             }
-        }
-        return;
+        };
     }
-    let settled = match outcome {
-        Ok(()) => Ok(()),
+    let (settled, handled) = match outcome {
+        Ok(()) => (Ok(()), DONE),
         Err(Failure::DatabaseUnavailable(reason)) => {
             tracing::warn!(queue = %queue.key(), %reason, "database unreachable; the message returns to the queue");
             ctx.database.report();
             requeue(&delivery).await;
-            return;
+            return RETURNED;
         }
         Err(Failure::Busy(reason)) => {
             tracing::info!(queue = %queue.key(), %reason, "message busy; retrying later");
             let retry_queue = ctx.broker.topology().retry_queue(queue, BUSY_RETRY);
             let headers = attempts::next_trip(headers, attempt, &reason, None);
-            retry(ctx, &delivery, &retry_queue, headers).await
+            (retry(ctx, &delivery, &retry_queue, headers).await, BUSY)
         }
         Err(Failure::Retry(reason)) if attempt < ctx.config.worker_max_attempts => {
             tracing::warn!(queue = %queue.key(), attempt, %reason, "message failed; retrying later");
             let retry_queue = ctx.broker.topology().retry_queue(queue, attempt);
             let headers = attempts::next_trip(headers, attempt + 1, &reason, failed);
-            retry(ctx, &delivery, &retry_queue, headers).await
+            (retry(ctx, &delivery, &retry_queue, headers).await, RETRIED)
         }
         Err(Failure::Retry(reason) | Failure::Poison(reason)) => {
             tracing::error!(queue = %queue.key(), attempt, %reason, "message dead-lettered");
             let headers = attempts::next_trip(headers, attempt, &reason, failed);
-            bury(ctx, queue, &delivery, attempt, &reason, &headers).await
+            let buried = bury(ctx, queue, &delivery, attempt, &reason, &headers).await;
+            (buried, DEAD_LETTERED)
         }
     };
     match settled {
-        Ok(()) => ack.send().await,
+        Ok(()) => {
+            ack.send().await;
+            handled
+        }
         Err(MoveError::Store(e)) if e.is_unavailable() => {
             tracing::warn!(queue = %queue.key(), error = %e, "database unreachable; the message returns to the queue");
             ctx.database.report();
             requeue(&delivery).await;
+            RETURNED
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot move the failed message; it returns to the queue");
             tokio::time::sleep(BACKOFF_FIRST).await;
             requeue(&delivery).await;
+            RETURNED
         }
     }
 }
+
+/// Processed (its work durable).
+const DONE: Handled = "done";
+/// Failed, sent to a retry queue.
+const RETRIED: Handled = "retried";
+/// Its work held elsewhere, sent to wait without counting an attempt.
+const BUSY: Handled = "busy";
+/// Recorded as a dead letter.
+const DEAD_LETTERED: Handled = "dead_lettered";
+/// Returned to its queue as it came (the database or broker was away).
+const RETURNED: Handled = "returned";
+/// Acknowledged early, then failed: its lease stands for it.
+const LEASED: Handled = "leased";
 
 /// Returns the message to its queue as it came (its attempt unchanged).
 async fn requeue(delivery: &Delivery) {

@@ -6,6 +6,7 @@ use deadpool_postgres::Pool;
 use fila_shared::amqp::Broker;
 use fila_shared::config::Config;
 use fila_shared::eai::registry::Registry;
+use fila_shared::metrics::Metrics;
 use fila_shared::outbox::Relay;
 use fila_shared::process::definition::Catalog;
 use tokio::sync::watch;
@@ -25,6 +26,7 @@ pub struct Context {
     pub name: String,
     /// Whether the database was found unreachable.
     pub database: Outage,
+    pub metrics: Metrics,
 }
 
 /// Set when a message could not be handled because the database was

@@ -9,7 +9,8 @@ use std::time::Duration;
 use fila_shared::eai::job::{self, JobContext, Target};
 use fila_shared::eai::problem::Problem;
 use fila_shared::eai::registry::Destination;
-use fila_shared::eai::response::Outcome;
+use fila_shared::eai::response::{Outcome, Status};
+use fila_shared::metrics::EAI;
 use serde_json::Value;
 
 use crate::context::Context;
@@ -49,6 +50,7 @@ pub async fn handle(
                 "EAI messages processed in the entity store"
             );
             ctx.relay.publish(output.stored).await;
+            count_finished(ctx, output.finished.into_iter());
             if output.busy {
                 return Err(HandleError::Busy(HELD.into()));
             }
@@ -100,6 +102,7 @@ async fn deliver(
         ctx.relay
             .publish(job::finish(job, &results, Some(batch)).await?)
             .await;
+        count_finished(ctx, results.iter().map(|(_, o)| o.status));
         return Ok(());
     }
     // Each message on its own: what was delivered is recorded even when a
@@ -122,11 +125,21 @@ async fn deliver(
     ctx.relay
         .publish(job::finish(job, &results, None).await?)
         .await;
+    count_finished(ctx, results.iter().map(|(_, o)| o.status));
     if let Some((i, reason)) = retry {
         job::release(job, &messages[i..]).await?;
         return Err(HandleError::Destination(reason));
     }
     Ok(())
+}
+
+fn count_finished(ctx: &Context, statuses: impl Iterator<Item = Status>) {
+    let (ok, errors) = statuses.fold((0, 0), |(ok, errors), status| match status {
+        Status::Ok => (ok + 1, errors),
+        Status::Error => (ok, errors + 1),
+    });
+    ctx.metrics.count_finished(EAI, "ok", ok);
+    ctx.metrics.count_finished(EAI, "error", errors);
 }
 
 /// A message whose Content fails its schema is not delivered.

@@ -14,6 +14,7 @@ use lapin::options::BasicAckOptions;
 use crate::context::Context;
 use crate::{eai, process};
 use fila_shared::eai::job::Target;
+use fila_shared::metrics::TAF;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
@@ -97,9 +98,13 @@ async fn taf_records(ctx: &Context, ids: &[i64]) -> Result<(), HandleError> {
     let started = std::time::Instant::now();
     let output = job::process(&ctx.pool, ids, &ctx.name, ctx.config.taf_chunk_size).await?;
     ctx.relay.publish(output.stored).await;
+    let metrics = &ctx.metrics;
+    metrics.count_finished(TAF, "processed", output.processed as u64);
+    metrics.count_finished(TAF, "error", output.inconsistent as u64);
     tracing::debug!(
         records = ids.len(),
-        finished = output.finished,
+        processed = output.processed,
+        inconsistent = output.inconsistent,
         waiting = output.waiting,
         busy = output.busy,
         elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,

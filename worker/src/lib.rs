@@ -8,6 +8,7 @@ mod context;
 mod eai;
 mod handler;
 mod http_destination;
+mod metrics;
 mod process;
 mod runner;
 mod scheduler;
@@ -20,6 +21,7 @@ use fila_shared::amqp::{Broker, Topology, WorkQueue};
 use fila_shared::config::Config;
 use fila_shared::db::{self, PoolSetupError, StoreError, migrations};
 use fila_shared::eai::registry::{Registry, RegistryError};
+use fila_shared::metrics::Metrics;
 use fila_shared::outbox::Relay;
 use fila_shared::process::definition::{Catalog, DefinitionError};
 
@@ -35,6 +37,11 @@ pub enum WorkerStartError {
     Eai(#[from] RegistryError),
     #[error(transparent)]
     Processes(#[from] DefinitionError),
+    #[error("worker_metrics_addr {addr}: {error}")]
+    Metrics {
+        addr: std::net::SocketAddr,
+        error: std::io::Error,
+    },
 }
 
 /// How long a stopping worker waits for its relay to publish what it holds.
@@ -49,6 +56,13 @@ pub async fn run(
     let eai = Registry::load(&config.eai_transactions)?;
     let processes = Catalog::load(config.processes_file.as_deref())?;
     processes.watch();
+    let metrics_addr = config.worker_metrics_addr;
+    let metrics_listener = tokio::net::TcpListener::bind(metrics_addr)
+        .await
+        .map_err(|error| WorkerStartError::Metrics {
+            addr: metrics_addr,
+            error,
+        })?;
     let pool = db::pool(&config, "fila-worker")?;
     if config.migrate_on_start {
         migrations::apply(&pool, &config.database_schema)
@@ -71,19 +85,25 @@ pub async fn run(
         processes,
         name,
         database: Outage::default(),
+        metrics: Metrics::new(),
     });
     tracing::info!(worker = %ctx.name, concurrency = ctx.config.worker_concurrency, prefetch = ctx.config.worker_prefetch, "fila-worker starting");
 
     let (stop_tx, stop) = Stop::new();
     let mut tasks = tokio::task::JoinSet::new();
-    let groups = ctx
-        .config
-        .worker_groups
-        .iter()
-        .map(|g| WorkQueue::Process(g.clone()));
-    for queue in [WorkQueue::Taf, WorkQueue::Eai].into_iter().chain(groups) {
-        tasks.spawn(consumer::run(ctx.clone(), queue, stop.clone()));
+    let queues = WorkQueue::with_groups(&ctx.config.worker_groups);
+    for queue in &queues {
+        tasks.spawn(consumer::run(ctx.clone(), queue.clone(), stop.clone()));
     }
+    if let Ok(addr) = metrics_listener.local_addr() {
+        tracing::info!(%addr, "metrics listening");
+    }
+    tasks.spawn(metrics::serve(
+        metrics_listener,
+        ctx.clone(),
+        queues,
+        stop.clone(),
+    ));
     tasks.spawn(sweeper::run(ctx.clone(), stop.clone()));
     tasks.spawn(scheduler::run(ctx.clone(), stop));
     shutdown.await;

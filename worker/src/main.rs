@@ -25,8 +25,8 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match startup::init(BINARY) {
-        Ok(config) => config,
+    let (config, telemetry) = match startup::init(BINARY) {
+        Ok(initialized) => initialized,
         Err(code) => return code,
     };
     let outcome = match cli.command {
@@ -35,5 +35,5 @@ async fn main() -> ExitCode {
             .await
             .map_err(|e| e.to_string()),
     };
-    startup::finish(BINARY, outcome)
+    startup::finish(BINARY, outcome, telemetry).await
 }

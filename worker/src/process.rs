@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use crate::context::Context;
 use crate::handler::{Ack, Attempt, HandleError};
 use crate::runner;
+use fila_shared::metrics::PROCESS;
 
 /// A claim outlives the process's timeout by this much.
 const LEASE_MARGIN: Duration = Duration::from_secs(10);
@@ -97,5 +98,10 @@ pub async fn handle(
     let channel = &ctx.config.database_schema;
     let stored = store::finish(&ctx.pool, &claimed, &outcome, &ctx.name, channel).await?;
     ctx.relay.publish(stored).await;
+    let status = match outcome {
+        RunOutcome::Succeeded(_) => "succeeded",
+        RunOutcome::Failed(_) => "failed",
+    };
+    ctx.metrics.count_finished(PROCESS, status, 1);
     Ok(())
 }

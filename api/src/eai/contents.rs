@@ -133,6 +133,9 @@ fn read_change(body: &[u8], transaction: &str, version: Option<&str>) -> Result<
             style: message.style,
         });
     }
+    if fila_shared::db::holds_nul(&value) || version.is_some_and(|v| v.contains('\0')) {
+        return Err(EaiError::bad(Problem::NulCharacter));
+    }
     Ok(Change {
         uuid: uuid::Uuid::new_v4().to_string(),
         version: version.unwrap_or_default().to_string(),

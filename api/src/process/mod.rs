@@ -12,6 +12,8 @@ mod robusta;
 mod wsdl;
 mod wsprocess;
 
+pub use wsprocess::WsError;
+
 use std::time::Duration;
 
 use axum::Router;

@@ -33,6 +33,7 @@ use serde_json::Map;
 
 use super::{Start, StartError, start, wait_final};
 use crate::auth::Caller;
+use crate::backpressure::Busy;
 use crate::body::read_limited;
 use crate::state::SharedState;
 
@@ -51,7 +52,7 @@ pub const OPERATIONS: [(&str, [&str; 2]); 3] = [
 
 /// Why a call is answered with a fault.
 #[derive(Debug, thiserror::Error)]
-enum WsError {
+pub enum WsError {
     #[error("{0}")]
     TooLarge(String),
     #[error("the request is neither UTF-8 nor UTF-16 with a byte order mark")]
@@ -84,6 +85,8 @@ enum WsError {
     Timeout { secs: u64, job: i64, exec: i32 },
     #[error("database unavailable")]
     Store(#[from] StoreError),
+    #[error("{}", Busy::MESSAGE)]
+    Busy,
 }
 
 impl WsError {
@@ -92,6 +95,7 @@ impl WsError {
             WsError::Failed(_)
             | WsError::Timeout { .. }
             | WsError::Store(_)
+            | WsError::Busy
             | WsError::Start(StartError::Store(_)) => FaultCode::Server,
             _ => FaultCode::Client,
         }
@@ -103,12 +107,17 @@ impl IntoResponse for WsError {
         let status = match &self {
             WsError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             WsError::Forbidden => StatusCode::FORBIDDEN,
+            WsError::Busy => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if let WsError::Store(e) | WsError::Start(StartError::Store(e)) = &self {
             tracing::error!(error = %e, "store failure");
         }
-        xml(status, soap::fault(self.code(), &self.to_string()))
+        let mut response = xml(status, soap::fault(self.code(), &self.to_string()));
+        if let WsError::Busy = self {
+            Busy::retry_after(&mut response);
+        }
+        response
     }
 }
 

@@ -41,6 +41,16 @@ pub enum TafError {
 }
 
 impl TafError {
+    /// The code the answer carries: RESTFAULT 70x, a lot's 8xx, or the
+    /// HTTP status.
+    pub fn code(&self) -> u16 {
+        match self {
+            TafError::Refused(refusal) => refusal.code(),
+            TafError::Api(e) => e.status().as_u16(),
+            _ => self.fault_code().unwrap_or(500),
+        }
+    }
+
     fn fault_code(&self) -> Option<u16> {
         match self {
             TafError::MissingKey(_) => Some(701),

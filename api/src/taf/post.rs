@@ -5,6 +5,7 @@
 use axum::body::Body;
 use axum::extract::State;
 use axum::{Extension, Json};
+use fila_shared::metrics::TAF;
 use fila_shared::taf::codes::Refusal;
 use fila_shared::taf::lot::{LotRefusal, LotRequest, LotResponse, LotSyntaxError};
 use fila_shared::taf::{branch, intake};
@@ -15,9 +16,30 @@ use crate::body::read_limited;
 use crate::errors::ApiError;
 use crate::state::SharedState;
 
+/// Counts what the answer says: items one by one, a lot refused whole
+/// once, under its code.
 pub async fn lot(
     State(state): State<SharedState>,
     Extension(caller): Extension<Caller>,
+    body: Body,
+) -> Result<Json<LotResponse>, TafError> {
+    let answer = receive(&state, &caller, body).await;
+    let metrics = &state.metrics;
+    match &answer {
+        Ok(Json(response)) => {
+            for key in &response.registry_key {
+                let code = key.error.first().map(|e| e.coderr.to_string());
+                metrics.count_intake(TAF, code, 1);
+            }
+        }
+        Err(e) => metrics.count_intake(TAF, Some(e.code().to_string()), 1),
+    }
+    answer
+}
+
+async fn receive(
+    state: &SharedState,
+    caller: &Caller,
     body: Body,
 ) -> Result<Json<LotResponse>, TafError> {
     let config = &state.config;

@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use secrecy::{ExposeSecret, SecretString};
@@ -36,6 +36,14 @@ pub enum BrokerError {
     Nacked,
     #[error("no queue is bound for routing key {0}")]
     Unroutable(String),
+}
+
+/// A work queue's figures, as RabbitMQ reports them.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueCounts {
+    /// Messages ready for delivery (not those delivered and unacknowledged).
+    pub ready: u32,
+    pub consumers: u32,
 }
 
 /// A message to publish, persistent and in JSON.
@@ -112,6 +120,30 @@ impl Broker {
         self.ensure_link(&mut state)
             .await
             .map(|link| link.publisher.clone())
+    }
+
+    /// What RabbitMQ reports of a work queue. A queue that does not exist
+    /// (yet) is an error.
+    pub async fn queue_counts(&self, queue: &WorkQueue) -> Result<QueueCounts, BrokerError> {
+        // A passive declare of a missing queue closes its channel: a
+        // channel of its own.
+        let channel = self.channel().await?;
+        let declared = channel
+            .queue_declare(
+                self.topology.queue(queue).into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await;
+        let _ = channel.close(200, "queue read".into()).await;
+        let declared = declared?;
+        Ok(QueueCounts {
+            ready: declared.message_count(),
+            consumers: declared.consumer_count(),
+        })
     }
 
     /// A new channel on the connection (for a consumer).

@@ -45,6 +45,14 @@ impl WorkQueue {
         ]
     }
 
+    /// The TAF and EAI queues and those of the process `groups`.
+    pub fn with_groups(groups: &[String]) -> Vec<WorkQueue> {
+        [WorkQueue::Taf, WorkQueue::Eai]
+            .into_iter()
+            .chain(groups.iter().map(|g| WorkQueue::Process(g.clone())))
+            .collect()
+    }
+
     /// Routing key on the work and dead-letter exchanges, and the queue's
     /// name after the prefix.
     pub fn key(&self) -> String {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (6, include_str!("../../migrations/0006_session.sql")),
     (7, include_str!("../../migrations/0007_dead_letter.sql")),
     (8, include_str!("../../migrations/0008_process_due.sql")),
+    (9, include_str!("../../migrations/0009_outbox_trace.sql")),
 ];
 
 /// The schema version this build expects.

@@ -1,6 +1,10 @@
 //! The PostgreSQL side: a pool whose connections use fila's schema (so that
 //! several deployments, or tests, share one database without meeting), the
 //! migrations, and the store's error type.
+//!
+//! PostgreSQL text and jsonb cannot hold the NUL character: input that
+//! does is refused before it reaches a statement ([`holds_nul`]), and a key
+//! holding one names nothing stored.
 
 pub mod listen;
 pub mod migrations;
@@ -10,6 +14,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use secrecy::ExposeSecret;
+use serde_json::Value;
 use tokio_postgres::NoTls;
 
 use crate::config::Config;
@@ -63,6 +68,19 @@ impl StoreError {
             }
             StoreError::Pool(_) => true,
         }
+    }
+}
+
+/// Whether a JSON value holds the NUL character, in a string or a key: the
+/// store cannot take it.
+pub fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, value)| key.contains('\0') || holds_nul(value)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
 }
 
@@ -133,5 +151,14 @@ mod tests {
             .expect("nothing listens on port 1");
         assert!(refused.is_unavailable(), "{refused}");
         assert!(refused.to_string().contains("refused"), "{refused}");
+    }
+
+    #[test]
+    fn nul_characters_are_found_in_strings_and_keys_at_any_depth() {
+        use serde_json::json;
+        assert!(!holds_nul(&json!({ "a": ["b", 1, null, { "c": true }] })));
+        assert!(holds_nul(&json!("a\u{0}")));
+        assert!(holds_nul(&json!({ "a": [{ "b": "x\u{0}y" }] })));
+        assert!(holds_nul(&json!({ "a": { "k\u{0}": 1 } })));
     }
 }

@@ -112,6 +112,9 @@ pub async fn get(
     transaction: &str,
     internal_id: &str,
 ) -> Result<Option<Entity>, StoreError> {
+    if internal_id.contains('\0') {
+        return Ok(None);
+    }
     let statement = client
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM eai_entity e WHERE e.transaction = $1 AND e.internal_id = $2"

@@ -80,6 +80,8 @@ pub struct EaiOutput {
     pub stored: Vec<Stored>,
     /// Messages asked for that another worker holds.
     pub busy: bool,
+    /// The status each finished message ended with.
+    pub finished: Vec<Status>,
 }
 
 /// What processing needs besides the message.
@@ -225,7 +227,11 @@ pub async fn process_in_store(
     }
     let stored = outbox::insert(&tx, rows).await?;
     tx.commit().await?;
-    Ok(EaiOutput { stored, busy })
+    Ok(EaiOutput {
+        stored,
+        busy,
+        finished: results.iter().map(|(_, o)| o.status).collect(),
+    })
 }
 
 /// The transaction's time, as RFC 3339 in UTC.

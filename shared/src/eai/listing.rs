@@ -17,6 +17,8 @@ pub enum ListingError {
     UnknownOrder(String, String),
     #[error("cannot filter on {0}; known fields: {1}")]
     UnknownFilter(String, String),
+    #[error("list parameters cannot hold a NUL character")]
+    Nul,
 }
 
 /// A field a list may be ordered and filtered by: its wire name and the SQL
@@ -60,6 +62,9 @@ impl Listing {
             extra: Vec::new(),
         };
         for (key, value) in params {
+            if key.contains('\0') || value.contains('\0') {
+                return Err(ListingError::Nul);
+            }
             match key.to_ascii_lowercase().as_str() {
                 "page" => listing.page = positive(value, "page")?,
                 "pagesize" => {
@@ -179,6 +184,12 @@ mod tests {
             )
             .is_ok()
         );
+        for nul in [("status", "a\0"), ("co\0lor", "red")] {
+            assert_eq!(
+                Listing::parse(&params(&[nul]), FIELDS, &[], true),
+                Err(ListingError::Nul)
+            );
+        }
         let open = Listing::parse(&params(&[("color", "red")]), FIELDS, &[], true).expect("open");
         assert_eq!(open.extra, vec![("color".to_string(), "red".to_string())]);
     }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::keys::{KeyStyle, field};
 use super::problem::Problem;
+use crate::db;
 
 /// Longest UUID, Transaction or Version fila accepts.
 const MAX_ID: usize = 100;
@@ -113,6 +114,9 @@ impl Message {
         let content = field(message, "Content")
             .filter(|c| c.is_object())
             .ok_or_else(|| refused(Some(&uuid), Problem::MissingContent))?;
+        if db::holds_nul(value) {
+            return Err(refused(Some(&uuid), Problem::NulCharacter));
+        }
         Ok(Message {
             header,
             raw_header: Value::Object(raw_header.clone()),
@@ -278,6 +282,16 @@ mod tests {
             (
                 json!({ "Header": { "UUID": "u", "Transaction": "X", "Version": "1", "SourceApplication": "RM" }, "Content": 3 }),
                 "EAI-106",
+            ),
+            (
+                json!({ "Header": { "UUID": "u", "Transaction": "X", "Version": "1", "SourceApplication": "RM" }, "Content": { "InternalId": "1", "Name": "a\u{0}" } }),
+                "EAI-108",
+            ),
+            (
+                message(
+                    json!({ "UUID": "u", "Transaction": "X", "Version": "1", "SourceApplication": "RM", "Note\u{0}": "x" }),
+                ),
+                "EAI-108",
             ),
         ];
         for (value, code) in cases {

@@ -41,6 +41,8 @@ pub enum Problem {
     MissingContent,
     /// EAI-107: the UUID appears twice in the lot.
     RepeatedUuid(String),
+    /// EAI-108: the message holds a NUL character, which cannot be stored.
+    NulCharacter,
     /// EAI-201: the Content does not satisfy the Transaction's JSON Schema.
     Schema(String),
     /// EAI-202: the Content has no InternalId.
@@ -77,6 +79,7 @@ impl Problem {
             Problem::TransactionMismatch { .. } => "EAI-105",
             Problem::MissingContent => "EAI-106",
             Problem::RepeatedUuid(_) => "EAI-107",
+            Problem::NulCharacter => "EAI-108",
             Problem::Schema(_) => "EAI-201",
             Problem::MissingInternalId => "EAI-202",
             Problem::EntityNotFound(_) => "EAI-203",
@@ -130,6 +133,9 @@ impl Problem {
             }
             Problem::MissingContent => "The message has no Content object.".into(),
             Problem::RepeatedUuid(uuid) => format!("UUID {uuid} appears twice in the lot."),
+            Problem::NulCharacter => {
+                "The message holds a NUL character (\\u0000), which fila cannot store.".into()
+            }
             Problem::Schema(e) => {
                 format!("The Content does not satisfy the Transaction's schema: {e}")
             }

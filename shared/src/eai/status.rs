@@ -27,6 +27,9 @@ pub enum MessageState {
 }
 
 pub async fn message(pool: &Pool, uuid: &str) -> Result<MessageState, StoreError> {
+    if uuid.contains('\0') {
+        return Ok(MessageState::Unknown);
+    }
     let client = pool.get().await?;
     let row = client
         .query_opt(
@@ -112,6 +115,9 @@ pub const MESSAGE_FIELDS: &[ListField] = &[
 
 /// A lot's status and one page of its messages; `None` for an unknown lot.
 pub async fn batch(pool: &Pool, id: &str, listing: &Listing) -> Result<Option<Value>, StoreError> {
+    if id.contains('\0') {
+        return Ok(None);
+    }
     let client = pool.get().await?;
     let Some(lot) = client
         .query_opt(

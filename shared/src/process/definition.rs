@@ -32,6 +32,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::amqp::topology::{DEFAULT_GROUP, valid_group};
+use crate::db;
 
 /// How often the definitions file is looked at for changes.
 const RELOAD_EVERY: Duration = Duration::from_secs(2);
@@ -56,6 +57,8 @@ pub enum ParameterError {
         name: String,
         expected: &'static str,
     },
+    #[error("parameter {0:?} holds a NUL character, which fila cannot store")]
+    Nul(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -280,6 +283,12 @@ impl Definition {
         &self,
         parameters: Map<String, Value>,
     ) -> Result<Map<String, Value>, ParameterError> {
+        if let Some((name, _)) = parameters
+            .iter()
+            .find(|(name, value)| name.contains('\0') || db::holds_nul(value))
+        {
+            return Err(ParameterError::Nul(name.clone()));
+        }
         if let Some(missing) = self.required.iter().find(|r| {
             parameters
                 .get(*r)
@@ -475,6 +484,22 @@ mod tests {
         assert!(matches!(
             d.prepare(params(json!({ "n": "x" }))),
             Err(ParameterError::WrongType { .. })
+        ));
+        for nul in [
+            json!({ "n": 1, "name": "a\u{0}" }),
+            json!({ "n": 1, "na\u{0}me": "a" }),
+        ] {
+            assert!(matches!(
+                d.prepare(params(nul)),
+                Err(ParameterError::Nul(_))
+            ));
+        }
+        let free =
+            definition("[[process]]\nname = \"E\"\nrunner = \"builtin\"\nbuiltin = \"Echo\"\n")
+                .expect("valid");
+        assert!(matches!(
+            free.prepare(params(json!({ "deep": [{ "x": "\u{0}" }] }))),
+            Err(ParameterError::Nul(_))
         ));
     }
 

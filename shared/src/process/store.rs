@@ -461,6 +461,9 @@ pub struct JobView {
 
 /// A job by its uid.
 pub async fn job_by_uid(pool: &Pool, uid: &str) -> Result<Option<JobView>, StoreError> {
+    if uid.contains('\0') {
+        return Ok(None);
+    }
     let client = pool.get().await?;
     let Some(job) = client
         .query_opt(
@@ -647,6 +650,9 @@ pub async fn set_paused(
     uid: &str,
     pause: bool,
 ) -> Result<Option<ScheduleView>, StoreError> {
+    if uid.contains('\0') {
+        return Ok(None);
+    }
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let Some(row) = tx
@@ -696,6 +702,9 @@ pub async fn set_paused(
 /// Ends a schedule and cancels its executions not started yet; `false`
 /// when there is no such schedule.
 pub async fn end_schedule(pool: &Pool, uid: &str) -> Result<bool, StoreError> {
+    if uid.contains('\0') {
+        return Ok(false);
+    }
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let Some(job) = tx

@@ -85,10 +85,12 @@ fn from_row(row: &tokio_postgres::Row) -> Branch {
 }
 
 /// The registered branches among `codes`, and whether any branch exists.
+/// A code with a NUL character names no branch.
 pub async fn lookup(
     client: &impl GenericClient,
     codes: &[String],
 ) -> Result<BranchLookup, StoreError> {
+    let codes: Vec<&String> = codes.iter().filter(|c| !c.contains('\0')).collect();
     let statement = client
         .prepare_cached(
             "SELECT source_branch, company_group, registration FROM taf_branch

@@ -30,8 +30,10 @@ pub const INTEGRATED_DESCRIPTION: &str = "Registro Integrado";
 pub struct JobOutput {
     /// Outbox rows to publish after the commit.
     pub stored: Vec<Stored>,
-    /// Records processed or found inconsistent.
-    pub finished: usize,
+    /// Records processed.
+    pub processed: usize,
+    /// Records found inconsistent.
+    pub inconsistent: usize,
     /// Records left waiting for a predecessor.
     pub waiting: usize,
     /// Pending records among those asked for that another transaction holds.
@@ -75,11 +77,12 @@ pub async fn process(
     messages.extend(work_messages(released, chunk_size));
     let stored = outbox::insert(&tx, messages).await?;
     tx.commit().await?;
-    let waiting = outcomes.iter().filter(|o| **o == Outcome::Waiting).count();
+    let count = |wanted: fn(&Outcome) -> bool| outcomes.iter().filter(|o| wanted(o)).count();
     Ok(JobOutput {
         stored,
-        finished: outcomes.len() - waiting,
-        waiting,
+        processed: count(|o| *o == Outcome::Processed),
+        inconsistent: count(|o| matches!(o, Outcome::Inconsistent { .. })),
+        waiting: count(|o| *o == Outcome::Waiting),
         busy,
     })
 }
