@@ -338,6 +338,15 @@ pub async fn require_admin(
     require(&state, Role::Admin, request, next).await
 }
 
+/// Middleware: the caller must be a reader (producers and admins are).
+pub async fn require_reader(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    require(&state, Role::Reader, request, next).await
+}
+
 /// Authenticates the caller, checks `role`, and hands the [`Caller`] to the
 /// handler as a request extension.
 async fn require(

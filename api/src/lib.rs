@@ -12,6 +12,7 @@ mod health;
 mod intake;
 mod metrics;
 mod openapi;
+mod ops;
 mod process;
 mod state;
 mod taf;
@@ -132,6 +133,7 @@ fn router(state: SharedState) -> Router {
             auth::require_protocol_role,
         ));
     let admin = admin::routes().route_layer(from_fn_with_state(state.clone(), auth::require_admin));
+    let ops = ops::routes().route_layer(from_fn_with_state(state.clone(), auth::require_reader));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -139,6 +141,7 @@ fn router(state: SharedState) -> Router {
         .merge(process::open_routes())
         .merge(protocols)
         .merge(admin)
+        .merge(ops)
         .route("/metrics", get(metrics::render))
         .route_layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)

@@ -12,5 +12,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-FILA_SOAK_ROUNDS="${1:-1}" exec cargo test --locked -p fila-tests --test e2e -- \
+FILA_SOAK_ROUNDS="${1:-1}" exec cargo test --workspace --locked --test e2e -- \
   --ignored --exact soak::soak_with_every_fault_in_turn_loses_and_repeats_nothing --nocapture

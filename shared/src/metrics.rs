@@ -16,6 +16,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::amqp::{Broker, WorkQueue};
+use crate::queue_pause;
 
 pub use prometheus_client::metrics::gauge::Gauge;
 
@@ -100,6 +101,7 @@ pub struct Metrics {
     outbox_oldest: Gauge<f64, AtomicU64>,
     queue_messages: Family<QueueLabels, Gauge>,
     queue_consumers: Family<QueueLabels, Gauge>,
+    queue_paused: Family<QueueLabels, Gauge>,
     pool_connections: Family<PoolLabels, Gauge>,
     pool_max: Gauge,
 }
@@ -179,6 +181,12 @@ impl Metrics {
             "Consumers of a work queue, as RabbitMQ reports them",
             queue_consumers.clone(),
         );
+        let queue_paused = Family::default();
+        registry.register(
+            "fila_queue_paused",
+            "1 while an operator has paused the consumption of a work queue",
+            queue_paused.clone(),
+        );
         let pool_connections = Family::default();
         registry.register(
             "fila_db_pool_connections",
@@ -204,6 +212,7 @@ impl Metrics {
             outbox_oldest,
             queue_messages,
             queue_consumers,
+            queue_paused,
             pool_connections,
             pool_max,
         }
@@ -245,6 +254,19 @@ impl Metrics {
         self.pool_connections
             .get_or_create(&PoolLabels { state: "idle" })
             .set(status.available as i64);
+        match tokio::time::timeout(SCRAPE_TIMEOUT, queue_pause::paused(pool)).await {
+            Ok(Ok(paused)) => {
+                for queue in queues {
+                    let key = queue.key();
+                    let flag = i64::from(paused.contains_key(&key));
+                    self.queue_paused
+                        .get_or_create(&QueueLabels { queue: key })
+                        .set(flag);
+                }
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, "metrics: paused queues not read"),
+            Err(_) => tracing::debug!("metrics: paused queues not read in time"),
+        }
         match tokio::time::timeout(SCRAPE_TIMEOUT, crate::outbox::backlog(pool)).await {
             Ok(Ok(backlog)) => {
                 self.outbox_rows.set(backlog.rows);
@@ -321,6 +343,7 @@ mod tests {
             &metrics.in_flight,
             &metrics.queue_messages,
             &metrics.queue_consumers,
+            &metrics.queue_paused,
         ] {
             gauges.get_or_create(&queue).set(1);
         }

@@ -97,6 +97,24 @@ fn endpoints() -> Vec<(Method, String, Needs)> {
         (put.clone(), "/admin/taf/branches/X".into(), Needs::Admin),
         (delete.clone(), "/admin/taf/branches/X".into(), Needs::Admin),
         (get.clone(), "/admin/schedules".into(), Needs::Admin),
+        (get.clone(), "/admin/queues".into(), Needs::Admin),
+        (get.clone(), "/ops/overview".into(), Needs::Reader),
+        (
+            post.clone(),
+            "/admin/taf/tickets/T1/retry".into(),
+            Needs::Admin,
+        ),
+        (
+            post.clone(),
+            "/admin/taf/records/1/retry".into(),
+            Needs::Admin,
+        ),
+        (post.clone(), "/admin/queues/taf/pause".into(), Needs::Admin),
+        (
+            post.clone(),
+            "/admin/queues/taf/resume".into(),
+            Needs::Admin,
+        ),
         (delete.clone(), "/admin/schedules/x".into(), Needs::Admin),
         (
             post.clone(),

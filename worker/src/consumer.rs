@@ -22,7 +22,8 @@
 //! When a message finds the database unreachable, it returns to the queue
 //! without counting an attempt, and every consumer of the worker stops
 //! taking messages until the database answers again (checked with capped
-//! backoff). On stop, the consumer is cancelled and in-flight messages get
+//! backoff). A queue an operator paused is not consumed until resumed
+//! (see [`crate::pauses`]). On stop, the consumer is cancelled and in-flight messages get
 //! `worker_shutdown_grace_secs` to finish.
 
 use std::panic::AssertUnwindSafe;
@@ -56,6 +57,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 enum Ended {
     Stopped,
     DatabaseUnavailable,
+    Paused,
 }
 
 /// Consumes `queue` until a stop is requested.
@@ -64,11 +66,19 @@ pub async fn run(ctx: Arc<Context>, queue: WorkQueue, mut stop: Stop) {
     let permits = Arc::new(Semaphore::new(ctx.config.worker_concurrency));
     let mut tasks = JoinSet::new();
     while !stop.requested() {
+        if ctx.pauses.is_paused(&queue.key()) {
+            await_resume(&ctx, &queue, &mut stop).await;
+            continue;
+        }
         match consume(&ctx, &queue, &mut stop, &permits, &mut tasks).await {
             Ok(Ended::Stopped) => failures = 0,
             Ok(Ended::DatabaseUnavailable) => {
                 failures = 0;
                 await_database(&ctx, &queue, &mut stop).await;
+                continue;
+            }
+            Ok(Ended::Paused) => {
+                failures = 0;
                 continue;
             }
             Err(e) => {
@@ -113,6 +123,18 @@ async fn abandon(queue: &WorkQueue, tasks: &mut JoinSet<()>) {
     while tasks.join_next().await.is_some() {}
 }
 
+/// Waits until an operator resumes the queue (or a stop).
+async fn await_resume(ctx: &Context, queue: &WorkQueue, stop: &mut Stop) {
+    let key = queue.key();
+    tracing::info!(queue = %key, "queue paused by an operator: consumption stopped");
+    tokio::select! {
+        _ = ctx.pauses.resumed(&key) => {
+            tracing::info!(queue = %key, "queue resumed: consumption resumes");
+        }
+        _ = stop.wait() => {}
+    }
+}
+
 /// Waits until the database answers (or a stop), then clears the outage.
 async fn await_database(ctx: &Context, queue: &WorkQueue, stop: &mut Stop) {
     tracing::warn!(queue = %queue.key(), "database unreachable: consumption paused");
@@ -153,11 +175,13 @@ async fn consume(
         )
         .await?;
     tracing::info!(queue = %queue.key(), "consuming");
+    let key = queue.key();
     let ended = loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => permit,
             _ = stop.wait() => break Ok(Ended::Stopped),
             _ = ctx.database.reported() => break Ok(Ended::DatabaseUnavailable),
+            _ = ctx.pauses.paused(&key) => break Ok(Ended::Paused),
         };
         let Ok(permit) = permit else {
             break Ok(Ended::Stopped);
@@ -166,6 +190,7 @@ async fn consume(
             next = consumer.next() => next,
             _ = stop.wait() => break Ok(Ended::Stopped),
             _ = ctx.database.reported() => break Ok(Ended::DatabaseUnavailable),
+            _ = ctx.pauses.paused(&key) => break Ok(Ended::Paused),
         };
         match next {
             Some(Ok(delivery)) => {

@@ -1,5 +1,6 @@
 //! What the worker's tasks share, and the stop signal they watch.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
@@ -26,6 +27,8 @@ pub struct Context {
     pub name: String,
     /// Whether the database was found unreachable.
     pub database: Outage,
+    /// The queues an operator paused.
+    pub pauses: Pauses,
     pub metrics: Metrics,
 }
 
@@ -51,6 +54,40 @@ impl Outage {
     /// Completes once an outage is reported.
     pub async fn reported(&self) {
         let _ = self.0.subscribe().wait_for(|down| *down).await;
+    }
+}
+
+/// The queues an operator paused, as last read from the store (see
+/// `fila_shared::queue_pause`).
+pub struct Pauses(watch::Sender<BTreeSet<String>>);
+
+impl Default for Pauses {
+    fn default() -> Self {
+        Self(watch::Sender::new(BTreeSet::new()))
+    }
+}
+
+impl Pauses {
+    pub fn set(&self, queues: BTreeSet<String>) {
+        self.0.send_if_modified(|current| {
+            let changed = *current != queues;
+            *current = queues;
+            changed
+        });
+    }
+
+    pub fn is_paused(&self, queue: &str) -> bool {
+        self.0.borrow().contains(queue)
+    }
+
+    /// Completes once `queue` is paused.
+    pub async fn paused(&self, queue: &str) {
+        let _ = self.0.subscribe().wait_for(|q| q.contains(queue)).await;
+    }
+
+    /// Completes once `queue` is not paused.
+    pub async fn resumed(&self, queue: &str) {
+        let _ = self.0.subscribe().wait_for(|q| !q.contains(queue)).await;
     }
 }
 

@@ -9,6 +9,7 @@ mod eai;
 mod handler;
 mod http_destination;
 mod metrics;
+mod pauses;
 mod process;
 mod runner;
 mod scheduler;
@@ -25,7 +26,7 @@ use fila_shared::metrics::Metrics;
 use fila_shared::outbox::Relay;
 use fila_shared::process::definition::{Catalog, DefinitionError};
 
-use context::{Context, Outage, Stop};
+use context::{Context, Outage, Pauses, Stop};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerStartError {
@@ -85,6 +86,7 @@ pub async fn run(
         processes,
         name,
         database: Outage::default(),
+        pauses: Pauses::default(),
         metrics: Metrics::new(),
     });
     tracing::info!(worker = %ctx.name, concurrency = ctx.config.worker_concurrency, prefetch = ctx.config.worker_prefetch, "fila-worker starting");
@@ -105,6 +107,7 @@ pub async fn run(
         stop.clone(),
     ));
     tasks.spawn(sweeper::run(ctx.clone(), stop.clone()));
+    tasks.spawn(pauses::run(ctx.clone(), stop.clone()));
     tasks.spawn(scheduler::run(ctx.clone(), stop));
     shutdown.await;
     let _ = stop_tx.send(true);

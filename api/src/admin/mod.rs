@@ -2,6 +2,8 @@
 
 mod branches;
 mod dead_letters;
+pub mod queues;
+mod retries;
 mod schedules;
 
 use axum::Router;
@@ -16,10 +18,15 @@ pub fn routes() -> Router<SharedState> {
             "/admin/taf/branches/{source_branch}",
             put(branches::put).delete(branches::remove),
         )
+        .route("/admin/taf/tickets/{ticket}/retry", post(retries::ticket))
+        .route("/admin/taf/records/{rec_no}/retry", post(retries::record))
         .route("/admin/schedules", get(schedules::list))
         .route("/admin/schedules/{uid}", delete(schedules::remove))
         .route("/admin/schedules/{uid}/pause", post(schedules::pause))
         .route("/admin/schedules/{uid}/resume", post(schedules::resume))
+        .route("/admin/queues", get(queues::list))
+        .route("/admin/queues/{queue}/pause", post(queues::pause))
+        .route("/admin/queues/{queue}/resume", post(queues::resume))
         .route("/admin/dead-letters", get(dead_letters::list))
         .route(
             "/admin/dead-letters/replay",

@@ -17,6 +17,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (7, include_str!("../../migrations/0007_dead_letter.sql")),
     (8, include_str!("../../migrations/0008_process_due.sql")),
     (9, include_str!("../../migrations/0009_outbox_trace.sql")),
+    (10, include_str!("../../migrations/0010_queue_pause.sql")),
+    (11, include_str!("../../migrations/0011_overview.sql")),
 ];
 
 /// The schema version this build expects.

@@ -15,5 +15,6 @@ pub mod lot;
 pub mod record;
 pub mod registry_type;
 pub mod result;
+pub mod retry;
 pub mod scope;
 pub mod status;

@@ -1,0 +1,41 @@
+//! The operations API for dashboards (role `reader`; `admin` and
+//! `producer` include it): `GET /ops/overview` answers, in one call, every
+//! work queue's entry (as `GET /admin/queues`) and the store's figures
+//! (see `fila_shared::overview`):
+//!
+//! ```json
+//! {"queues": [...],
+//!  "taf": {"pending", "waiting", "oldestOpenSeconds", "errorsLastHour": {"000002": 3}},
+//!  "eai": {"pending", "oldestPendingSeconds", "errorsLastHour"},
+//!  "process": {"waiting", "running", "oldestWaitingSeconds", "failedLastHour"},
+//!  "deadLetters": {"taf": 1}, "outbox": {"rows", "oldestAgeSeconds"}}
+//! ```
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use fila_shared::overview::{self, Overview};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::admin::queues;
+use crate::errors::ApiError;
+use crate::state::SharedState;
+
+pub fn routes() -> Router<SharedState> {
+    Router::new().route("/ops/overview", get(show))
+}
+
+#[derive(Serialize)]
+struct Answer {
+    queues: Vec<Value>,
+    #[serde(flatten)]
+    store: Overview,
+}
+
+async fn show(State(state): State<SharedState>) -> Result<Json<Answer>, ApiError> {
+    Ok(Json(Answer {
+        queues: queues::entries(&state).await?,
+        store: overview::read(&state.pool).await?,
+    }))
+}
