@@ -99,6 +99,12 @@ fn endpoints() -> Vec<(Method, String, Needs)> {
         (get.clone(), "/admin/schedules".into(), Needs::Admin),
         (get.clone(), "/admin/queues".into(), Needs::Admin),
         (get.clone(), "/ops/overview".into(), Needs::Reader),
+        (get.clone(), "/ops/taf/tickets".into(), Needs::Reader),
+        (
+            get.clone(),
+            "/ops/taf/tickets/T1/errors".into(),
+            Needs::Reader,
+        ),
         (
             post.clone(),
             "/admin/taf/tickets/T1/retry".into(),

@@ -18,3 +18,4 @@ pub mod result;
 pub mod retry;
 pub mod scope;
 pub mod status;
+pub mod tickets;
