@@ -16,6 +16,7 @@ mod ops;
 mod process;
 mod state;
 mod taf;
+mod ui;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -134,6 +135,7 @@ fn router(state: SharedState) -> Router {
         ));
     let admin = admin::routes().route_layer(from_fn_with_state(state.clone(), auth::require_admin));
     let ops = ops::routes().route_layer(from_fn_with_state(state.clone(), auth::require_reader));
+    let ui = ui::routes().route_layer(from_fn_with_state(state.clone(), auth::require_reader));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -142,6 +144,7 @@ fn router(state: SharedState) -> Router {
         .merge(protocols)
         .merge(admin)
         .merge(ops)
+        .merge(ui)
         .route("/metrics", get(metrics::render))
         .route_layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)

@@ -2,8 +2,8 @@
 //! open like the probes. It is a static file, `api/openapi.json`, kept in
 //! step with the routes by a test that reads them from the source: a JSON
 //! route without its description, or a description without its route,
-//! fails it. wsProcess (SOAP, which its WSDL describes) and the Prometheus
-//! metrics stay out.
+//! fails it. wsProcess (SOAP, which its WSDL describes), the Prometheus
+//! metrics and the web dashboard stay out.
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
@@ -23,13 +23,15 @@ mod tests {
 
     use super::DOCUMENT;
 
-    /// The routes that are not JSON: wsProcess (SOAP) and its WSDL, and
-    /// the Prometheus metrics.
+    /// The routes that are not JSON: wsProcess (SOAP) and its WSDL, the
+    /// Prometheus metrics and the web dashboard.
     const NOT_JSON: &[(&str, &str)] = &[
         ("get", "/wsProcess/IwsProcess"),
         ("post", "/wsProcess/IwsProcess"),
         ("get", "/wsProcess/MEX"),
         ("get", "/metrics"),
+        ("get", "/ui"),
+        ("get", "/ui/{}"),
     ];
 
     const METHODS: &[&str] = &["get", "post", "put", "delete", "patch"];

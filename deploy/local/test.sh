@@ -11,6 +11,8 @@ cd "$(dirname "$0")/../.."
 deploy/local/services.sh
 E2E_PYTHON=$(deploy/local/test-python.sh)
 export E2E_PYTHON
+deploy/local/test-browser.sh
+export E2E_BROWSER=1
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 deploy/local/deny.sh

@@ -369,3 +369,24 @@ async fn logs_hold_no_bodies_or_passwords_and_commands_see_no_shell() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_browser_request_from_another_site_changes_nothing() {
+    let fila = Setup::new().workers(0).start().await;
+    let pause = |site: &'static str| {
+        send(
+            fila.admin(Method::POST, "/admin/queues/taf/pause")
+                .header("Sec-Fetch-Site", site),
+        )
+    };
+    let (status, _) = pause("cross-site").await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "cached credentials are not enough"
+    );
+    let (_, queues) = send(fila.admin(Method::GET, "/admin/queues")).await;
+    assert_eq!(queues["queues"][0]["paused"], false, "{queues}");
+    let (status, _) = pause("same-origin").await;
+    assert_eq!(status, StatusCode::OK, "the dashboard's own requests");
+}

@@ -25,3 +25,4 @@ mod taf_retry;
 mod taf_scope;
 mod taf_status;
 mod traces;
+mod ui;
