@@ -46,15 +46,7 @@ async fn a_full_queue_refuses_its_intake_until_it_drains() {
         fila.taf_counts("T-REFUSED").await.is_empty(),
         "nothing stored"
     );
-    let metrics = fila
-        .http()
-        .get(fila.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = fila.metrics_text().await;
     assert!(
         metrics.contains(r#"fila_intake_items_total{protocol="taf",outcome="refused",code="429"}"#),
         "{metrics}"

@@ -3,25 +3,12 @@
 //! queue flows; and the admin API that lists, replays and discards dead
 //! letters.
 
-use fila_tests::taf::{items, lot};
+use fila_tests::taf::{POISON, items, lot};
 use fila_tests::{Fila, Setup, eventually};
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-/// Makes every update of the records whose key starts with `POISON` fail,
-/// as a handler that always fails would.
-const POISON: &str = "
-    CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF NEW.registry_key LIKE 'POISON%' THEN
-            RAISE EXCEPTION 'poisoned record %', NEW.registry_key;
-        END IF;
-        RETURN NEW;
-    END $$;
-    CREATE TRIGGER poison BEFORE UPDATE ON taf_record
-        FOR EACH ROW EXECUTE FUNCTION poison();";
 
 async fn dead_letters(fila: &Fila, query: &str) -> Value {
     let (status, body) =

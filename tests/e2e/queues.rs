@@ -34,15 +34,7 @@ async fn a_paused_queue_keeps_its_work_until_it_is_resumed() {
     assert_eq!(taf["paused"], true, "{listed}");
     assert_eq!(taf["consumers"], 0, "{listed}");
     assert!(taf["ready"].as_u64().is_some_and(|n| n > 0), "{listed}");
-    let metrics = fila
-        .http()
-        .get(fila.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = fila.metrics_text().await;
     assert!(
         metrics.contains("fila_queue_paused{queue=\"taf\"} 1"),
         "{metrics}"

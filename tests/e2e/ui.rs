@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use fila_tests::eai::message;
 use fila_tests::fila::{ADMIN, READER, send};
-use fila_tests::taf::{admissao_xml, b64, item_with, items, lot};
+use fila_tests::taf::{POISON, admissao_xml, b64, item_with, items, lot};
 use fila_tests::{Fila, Setup, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -23,18 +23,6 @@ const BROWSER_RUN: Duration = Duration::from_secs(240);
 const LOAD_ROUNDS: usize = 12;
 const LOAD_EVERY: Duration = Duration::from_millis(1500);
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Makes the worker fail on the records keyed `POISON…`, until dropped.
-const POISON: &str = "
-    CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF NEW.registry_key LIKE 'POISON%' THEN
-            RAISE EXCEPTION 'poisoned record %', NEW.registry_key;
-        END IF;
-        RETURN NEW;
-    END $$;
-    CREATE TRIGGER poison BEFORE UPDATE ON taf_record
-        FOR EACH ROW EXECUTE FUNCTION poison();";
 
 fn header<'r>(response: &'r reqwest::Response, name: &str) -> Option<&'r str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())

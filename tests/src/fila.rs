@@ -339,6 +339,18 @@ impl Fila {
         self.http.clone()
     }
 
+    /// The API's `GET /metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// A request as the producer.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http
