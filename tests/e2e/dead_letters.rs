@@ -77,6 +77,19 @@ async fn poison_work_is_retried_then_dead_lettered_with_its_history_and_can_be_r
     assert_eq!(fila.taf_counts("T-POISON").await.get("pending"), Some(&3));
     let log = std::fs::read_to_string(fila.log_path("worker-0.log")).unwrap_or_default();
     assert_eq!(log.matches("message dead-lettered").count(), 1);
+    let buried = log
+        .lines()
+        .find(|l| l.contains("message dead-lettered"))
+        .and_then(|l| serde_json::from_str::<Value>(l).ok())
+        .expect("a JSON line");
+    let rec_nos: Vec<i64> = buried["span"]["rec_nos"]
+        .as_str()
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert_eq!(rec_nos.len(), 3, "the line names the records: {buried}");
+    assert_eq!(buried["span"]["queue"], "taf", "{buried}");
 
     db.batch_execute("DROP TRIGGER poison ON taf_record")
         .await

@@ -259,6 +259,11 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
         "fila.message",
         queue = %labels.queue,
         trace_id = tracing::field::Empty,
+        rec_nos = tracing::field::Empty,
+        uuids = tracing::field::Empty,
+        batch = tracing::field::Empty,
+        job_id = tracing::field::Empty,
+        process = tracing::field::Empty,
     );
     let traceparent = delivery.properties.headers().as_ref().and_then(|h| {
         match h.inner().get(telemetry::TRACEPARENT) {

@@ -76,12 +76,35 @@ impl Ack {
     }
 }
 
+/// Names the message's work in the current span (`fila.message`), so that
+/// every log line about it carries its RecNos, UUIDs, lot or JobID.
+fn name_work(message: &WorkMessage) {
+    let span = tracing::Span::current();
+    match message {
+        WorkMessage::TafRecords { ids } => {
+            let rec_nos: Vec<String> = ids.iter().map(i64::to_string).collect();
+            span.record("rec_nos", rec_nos.join(","));
+        }
+        WorkMessage::EaiMessages { uuids } => {
+            span.record("uuids", uuids.join(","));
+        }
+        WorkMessage::EaiBatch { batch } => {
+            span.record("batch", batch.as_str());
+        }
+        WorkMessage::ProcessRun { job, process, .. } => {
+            span.record("job_id", job);
+            span.record("process", process.as_str());
+        }
+    }
+}
+
 pub async fn dispatch(
     ctx: &Context,
     message: &WorkMessage,
     attempt: Attempt,
     ack: &Ack,
 ) -> Result<(), HandleError> {
+    name_work(message);
     match message {
         WorkMessage::TafRecords { ids } => taf_records(ctx, ids).await,
         WorkMessage::EaiMessages { uuids } => {
