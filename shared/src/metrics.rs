@@ -16,6 +16,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::amqp::{Broker, WorkQueue};
+use crate::process::store;
 use crate::queue_pause;
 
 pub use prometheus_client::metrics::gauge::Gauge;
@@ -87,6 +88,11 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 18))
 }
 
+fn backlog_histogram() -> Histogram {
+    // 10 ms to about 12 hours: work may wait in a backlog.
+    Histogram::new(exponential_buckets(0.01, 2.0, 23))
+}
+
 /// The metrics of one process.
 pub struct Metrics {
     registry: Registry,
@@ -96,12 +102,14 @@ pub struct Metrics {
     pub finished: Family<FinishedLabels, Counter>,
     pub messages: Family<MessageLabels, Counter>,
     pub processing: Family<QueueLabels, Histogram, fn() -> Histogram>,
+    pub work_latency: Family<QueueLabels, Histogram, fn() -> Histogram>,
     pub in_flight: Family<QueueLabels, Gauge>,
     outbox_rows: Gauge,
     outbox_oldest: Gauge<f64, AtomicU64>,
     queue_messages: Family<QueueLabels, Gauge>,
     queue_consumers: Family<QueueLabels, Gauge>,
     queue_paused: Family<QueueLabels, Gauge>,
+    schedules_due: Gauge,
     pool_connections: Family<PoolLabels, Gauge>,
     pool_max: Gauge,
 }
@@ -151,6 +159,12 @@ impl Metrics {
             "Time to process one work queue message, by queue",
             processing.clone(),
         );
+        let work_latency = Family::new_with_constructor(backlog_histogram as fn() -> Histogram);
+        registry.register(
+            "fila_work_latency_seconds",
+            "End to end: from the commit that accepted a work message's work to the end of its processing, by queue",
+            work_latency.clone(),
+        );
         let in_flight = Family::default();
         registry.register(
             "fila_messages_in_flight",
@@ -187,6 +201,12 @@ impl Metrics {
             "1 while an operator has paused the consumption of a work queue",
             queue_paused.clone(),
         );
+        let schedules_due = Gauge::default();
+        registry.register(
+            "fila_schedules_due",
+            "Active process schedules whose fire is due and not made yet",
+            schedules_due.clone(),
+        );
         let pool_connections = Family::default();
         registry.register(
             "fila_db_pool_connections",
@@ -207,12 +227,14 @@ impl Metrics {
             finished,
             messages,
             processing,
+            work_latency,
             in_flight,
             outbox_rows,
             outbox_oldest,
             queue_messages,
             queue_consumers,
             queue_paused,
+            schedules_due,
             pool_connections,
             pool_max,
         }
@@ -266,6 +288,13 @@ impl Metrics {
             }
             Ok(Err(e)) => tracing::debug!(error = %e, "metrics: paused queues not read"),
             Err(_) => tracing::debug!("metrics: paused queues not read in time"),
+        }
+        match tokio::time::timeout(SCRAPE_TIMEOUT, store::schedules_due(pool)).await {
+            Ok(Ok(due)) => {
+                self.schedules_due.set(due);
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, "metrics: schedules not read"),
+            Err(_) => tracing::debug!("metrics: schedules not read in time"),
         }
         match tokio::time::timeout(SCRAPE_TIMEOUT, crate::outbox::backlog(pool)).await {
             Ok(Ok(backlog)) => {
@@ -339,6 +368,7 @@ mod tests {
             })
             .inc();
         metrics.processing.get_or_create(&queue).observe(0.1);
+        metrics.work_latency.get_or_create(&queue).observe(0.1);
         for gauges in [
             &metrics.in_flight,
             &metrics.queue_messages,

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{Pool, Transaction};
 use lapin::types::{AMQPValue, FieldTable};
 use tokio::sync::mpsc;
@@ -114,7 +115,13 @@ pub struct Stored {
     pub message: OutboxMessage,
     /// The trace the row's message continues.
     pub traceparent: Option<String>,
+    /// When the row was written: when the work was accepted.
+    pub created_at: DateTime<Utc>,
 }
+
+/// The AMQP header of a work message carrying when its work was accepted
+/// (milliseconds since the epoch), for the end-to-end latency.
+pub const ACCEPTED_AT_HEADER: &str = "x-fila-accepted-ms";
 
 /// Writes messages in the caller's transaction (one statement).
 pub async fn insert(
@@ -134,7 +141,7 @@ pub async fn insert(
         .prepare_cached(
             "INSERT INTO outbox (target, routing_key, priority, kind, body, traceparent)
              SELECT *, $6 FROM unnest($1::text[], $2::text[], $3::int2[], $4::text[], $5::bytea[])
-             RETURNING id",
+             RETURNING id, created_at",
         )
         .await?;
     let rows = tx
@@ -150,6 +157,7 @@ pub async fn insert(
             id: row.get(0),
             message,
             traceparent: traceparent.clone(),
+            created_at: row.get(1),
         })
         .collect())
 }
@@ -230,7 +238,7 @@ pub async fn sweep(
     let tx = client.transaction().await?;
     let rows = tx
         .query(
-            "SELECT id, target, routing_key, priority, kind, body, traceparent FROM outbox
+            "SELECT id, target, routing_key, priority, kind, body, traceparent, created_at FROM outbox
              WHERE created_at < now() - make_interval(secs => $1)
              ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
             &[&grace.as_secs_f64(), &limit],
@@ -251,6 +259,7 @@ pub async fn sweep(
                 body: row.get(5),
             },
             traceparent: row.get(6),
+            created_at: row.get(7),
         })
         .collect();
     publish(broker, &stored).await?;
@@ -290,22 +299,30 @@ async fn publish(broker: &Broker, stored: &[Stored]) -> Result<(), BrokerError> 
             priority: s.message.priority,
             kind: &s.message.kind,
             message_id: Some(s.id.to_string()),
-            headers: span.as_ref().and_then(trace_headers),
+            headers: headers(s, span.as_ref()),
             mandatory: s.message.target == Target::Work,
         })
         .collect();
     broker.publish(&messages).await
 }
 
-/// AMQP headers carrying `span`'s trace context.
-fn trace_headers(span: &tracing::Span) -> Option<FieldTable> {
-    let traceparent = span.in_scope(telemetry::current_traceparent)?;
+/// The AMQP headers of a row's message: `span`'s trace context, and for
+/// work when it was accepted.
+fn headers(stored: &Stored, span: Option<&tracing::Span>) -> Option<FieldTable> {
     let mut headers = FieldTable::default();
-    headers.insert(
-        telemetry::TRACEPARENT.into(),
-        AMQPValue::LongString(traceparent.into()),
-    );
-    Some(headers)
+    if let Some(traceparent) = span.and_then(|s| s.in_scope(telemetry::current_traceparent)) {
+        headers.insert(
+            telemetry::TRACEPARENT.into(),
+            AMQPValue::LongString(traceparent.into()),
+        );
+    }
+    if stored.message.target == Target::Work {
+        headers.insert(
+            ACCEPTED_AT_HEADER.into(),
+            AMQPValue::LongLongInt(stored.created_at.timestamp_millis()),
+        );
+    }
+    (!headers.inner().is_empty()).then_some(headers)
 }
 
 /// The rows not yet published.

@@ -95,6 +95,7 @@ async fn api_and_worker_count_what_they_take_and_finish() {
         r#"fila_queue_depth{queue="taf"}"#,
         r#"fila_db_pool_connections{state="in_use"}"#,
         "fila_db_pool_max_connections",
+        "fila_schedules_due",
     ] {
         assert!(sample(&api, series).is_some(), "{series} in\n{api}");
     }
@@ -144,5 +145,10 @@ async fn api_and_worker_count_what_they_take_and_finish() {
     assert_eq!(
         sample(&worker, r#"fila_messages_in_flight{queue="taf"}"#),
         Some(0.0)
+    );
+    assert!(
+        sample(&worker, r#"fila_work_latency_seconds_count{queue="taf"}"#)
+            .is_some_and(|n| n >= 1.0),
+        "end-to-end latency, from the accepting commit: {worker}"
     );
 }

@@ -35,6 +35,7 @@ use fila_shared::db::{self, StoreError};
 use fila_shared::dead_letter::{self, DeadLetter};
 use fila_shared::envelope::WorkMessage;
 use fila_shared::metrics::{Gauge, MessageLabels, QueueLabels};
+use fila_shared::outbox::ACCEPTED_AT_HEADER;
 use fila_shared::telemetry;
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
@@ -272,6 +273,15 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
         }
     });
     telemetry::continue_trace(&span, traceparent.as_deref());
+    let accepted_ms = match delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(ACCEPTED_AT_HEADER))
+    {
+        Some(AMQPValue::LongLongInt(ms)) => Some(*ms),
+        _ => None,
+    };
     let started = Instant::now();
     let handled = handle_delivery(ctx, queue, delivery).instrument(span).await;
     drop(in_flight);
@@ -279,6 +289,15 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
         .processing
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
+    if let (DONE, Some(accepted_ms)) = (handled, accepted_ms) {
+        let waited_ms = chrono::Utc::now()
+            .timestamp_millis()
+            .saturating_sub(accepted_ms);
+        ctx.metrics
+            .work_latency
+            .get_or_create(&labels)
+            .observe(waited_ms.max(0) as f64 / 1000.0);
+    }
     let labels = MessageLabels {
         queue: labels.queue,
         outcome: handled,

@@ -728,3 +728,17 @@ pub async fn end_schedule(pool: &Pool, uid: &str) -> Result<bool, StoreError> {
     tx.commit().await?;
     Ok(true)
 }
+
+/// Active schedules whose next fire is due and not made yet (normally 0:
+/// the workers fire them within a second).
+pub async fn schedules_due(pool: &Pool) -> Result<i64, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM process_job
+             WHERE schedule_state = 'active' AND next_fire <= now()",
+            &[],
+        )
+        .await?;
+    Ok(row.get(0))
+}
