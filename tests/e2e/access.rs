@@ -323,11 +323,7 @@ async fn logs_hold_no_bodies_or_passwords_and_commands_see_no_shell() {
         "L1",
     );
     eai["Content"]["Name"] = json!(MARK);
-    let (status, _) = send(
-        fila.request(Method::POST, "/totvseai/standardmessage/v1/transactions")
-            .json(&eai),
-    )
-    .await;
+    let (status, _) = fila.post_eai(&eai).await;
     assert!(status.is_success());
     let hostile = format!(
         "$(touch {}) `touch {}`; touch {} {MARK}",

@@ -3,7 +3,6 @@
 //! goes on, other protocols go on, and intake resumes once the queue
 //! drains.
 
-use fila_tests::fila::send;
 use fila_tests::runs::{DEFINITIONS, envelope, fault};
 use fila_tests::taf::{items, lot};
 use fila_tests::{Fila, Setup};
@@ -54,11 +53,11 @@ async fn a_full_queue_refuses_its_intake_until_it_drains() {
 
     let (status, _) = fila.get_status("ticketCode=T-FILL&startRecNo=0").await;
     assert_eq!(status, StatusCode::OK, "reading is never refused");
-    let (status, answer) = send(
-        fila.request(Method::POST, "/scheduler/connector-api/process/start")
-            .json(&json!({ "name": "FullName", "values": { "name": "Ana", "surname": "Lima" } })),
-    )
-    .await;
+    let (status, answer) = fila
+        .start_robusta(
+            &json!({ "name": "FullName", "values": { "name": "Ana", "surname": "Lima" } }),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "other protocols go on: {answer}");
 
     fila.start_worker().await;
@@ -77,11 +76,11 @@ async fn a_full_process_queue_answers_wsprocess_with_a_fault() {
         .start()
         .await;
     for _ in 0..3 {
-        let (status, _) = send(
-            fila.request(Method::POST, "/scheduler/connector-api/process/start")
-                .json(&json!({ "name": "FullName", "values": { "name": "A", "surname": "B" } })),
-        )
-        .await;
+        let (status, _) = fila
+            .start_robusta(
+                &json!({ "name": "FullName", "values": { "name": "A", "surname": "B" } }),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
     }
     let call = envelope(

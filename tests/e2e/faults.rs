@@ -9,28 +9,12 @@ use fila_tests::proxy::Proxy;
 use fila_tests::results::Results;
 use fila_tests::runs::{DEFINITIONS, envelope, fault, soap};
 use fila_tests::taf::{items, lot};
-use fila_tests::{Fila, Setup, database_url};
+use fila_tests::{Setup, database_url};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn postgres_proxy_url(proxy: &Proxy) -> String {
     format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port)
-}
-
-async fn post_eai(fila: &Fila, message: &Value) -> (StatusCode, Value) {
-    send(
-        fila.request(Method::POST, "/totvseai/standardmessage/v1/transactions")
-            .json(message),
-    )
-    .await
-}
-
-async fn start_robusta(fila: &Fila, body: &Value) -> (StatusCode, Value) {
-    send(
-        fila.request(Method::POST, "/scheduler/connector-api/process/start")
-            .json(body),
-    )
-    .await
 }
 
 async fn postgres_proxy() -> Proxy {
@@ -110,9 +94,9 @@ async fn intake_answers_each_protocols_error_while_the_database_is_unreachable()
     let (status, answer) = fila.post_lot(&lot("T-DOWN", items("D", 2))).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(answer["code"], 702, "TAF's RESTFAULT: {answer}");
-    let (status, answer) = post_eai(&fila, &eai).await;
+    let (status, answer) = fila.post_eai(&eai).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "EAI: {answer}");
-    let (status, answer) = start_robusta(&fila, &robusta).await;
+    let (status, answer) = fila.start_robusta(&robusta).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "Robusta: {answer}");
     let (status, answer) = send(
         fila.request(
@@ -134,9 +118,9 @@ async fn intake_answers_each_protocols_error_while_the_database_is_unreachable()
     })
     .await;
     assert!(accepted, "the API recovers by itself");
-    let (status, answer) = post_eai(&fila, &eai).await;
+    let (status, answer) = fila.post_eai(&eai).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
-    let (status, answer) = start_robusta(&fila, &robusta).await;
+    let (status, answer) = fila.start_robusta(&robusta).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let (status, body) = soap(&fila, "ExecuteWithXmlParamsAsync", run).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -179,7 +163,7 @@ async fn work_accepted_while_the_broker_is_unreachable_is_processed_once_it_is_b
         "CUSTOMERVENDOR",
         "C2",
     );
-    let (status, answer) = post_eai(&fila, &eai).await;
+    let (status, answer) = fila.post_eai(&eai).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     proxy.restore().await;

@@ -2,10 +2,9 @@
 //! them.
 
 use fila_tests::eai::message;
-use fila_tests::fila::send;
 use fila_tests::taf::{item, item_with, lot};
 use fila_tests::{Fila, Setup};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 /// The value of one series (`name{labels}`), if the text has it.
@@ -42,21 +41,15 @@ async fn api_and_worker_count_what_they_take_and_finish() {
     );
     let (status, _) = fila.post_lot(&lot).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = send(
-        fila.request(Method::POST, "/totvseai/standardmessage/v1/transactions")
-            .json(&message(
-                "d6e4b0c2-0000-4000-8000-00000000e001",
-                "CUSTOMERVENDOR",
-                "C1",
-            )),
-    )
-    .await;
+    let (status, _) = fila
+        .post_eai(&message(
+            "d6e4b0c2-0000-4000-8000-00000000e001",
+            "CUSTOMERVENDOR",
+            "C1",
+        ))
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let (status, _) = send(
-        fila.request(Method::POST, "/scheduler/connector-api/process/start")
-            .json(&json!({ "name": "NotDefined" })),
-    )
-    .await;
+    let (status, _) = fila.start_robusta(&json!({ "name": "NotDefined" })).await;
     assert!(status.is_client_error(), "{status}");
     assert!(fila.wait_finished("T-METRICS", 2, 30).await);
 

@@ -16,15 +16,13 @@ async fn the_overview_shows_open_work_errors_and_queues() {
     let (status, _) = send(fila.admin(Method::POST, "/admin/queues/eai/pause")).await;
     assert_eq!(status, StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    let (status, _) = send(
-        fila.request(Method::POST, "/totvseai/standardmessage/v1/transactions")
-            .json(&message(
-                "d6e4b0c2-0000-4000-8000-0000000000a1",
-                "CUSTOMERVENDOR",
-                "C1",
-            )),
-    )
-    .await;
+    let (status, _) = fila
+        .post_eai(&message(
+            "d6e4b0c2-0000-4000-8000-0000000000a1",
+            "CUSTOMERVENDOR",
+            "C1",
+        ))
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
 
     let (status, overview) = send(fila.reader(Method::GET, "/ops/overview")).await;

@@ -90,11 +90,9 @@ async fn load(fila: &Fila) {
         fila.post_lot(&lot(&format!("T-LOAD-{round:02}"), items("LOAD", 200)))
             .await;
         let uuid = format!("d6e4b0c2-0000-4000-8000-{round:012}");
-        let (status, body) = send(
-            fila.request(Method::POST, "/totvseai/standardmessage/v1/transactions")
-                .json(&message(&uuid, "CUSTOMERVENDOR", &format!("C{round}"))),
-        )
-        .await;
+        let (status, body) = fila
+            .post_eai(&message(&uuid, "CUSTOMERVENDOR", &format!("C{round}")))
+            .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         tokio::time::sleep(LOAD_EVERY).await;
     }

@@ -396,6 +396,24 @@ impl Fila {
         send(self.request(Method::POST, "/rest/wstafst2").json(lot)).await
     }
 
+    /// POSTs an EAI message (or lot) to `/transactions`.
+    pub async fn post_eai(&self, message: &Value) -> (StatusCode, Value) {
+        send(
+            self.request(Method::POST, "/totvseai/standardmessage/v1/transactions")
+                .json(message),
+        )
+        .await
+    }
+
+    /// Starts a process through the scheduler connector API.
+    pub async fn start_robusta(&self, body: &Value) -> (StatusCode, Value) {
+        send(
+            self.request(Method::POST, "/scheduler/connector-api/process/start")
+                .json(body),
+        )
+        .await
+    }
+
     /// POSTs raw bytes to the TAF endpoint.
     pub async fn post_raw(&self, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
         send(

@@ -266,19 +266,14 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
         job_id = tracing::field::Empty,
         process = tracing::field::Empty,
     );
-    let traceparent = delivery.properties.headers().as_ref().and_then(|h| {
-        match h.inner().get(telemetry::TRACEPARENT) {
-            Some(AMQPValue::LongString(value)) => Some(value.to_string()),
-            _ => None,
-        }
-    });
+    let headers = delivery.properties.headers().as_ref();
+    let header = |name: &str| headers.and_then(|h| h.inner().get(name));
+    let traceparent = match header(telemetry::TRACEPARENT) {
+        Some(AMQPValue::LongString(value)) => Some(value.to_string()),
+        _ => None,
+    };
     telemetry::continue_trace(&span, traceparent.as_deref());
-    let accepted_ms = match delivery
-        .properties
-        .headers()
-        .as_ref()
-        .and_then(|h| h.inner().get(ACCEPTED_AT_HEADER))
-    {
+    let accepted_ms = match header(ACCEPTED_AT_HEADER) {
         Some(AMQPValue::LongLongInt(ms)) => Some(*ms),
         _ => None,
     };
