@@ -24,6 +24,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
+use fila_shared::amqp::management::{Management, ManagementError};
 use fila_shared::amqp::{Broker, Topology, WorkQueue};
 use fila_shared::config::Config;
 use fila_shared::db::listen::Waiters;
@@ -34,7 +35,6 @@ use fila_shared::process::definition::{Catalog, DefinitionError};
 use fila_shared::taf::branch::{self, SeedError};
 use tokio::net::TcpListener;
 
-pub use auth::hash_password;
 use backpressure::Backpressure;
 use state::{AppState, Parts, SharedState};
 
@@ -52,6 +52,8 @@ pub enum ApiStartError {
     Eai(#[from] RegistryError),
     #[error(transparent)]
     Processes(#[from] DefinitionError),
+    #[error(transparent)]
+    Management(#[from] ManagementError),
     #[error("http server: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -86,6 +88,11 @@ pub async fn run(
     if let Err(e) = broker.publisher().await {
         tracing::warn!(error = %e, "RabbitMQ unavailable at start: accepted work waits in the outbox");
     }
+    let management = config
+        .amqp_management_url
+        .as_deref()
+        .map(|url| Management::new(url, &config.amqp_url))
+        .transpose()?;
     let (relay, relayed) = Relay::spawn(pool.clone(), broker.clone());
     let waiters = Waiters::spawn(&config);
     let backpressure = Backpressure::spawn(
@@ -102,6 +109,7 @@ pub async fn run(
         processes,
         waiters,
         backpressure,
+        management,
     };
     let state: SharedState = Arc::new(AppState::new(config, parts));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -69,7 +69,7 @@ fn hash_password() -> ExitCode {
         );
         return ExitCode::from(2);
     }
-    match fila_api::hash_password(password) {
+    match fila_shared::password::hash_password(password) {
         Ok(hash) => {
             println!("{hash}");
             ExitCode::SUCCESS

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Pool;
 use fila_shared::amqp::Broker;
+use fila_shared::amqp::management::Management;
 use fila_shared::config::Config;
 use fila_shared::db::listen::Waiters;
 use fila_shared::db::{StoreError, migrations};
@@ -32,6 +33,8 @@ pub struct AppState {
     pub waiters: Waiters,
     pub metrics: Metrics,
     pub backpressure: Arc<Backpressure>,
+    /// RabbitMQ's management API, when configured.
+    pub management: Option<Management>,
     schema_current: AtomicBool,
 }
 
@@ -44,6 +47,7 @@ pub struct Parts {
     pub processes: Arc<Catalog>,
     pub waiters: Waiters,
     pub backpressure: Arc<Backpressure>,
+    pub management: Option<Management>,
 }
 
 impl AppState {
@@ -64,6 +68,7 @@ impl AppState {
             waiters: parts.waiters,
             metrics: Metrics::new(),
             backpressure: parts.backpressure,
+            management: parts.management,
             schema_current: AtomicBool::new(false),
         }
     }

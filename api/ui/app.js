@@ -1,8 +1,9 @@
 // fila's dashboard. It polls the API every few seconds with the browser's
 // HTTP Basic credentials and draws what it answers: /ops for everyone with
-// the reader role, /admin for admins (a 403 there turns the admin sections
-// into a note), and the API's /metrics for the intake rate. Everything is
-// built with textContent, never HTML strings: the data comes from outside.
+// the reader role (the overview, TAF tickets and errors, EAI lots, process
+// jobs), /admin for admins (a 403 there turns the admin sections into a
+// note), and the API's /metrics for the intake rate. Everything is built
+// with textContent, never HTML strings: the data comes from outside.
 "use strict";
 
 const POLL_MS = 2000;
@@ -10,13 +11,18 @@ const POLL_MS = 2000;
 const HISTORY = 120;
 const SVG_NS = "http://www.w3.org/2000/svg";
 const PALETTE = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2"];
+const RUN_STATUSES = ["waiting", "running", "succeeded", "failed", "cancelled"];
 
 const state = {
   admin: null, // unknown until /admin answers 200 or 403
   accepted: [], // [{t, values: {protocol: items/s}}]
   depth: [], // [{t, values: {queue: ready}}]
   intake: null, // the last {t, totals} read from /metrics
-  drill: null, // {ticket, code} of the open error list
+  drill: null, // {ticket, code} of the open error list; ticket null: the last hour's
+  errorsLastHour: {}, // the overview's TAF errors of the last hour, by code
+  lotsOpen: false, // EAI lots: only those with messages pending
+  jobStatus: null, // process jobs: only those whose latest run has this status
+  refreshes: 0, // refreshes started: an older one that ends late draws nothing
   notice: null, // {text, error, until}: the outcome of the last action
   rendered: new Map(), // what each section last drew, to redraw only changes
 };
@@ -61,12 +67,20 @@ const json = async (path, method) => (await call(path, method)).json();
 const count = (n) => (n == null ? "—" : Number(n).toLocaleString("en"));
 const time = (iso) => (iso ? new Date(iso).toLocaleString("en-GB") : "—");
 const seconds = (s) => (s == null ? "—" : s < 120 ? `${s.toFixed(1)} s` : `${Math.round(s / 60)} min`);
+/** Messages per second; absent or null when fila has no RabbitMQ management URL. */
+const rate = (r) => (typeof r === "number" ? r.toLocaleString("en", { maximumFractionDigits: 1 }) : "—");
+
+/** Whether what `id` shows would change with `data` (and the page's state). */
+function changed(id, data) {
+  const key = JSON.stringify([data, state.admin, state.drill, state.lotsOpen, state.jobStatus]);
+  if (state.rendered.get(id) === key) return false;
+  state.rendered.set(id, key);
+  return true;
+}
 
 /** Replaces the rows of a table body when `data` differs from last time. */
 function rows(id, data, row, empty) {
-  const key = JSON.stringify([data, state.admin, state.drill]);
-  if (state.rendered.get(id) === key) return;
-  state.rendered.set(id, key);
+  if (!changed(id, data)) return;
   const items = data.map(row);
   const columns = $(id).closest("table").querySelectorAll("thead th").length;
   $(id).replaceChildren(...(items.length ? items : [h("tr", {}, h("td", { colspan: columns, class: "empty" }, empty))]));
@@ -85,6 +99,9 @@ function action(label, testid, run, confirmation) {
     } catch (e) {
       notify(`${label} failed: ${e.message}`, true);
     }
+    // Draw every list anew, even one whose data did not change: this
+    // button was disabled while its call ran.
+    state.rendered.clear();
     refresh();
   });
   return button;
@@ -101,15 +118,20 @@ function notify(text, error) {
   showStatus(text, error);
 }
 
+const sum = (byKey) => Object.values(byKey).reduce((a, b) => a + b, 0);
+
 function renderSummary(o) {
   const cards = [
     ["TAF records pending", count(o.taf.pending)],
     ["TAF waiting (order)", count(o.taf.waiting)],
     ["Oldest open TAF record", seconds(o.taf.oldestOpenSeconds)],
+    ["TAF processed / errors, last hour", `${count(o.taf.processedLastHour)} / ${count(sum(o.taf.errorsLastHour))}`],
     ["EAI messages pending", count(o.eai.pending)],
+    ["EAI OK / errors, last hour", `${count(o.eai.okLastHour)} / ${count(o.eai.errorsLastHour)}`],
     ["Processes waiting / running", `${count(o.process.waiting)} / ${count(o.process.running)}`],
+    ["Processes succeeded / failed, last hour", `${count(o.process.succeededLastHour)} / ${count(o.process.failedLastHour)}`],
     ["Outbox rows", count(o.outbox.rows)],
-    ["Dead letters", count(Object.values(o.deadLetters).reduce((a, b) => a + b, 0))],
+    ["Dead letters", count(sum(o.deadLetters))],
   ];
   $("summary").replaceChildren(...cards.map(([label, value]) => h("div", {}, h("dt", {}, label), h("dd", {}, value))));
 }
@@ -124,6 +146,8 @@ function renderQueues(queues) {
       h("th", { scope: "row" }, q.queue),
       h("td", { class: "num" }, count(q.ready)),
       h("td", { class: "num" }, count(q.consumers)),
+      h("td", { class: "num" }, rate(q.publishRate)),
+      h("td", { class: "num" }, rate(q.deliverRate)),
       h("td", { class: q.paused ? "warn" : "" }, since),
       h("td", {}, action(q.paused ? "Resume" : "Pause", `queue-${verb}`, { path: `/admin/queues/${encodeURIComponent(q.queue)}/${verb}` })),
     );
@@ -211,18 +235,19 @@ function niceCeiling(v) {
   return [1, 2, 5, 10].map((m) => m * step).find((c) => c >= v);
 }
 
-function progressBar(t) {
-  const share = (n) => (t.records ? (100 * n) / t.records : 0);
-  const percent = Math.floor(share(t.processed + t.error));
-  const processed = h("div", { class: "fill" });
-  const failed = h("div", { class: "fill failed" });
-  processed.style.width = `${share(t.processed)}%`;
-  failed.style.width = `${share(t.error)}%`;
+/** The finished share of `total` items: those done well, then those in error. */
+function progressBar(label, total, done, failed, testid) {
+  const share = (n) => (total ? (100 * n) / total : 0);
+  const percent = Math.floor(share(done + failed));
+  const good = h("div", { class: "fill" });
+  const bad = h("div", { class: "fill failed" });
+  good.style.width = `${share(done)}%`;
+  bad.style.width = `${share(failed)}%`;
   return h(
     "div",
-    { class: "progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": percent, "aria-label": `Ticket ${t.ticketCode}` },
-    h("div", { class: "track" }, processed, failed),
-    h("span", { "data-testid": "ticket-progress" }, `${percent}%`),
+    { class: "progress", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": percent, "aria-label": label },
+    h("div", { class: "track" }, good, bad),
+    h("span", { "data-testid": testid }, `${percent}%`),
   );
 }
 
@@ -233,7 +258,7 @@ function renderTickets(tickets) {
     h("th", { scope: "row" }, t.ticketCode),
     h("td", {}, time(t.acceptedAt)),
     h("td", { class: "num" }, count(t.records)),
-    h("td", {}, progressBar(t)),
+    h("td", {}, progressBar(`Ticket ${t.ticketCode}`, t.records, t.processed, t.error, "ticket-progress")),
     h("td", { class: "num" }, count(t.processed)),
     h("td", { class: "num" }, t.error ? h("button", { type: "button", class: "link", "data-testid": "ticket-errors", onclick: () => openErrors(t.ticketCode, null) }, `${count(t.error)} ›`) : "0"),
     h("td", { class: "num" }, count(t.pending + t.waiting)),
@@ -242,51 +267,124 @@ function renderTickets(tickets) {
 }
 
 function renderErrorCodes(byCode) {
+  if (!changed("error-codes", byCode)) return;
   const entries = Object.entries(byCode).sort((a, b) => b[1] - a[1]);
   const max = Math.max(1, ...entries.map(([, n]) => n));
   const items = entries.map(([code, n]) => {
     const bar = h("span", { class: "bar" });
     bar.style.width = `${(100 * n) / max}%`;
-    return h("li", { "data-testid": "error-code", "data-code": code }, h("span", { class: "code" }, code), h("span", { class: "track" }, bar), h("span", { class: "num" }, count(n)));
+    const open = h("button", { type: "button", class: "link code", "data-testid": "error-code-open", title: `List the records that ended in error ${code || "without a code"} in the last hour`, onclick: () => openErrors(null, code) }, code || "—");
+    return h("li", { "data-testid": "error-code", "data-code": code }, open, h("span", { class: "track" }, bar), h("span", { class: "num" }, count(n)));
   });
   $("error-codes").replaceChildren(...(items.length ? items : [h("li", { class: "empty" }, "No TAF record ended in error in the last hour")]));
 }
 
-/** Lists the records in error of a ticket, of one code or all. */
+/**
+ * Opens the records in error of a ticket, or those of every ticket that
+ * ended in error in the last hour (`ticket` null); of one code or all.
+ */
 async function openErrors(ticket, code) {
   state.drill = { ticket, code };
-  const query = code ? `?code=${encodeURIComponent(code)}` : "";
+  state.rendered.delete("tickets");
+  await loadErrors();
+  $("records-section").hidden = false;
+  $("records-section").scrollIntoView({ behavior: "smooth", block: "nearest" });
+}
+
+/** Draws the open list of records in error; each refresh draws it again. */
+async function loadErrors() {
+  const drill = state.drill;
+  const base = drill.ticket ? `/ops/taf/tickets/${encodeURIComponent(drill.ticket)}/errors` : "/ops/taf/errors";
   try {
     const [all, shown] = await Promise.all([
-      json(`/ops/taf/tickets/${encodeURIComponent(ticket)}/errors`),
-      code ? json(`/ops/taf/tickets/${encodeURIComponent(ticket)}/errors${query}`) : null,
+      json(base),
+      drill.code ? json(`${base}?code=${encodeURIComponent(drill.code)}`) : null,
     ]);
-    const records = (shown || all).records;
-    const codes = {};
-    for (const r of all.records) codes[r.errorCode] = (codes[r.errorCode] || 0) + 1;
-    const chip = (c, label) => h("button", { type: "button", "aria-pressed": String(c === code), onclick: () => openErrors(ticket, c) }, label);
-    $("records-ticket").textContent = ticket;
-    $("records-codes").replaceChildren(
-      chip(null, all.next == null ? "All" : "All (first 100)"),
-      ...Object.entries(codes).map(([c, n]) => chip(c, `${c} × ${n}`)),
-    );
-    state.rendered.delete("records");
-    rows("records", records, (r) => h(
+    if (state.drill !== drill) return; // closed, or another list opened meanwhile
+    let codes = state.errorsLastHour;
+    if (drill.ticket) {
+      codes = {};
+      for (const r of all.records) codes[r.errorCode] = (codes[r.errorCode] || 0) + 1;
+    }
+    $("records-title").textContent = drill.ticket ? `of ${drill.ticket}` : "in the last hour, every ticket";
+    if (changed("records-codes", [codes, all.next == null])) {
+      const chip = (c, label) => h("button", { type: "button", "aria-pressed": String(c === drill.code), onclick: () => openErrors(drill.ticket, c) }, label);
+      $("records-codes").replaceChildren(
+        chip(null, all.next == null ? "All" : "All (first 100)"),
+        ...Object.entries(codes).filter(([c]) => c).map(([c, n]) => chip(c, `${c} × ${count(n)}`)),
+      );
+    }
+    rows("records", (shown || all).records, (r) => h(
       "tr",
-      { "data-testid": "error-record" },
+      { "data-testid": "error-record", "data-rec-no": r.recNo },
       h("td", { class: "num" }, r.recNo),
+      h("td", {}, r.ticketCode || drill.ticket),
       h("td", {}, r.registryKey),
       h("td", {}, r.sourceBranch),
       h("td", {}, r.registryType),
       h("td", {}, r.errorCode || "—"),
-      h("td", { title: r.errorDetail || "" }, r.errorDescription || "—"),
-    ), "No records in error");
-    $("records-section").hidden = false;
-    $("records-section").scrollIntoView({ behavior: "smooth", block: "nearest" });
+      h("td", { class: "reason", title: r.errorDetail || "" }, r.errorDescription || "—"),
+      h("td", {}, action("Retry", "record-retry", { path: `/admin/taf/records/${encodeURIComponent(r.recNo)}/retry` })),
+    ), drill.ticket ? "No records in error" : "No records of this code ended in error in the last hour");
   } catch (e) {
-    notify(`Records in error of ${ticket}: ${e.message}`, true);
+    notify(`Records in error ${drill.ticket ? `of ${drill.ticket}` : "of the last hour"}: ${e.message}`, true);
   }
-  state.rendered.delete("tickets");
+}
+
+/** Filter buttons: `options` as [value, label], the pressed one `current`. */
+function filters(id, options, current, pick) {
+  if (!changed(id, [options, current])) return;
+  $(id).replaceChildren(...options.map(([value, label]) => h("button", { type: "button", "aria-pressed": String(value === current), onclick: () => pick(value) }, label)));
+}
+
+function renderFilters() {
+  filters("lots-filter", [[false, "All"], [true, "With messages pending"]], state.lotsOpen, (open) => {
+    state.lotsOpen = open;
+    renderFilters();
+    refresh();
+  });
+  filters("jobs-filter", [[null, "All"], ...RUN_STATUSES.map((s) => [s, s])], state.jobStatus, (status) => {
+    state.jobStatus = status;
+    renderFilters();
+    refresh();
+  });
+}
+
+function renderLots(lots) {
+  rows("eai-lots", lots, (l) => h(
+    "tr",
+    { "data-testid": "eai-lot", "data-batch": l.batch },
+    h("th", { scope: "row", class: "id", title: l.batch }, l.batch),
+    h("td", {}, time(l.createdAt)),
+    h("td", {}, l.batchType),
+    h("td", {}, l.event),
+    h("td", { class: "num" }, count(l.messages)),
+    h("td", {}, progressBar(`Lot ${l.batch}`, l.messages, l.ok, l.error, "lot-progress")),
+    h("td", { class: "num" }, count(l.ok)),
+    h("td", { class: l.error ? "num bad" : "num" }, count(l.error)),
+    h("td", { class: "num" }, count(l.pending)),
+  ), state.lotsOpen ? "No EAI lot has messages pending" : "No EAI lots yet");
+}
+
+function renderJobs(jobs) {
+  rows("jobs", jobs, (j) => {
+    const run = j.lastExecution;
+    const schedule = j.cron ? [h("code", {}, j.cron), ` ${j.scheduleState || ""}`] : ["once"];
+    return h(
+      "tr",
+      { "data-testid": "job-row", "data-job": j.jobId, "data-status": run ? run.status : "" },
+      h("th", { scope: "row", class: "num" }, j.jobId),
+      h("td", {}, j.process),
+      h("td", {}, time(j.createdAt)),
+      h("td", { title: j.nextFire ? `next fire ${time(j.nextFire)}` : "" }, ...schedule),
+      h("td", { class: "num" }, count(j.executions)),
+      h("td", { class: `status ${run ? run.status : ""}`, "data-testid": "job-status" }, run ? run.status : "not run yet"),
+      h("td", { class: "num" }, run && run.progress >= 0 ? `${run.progress}%` : "—"),
+      h("td", {}, time(run && run.startedAt)),
+      h("td", {}, time(run && run.finishedAt)),
+      h("td", { class: "reason", title: run ? run.message : "" }, run && run.message ? run.message : "—"),
+    );
+  }, state.jobStatus ? `No recent job's latest run is ${state.jobStatus}` : "No process jobs yet");
 }
 
 function renderDeadLetters(letters) {
@@ -344,17 +442,27 @@ async function refresh() {
     timer = setTimeout(refresh, POLL_MS);
     return;
   }
+  const run = ++state.refreshes;
   try {
-    const [overview, tickets, metrics] = await Promise.all([
+    const lots = state.lotsOpen ? "&status=open" : "";
+    const jobs = state.jobStatus ? `&status=${state.jobStatus}` : "";
+    const [overview, tickets, lotPage, jobPage, metrics] = await Promise.all([
       json("/ops/overview"),
       json("/ops/taf/tickets?limit=15"),
+      json(`/ops/eai/batches?limit=10${lots}`),
+      json(`/ops/process/jobs?limit=15${jobs}`),
       call("/metrics").then((r) => r.text()),
       state.admin === false ? null : refreshAdmin(),
     ]);
+    if (run !== state.refreshes) return; // a newer refresh draws, and polls on
+    state.errorsLastHour = overview.taf.errorsLastHour;
     renderSummary(overview);
     renderQueues(overview.queues);
     renderTickets(tickets.tickets);
     renderErrorCodes(overview.taf.errorsLastHour);
+    renderLots(lotPage.batches);
+    renderJobs(jobPage.jobs);
+    if (state.drill) await loadErrors();
     recordIntake(metrics);
     sample(state.depth, Object.fromEntries(overview.queues.map((q) => [q.queue, q.ready || 0])));
     drawChart("chart-accepted", state.accepted, "/s");
@@ -363,6 +471,7 @@ async function refresh() {
     const role = state.admin === false ? " · read-only (reader role)" : "";
     showStatus(`Updated ${new Date().toLocaleTimeString("en-GB")}${role}${notice ? ` · ${notice.text}` : ""}`, Boolean(notice && notice.error));
   } catch (e) {
+    if (run !== state.refreshes) return;
     showStatus(`Cannot reach fila: ${e.message}`, true);
   }
   timer = setTimeout(refresh, POLL_MS);
@@ -378,5 +487,6 @@ document.addEventListener("DOMContentLoaded", () => {
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden) refresh();
   });
+  renderFilters();
   refresh();
 });

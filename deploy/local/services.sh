@@ -2,7 +2,8 @@
 # Makes sure PostgreSQL and RabbitMQ run on this (Debian) machine for a local
 # fila: installs them with apt when absent, starts them when stopped, lets
 # the local `postgres` user in over 127.0.0.1 without a password (as fila's
-# local configuration expects), and waits until both answer.
+# local configuration expects), enables RabbitMQ's management API, and waits
+# until they answer.
 set -euo pipefail
 
 as_root() {
@@ -53,3 +54,11 @@ if ! port_open 5672; then
   as_root rabbitmq-server -detached
 fi
 wait_port RabbitMQ 5672
+
+# The management API gives the queues' publish and deliver rates
+# (amqp_management_url).
+if ! port_open 15672; then
+  echo "services: enabling RabbitMQ's management plugin"
+  as_root rabbitmq-plugins enable --quiet rabbitmq_management
+fi
+wait_port "RabbitMQ management" 15672

@@ -16,6 +16,8 @@ export E2E_BROWSER=1
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 deploy/local/deny.sh
+# The compose file and the Kubernetes manifests, validated offline (no cluster, no Docker).
+deploy/local/test-manifests.sh
 # The end-to-end tests start these binaries: build them before the tests.
 cargo build --workspace --bins --locked
 cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}"

@@ -142,6 +142,10 @@ pub struct Config {
     pub database_pool_size: usize,
     /// RabbitMQ connection URL.
     pub amqp_url: SecretString,
+    /// Base URL of RabbitMQ's management API (`http://rabbitmq:15672`),
+    /// for the queues' publish and deliver rates in `/ops/overview`; it
+    /// logs in as the user of `amqp_url`. None: no rates.
+    pub amqp_management_url: Option<String>,
     /// Prefix of every exchange and queue name (`<prefix>.results`, ...).
     pub amqp_prefix: String,
     /// Address the API listens on.
@@ -165,10 +169,10 @@ pub struct Config {
     /// Name of this worker in logs and in the records it processes;
     /// `<hostname>-<pid>` when absent.
     pub worker_id: Option<String>,
-    /// Queue messages a worker processes at once.
+    /// Queue messages a worker processes at once, per work queue.
     pub worker_concurrency: usize,
-    /// Unacknowledged messages a worker holds (bounded so that priorities
-    /// are honored under backlog).
+    /// Unacknowledged messages a worker holds per work queue (bounded so
+    /// that priorities are honored under backlog).
     pub worker_prefetch: u16,
     /// Attempts of a failing queue message before it is dead-lettered.
     pub worker_max_attempts: u32,
@@ -181,7 +185,8 @@ pub struct Config {
     /// Ready messages in a work queue (or rows in the outbox) past which
     /// intake answers 429; 0: no bound.
     pub intake_max_queue_depth: u32,
-    /// Address a worker serves its Prometheus metrics on (`GET /metrics`).
+    /// Address a worker serves its Prometheus metrics (`GET /metrics`) and
+    /// its probes (`/healthz`, `/readyz`) on.
     pub worker_metrics_addr: SocketAddr,
     /// Age after which an unpublished outbox row is published by the sweeper.
     pub outbox_grace_secs: u64,
@@ -225,6 +230,7 @@ impl Default for Config {
             database_schema: "fila".into(),
             database_pool_size: 16,
             amqp_url: SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            amqp_management_url: None,
             amqp_prefix: "fila".into(),
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             migrate_on_start: true,
@@ -368,6 +374,16 @@ impl Config {
             return invalid(
                 "worker_groups",
                 "give at least one group, each of letters, digits, '_' or '-'",
+            );
+        }
+        if self
+            .amqp_management_url
+            .as_ref()
+            .is_some_and(|url| !url.starts_with("http://") && !url.starts_with("https://"))
+        {
+            return invalid(
+                "amqp_management_url",
+                "give the management API's base URL, as http://rabbitmq:15672",
             );
         }
         for user in &self.users {

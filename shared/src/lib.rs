@@ -8,16 +8,20 @@ pub mod db;
 pub mod dead_letter;
 pub mod eai;
 pub mod envelope;
+pub mod health;
 pub mod metrics;
 pub mod outbox;
 pub mod overview;
+pub mod password;
 pub mod process;
 pub mod queue_pause;
 pub mod session;
 pub mod shutdown;
 pub mod startup;
 pub mod taf;
+pub mod tally;
 pub mod telemetry;
+pub mod tls;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 use crate::amqp::{Broker, WorkQueue};
 use crate::process::store;
 use crate::queue_pause;
+use crate::tally::Tally;
 
 pub use prometheus_client::metrics::gauge::Gauge;
 
@@ -112,6 +113,10 @@ pub struct Metrics {
     schedules_due: Gauge,
     pool_connections: Family<PoolLabels, Gauge>,
     pool_max: Gauge,
+    broker_channels: Gauge,
+    broker_channel_max: Gauge,
+    /// Finished items not yet added to the database's tally.
+    pub tally: Tally,
 }
 
 impl Default for Metrics {
@@ -219,6 +224,18 @@ impl Metrics {
             "Size limit of this process's PostgreSQL pool",
             pool_max.clone(),
         );
+        let broker_channels = Gauge::default();
+        registry.register(
+            "fila_broker_channels",
+            "AMQP channels this process has open (publishing, consumers, queue readings)",
+            broker_channels.clone(),
+        );
+        let broker_channel_max = Gauge::default();
+        registry.register(
+            "fila_broker_channel_max",
+            "Most AMQP channels the broker lets this process's connection open",
+            broker_channel_max.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -237,6 +254,9 @@ impl Metrics {
             schedules_due,
             pool_connections,
             pool_max,
+            broker_channels,
+            broker_channel_max,
+            tally: Tally::default(),
         }
     }
 
@@ -254,12 +274,14 @@ impl Metrics {
         self.intake.get_or_create(&labels).inc_by(count);
     }
 
-    /// Counts `count` items of `protocol` finished with `status`.
+    /// Counts `count` items of `protocol` finished with `status`, here
+    /// and in the tally (see `crate::tally`).
     pub fn count_finished(&self, protocol: &'static str, status: &'static str, count: u64) {
         if count > 0 {
             self.finished
                 .get_or_create(&FinishedLabels { protocol, status })
                 .inc_by(count);
+            self.tally.add(protocol, status, count);
         }
     }
 
@@ -309,6 +331,15 @@ impl Metrics {
             .is_err()
         {
             tracing::debug!("metrics: queues not read in time");
+        }
+        // After the queue readings, which close their channels (unless one
+        // timed out: its channel is closed when the reading is dropped).
+        match tokio::time::timeout(SCRAPE_TIMEOUT, broker.channel_use()).await {
+            Ok(channels) => {
+                self.broker_channels.set(channels.open as i64);
+                self.broker_channel_max.set(i64::from(channels.max));
+            }
+            Err(_) => tracing::debug!("metrics: broker channels not read in time"),
         }
         let mut text = String::new();
         if let Err(e) = encode(&mut text, &self.registry) {

@@ -1,7 +1,8 @@
 //! The operations overview's figures from PostgreSQL: the open work of
 //! each protocol with the age of its oldest item, the errors of the last
 //! hour, dead letters and the outbox. Each figure reads a partial index
-//! (migration 0011), never a whole table.
+//! (migration 0011), never a whole table; the items finished in the last
+//! hour come from the workers' tally (`crate::tally`).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,8 @@ use deadpool_postgres::Pool;
 use serde::Serialize;
 
 use crate::db::StoreError;
-use crate::outbox;
+use crate::metrics::{EAI, PROCESS, TAF};
+use crate::{outbox, tally};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,6 +34,7 @@ pub struct Taf {
     pub oldest_open_seconds: Option<f64>,
     /// Records that ended in error in the last hour, by errorCode.
     pub errors_last_hour: BTreeMap<String, i64>,
+    pub processed_last_hour: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -40,6 +43,7 @@ pub struct Eai {
     pub pending: i64,
     pub oldest_pending_seconds: Option<f64>,
     pub errors_last_hour: i64,
+    pub ok_last_hour: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,6 +54,7 @@ pub struct Process {
     pub running: i64,
     pub oldest_waiting_seconds: Option<f64>,
     pub failed_last_hour: i64,
+    pub succeeded_last_hour: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -114,23 +119,33 @@ pub async fn read(pool: &Pool) -> Result<Overview, StoreError> {
         .await?;
     drop(client);
     let backlog = outbox::backlog(pool).await?;
+    let finished = tally::last_hour(pool).await?;
+    let finished = |protocol: &str, status: &str| {
+        finished
+            .get(&(protocol.to_string(), status.to_string()))
+            .copied()
+            .unwrap_or(0)
+    };
     Ok(Overview {
         taf: Taf {
             pending: taf.get(0),
             waiting: taf.get(1),
             oldest_open_seconds: taf.get(2),
             errors_last_hour: taf_errors.iter().map(|r| (r.get(0), r.get(1))).collect(),
+            processed_last_hour: finished(TAF, "processed"),
         },
         eai: Eai {
             pending: eai.get(0),
             oldest_pending_seconds: eai.get(1),
             errors_last_hour: eai.get(2),
+            ok_last_hour: finished(EAI, "ok"),
         },
         process: Process {
             waiting: process.get(0),
             running: process.get(1),
             oldest_waiting_seconds: process.get(2),
             failed_last_hour: process.get(3),
+            succeeded_last_hour: finished(PROCESS, "succeeded"),
         },
         dead_letters: dead_letters.iter().map(|r| (r.get(0), r.get(1))).collect(),
         outbox: Outbox {

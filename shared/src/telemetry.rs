@@ -93,7 +93,7 @@ pub fn init(
 
 fn exporter(endpoint: &str, service: &str) -> Result<SdkTracerProvider, TelemetryError> {
     let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install();
     // The batch processor exports from its own thread, with a blocking
     // client; building that client inside a runtime is refused, so it is
     // built on a thread of its own.

@@ -105,6 +105,9 @@ fn endpoints() -> Vec<(Method, String, Needs)> {
             "/ops/taf/tickets/T1/errors".into(),
             Needs::Reader,
         ),
+        (get.clone(), "/ops/taf/errors".into(), Needs::Reader),
+        (get.clone(), "/ops/eai/batches".into(), Needs::Reader),
+        (get.clone(), "/ops/process/jobs".into(), Needs::Reader),
         (
             post.clone(),
             "/admin/taf/tickets/T1/retry".into(),

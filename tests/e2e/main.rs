@@ -3,6 +3,7 @@
 mod abuse;
 mod access;
 mod backpressure;
+mod cli;
 mod dead_letters;
 mod eai_contents;
 mod eai_transactions;
@@ -24,5 +25,7 @@ mod taf_processing;
 mod taf_retry;
 mod taf_scope;
 mod taf_status;
+mod throughput;
 mod traces;
 mod ui;
+mod worker_health;

@@ -96,6 +96,12 @@ async fn api_and_worker_count_what_they_take_and_finish() {
         sample(&api, r#"fila_queue_consumers{queue="taf"}"#),
         Some(1.0)
     );
+    assert_eq!(
+        sample(&api, "fila_broker_channels"),
+        Some(1.0),
+        "the publishing channel; the queue readings' channels are closed: {api}"
+    );
+    assert!(sample(&api, "fila_broker_channel_max").is_some_and(|max| max > 0.0));
 
     let url = fila.worker_metrics_url(0).await;
     let finished = fila_tests::eventually(30, || {
@@ -138,6 +144,11 @@ async fn api_and_worker_count_what_they_take_and_finish() {
     assert_eq!(
         sample(&worker, r#"fila_messages_in_flight{queue="taf"}"#),
         Some(0.0)
+    );
+    assert_eq!(
+        sample(&worker, "fila_broker_channels"),
+        Some(4.0),
+        "publishing + a consumer of taf, eai and process.default: {worker}"
     );
     assert!(
         sample(&worker, r#"fila_work_latency_seconds_count{queue="taf"}"#)

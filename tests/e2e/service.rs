@@ -161,6 +161,11 @@ async fn wrong_configuration_stops_at_start_with_one_line() {
         ),
         (
             "fila-api",
+            vec![("FILA_AMQP_MANAGEMENT_URL", Some("rabbit:15672"))],
+            "amqp_management_url",
+        ),
+        (
+            "fila-api",
             vec![("FILA_DATABASE_SCHEMA", Some("bad name"))],
             "database_schema",
         ),

@@ -1,16 +1,18 @@
 //! The web dashboard at `/ui`: served to readers only, and driven in a
 //! real headless Chromium by `tests/ui/dashboard.mjs` (an admin sees a
-//! lot reach 100%, replays a dead letter and pauses the EAI queue while
-//! work flows in, and a reader sees it read-only; the screenshot is kept
-//! at `target/ui/dashboard.png`). `deploy/local/test-browser.sh` installs
+//! lot reach 100%, EAI lots and process jobs, replays a dead letter,
+//! pauses the EAI queue while work flows in, lists the errors of one code
+//! of the last hour and retries one, and a reader sees it read-only; the
+//! screenshot is kept at `target/ui/dashboard.png`). `deploy/local/test-browser.sh` installs
 //! Chromium and the script's dependencies; `deploy/local/test.sh` runs it
 //! and sets `E2E_BROWSER=1`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use fila_tests::eai::message;
+use fila_tests::eai::{message, message_with};
 use fila_tests::fila::{ADMIN, READER, send};
+use fila_tests::runs::DEFINITIONS;
 use fila_tests::taf::{POISON, admissao_xml, b64, item_with, items, lot};
 use fila_tests::{Fila, Setup, eventually};
 use reqwest::{Method, StatusCode};
@@ -84,19 +86,45 @@ fn browser_ready(ui: &Path) {
     );
 }
 
-/// Sends [`LOAD_ROUNDS`] TAF lots and EAI messages, then idles.
+/// An EAI lot of `size` messages; with `failing`, its last one has no
+/// InternalId and ends in error.
+fn eai_lot(name: &str, size: usize, failing: bool) -> Value {
+    let messages: Vec<Value> = (0..size)
+        .map(|n| {
+            let uuid = format!("{name}-{n}");
+            let id = format!("{name}-C{n}");
+            if failing && n + 1 == size {
+                message_with(&uuid, "CUSTOMERVENDOR", &id, |m| {
+                    m["Content"]
+                        .as_object_mut()
+                        .expect("content")
+                        .remove("InternalId");
+                })
+            } else {
+                message(&uuid, "CUSTOMERVENDOR", &id)
+            }
+        })
+        .collect();
+    Value::Array(messages)
+}
+
+/// Sends [`LOAD_ROUNDS`] TAF lots and EAI lots, then idles.
 async fn load(fila: &Fila) {
     for round in 0..LOAD_ROUNDS {
         fila.post_lot(&lot(&format!("T-LOAD-{round:02}"), items("LOAD", 200)))
             .await;
-        let uuid = format!("d6e4b0c2-0000-4000-8000-{round:012}");
-        let (status, body) = fila
-            .post_eai(&message(&uuid, "CUSTOMERVENDOR", &format!("C{round}")))
-            .await;
+        let eai = eai_lot(&format!("LOAD-{round:02}"), 1 + round % 4, round % 3 == 0);
+        let (status, body) = fila.post_eai(&eai).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
         tokio::time::sleep(LOAD_EVERY).await;
     }
     std::future::pending().await
+}
+
+/// Starts a process through the scheduler API.
+async fn start_process(fila: &Fila, body: Value) {
+    let (status, answer) = fila.start_robusta(&body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
 async fn dead_letters(fila: &Fila) -> Vec<Value> {
@@ -116,7 +144,11 @@ async fn an_admin_follows_a_lot_to_100_percent_and_replays_a_dead_letter_in_a_br
         .join("target/ui/dashboard.png");
     let _ = std::fs::remove_file(&screenshot);
 
-    let fila = Setup::new().env("WORKER_MAX_ATTEMPTS", 1).start().await;
+    let fila = Setup::new()
+        .env("WORKER_MAX_ATTEMPTS", 1)
+        .processes(DEFINITIONS)
+        .start()
+        .await;
     let db = fila.db().await;
     db.batch_execute(POISON).await.expect("trigger");
     // Two dead letters, oldest first: the browser replays T-POISON's, and
@@ -137,6 +169,25 @@ async fn an_admin_follows_a_lot_to_100_percent_and_replays_a_dead_letter_in_a_br
         ));
     }
     fila.post_lot(&lot("T-UI", lot_items)).await;
+    let (status, body) = fila.post_eai(&eai_lot("UI-LOT", 5, true)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let name = json!({ "name": "Ana", "surname": "Lima" });
+    start_process(&fila, json!({ "name": "FullName", "values": name })).await;
+    start_process(
+        &fila,
+        json!({ "name": "Fail", "values": { "message": "ledger closed" }, "retryCount": 0 }),
+    )
+    .await;
+    start_process(
+        &fila,
+        json!({ "name": "FullName", "values": name, "quartzDef": "0 0 6 ? * MON", "runImmediately": "N" }),
+    )
+    .await;
+    start_process(
+        &fila,
+        json!({ "name": "Sleep", "values": { "seconds": 25 } }),
+    )
+    .await;
 
     let run = tokio::process::Command::new("node")
         .arg(ui.join("dashboard.mjs"))
@@ -172,7 +223,14 @@ async fn an_admin_follows_a_lot_to_100_percent_and_replays_a_dead_letter_in_a_br
     let left = dead_letters(&fila).await;
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(fila.taf_counts("T-STUCK").await.get("pending"), Some(&1));
-    assert_eq!(fila.taf_counts("T-UI").await.get("error"), Some(&3));
+    // The record the browser retried ends in error again (its XML is
+    // still wrong).
+    assert!(
+        eventually(30, || async {
+            fila.taf_counts("T-UI").await.get("error") == Some(&3)
+        })
+        .await
+    );
     let (status, queues) = send(fila.admin(Method::GET, "/admin/queues")).await;
     assert_eq!(status, StatusCode::OK, "{queues}");
     let eai = queues["queues"]

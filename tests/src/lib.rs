@@ -2,6 +2,7 @@
 //! binaries against the real PostgreSQL and RabbitMQ, each test in its own
 //! schema and queue prefix, and removes both when the test ends.
 
+pub mod cli;
 pub mod collector;
 pub mod destination;
 pub mod eai;

@@ -1,7 +1,9 @@
 // Drives fila's web dashboard in a headless Chromium. An admin logs in
-// with HTTP Basic, waits until a TAF ticket shows 100%, replays a dead
-// letter and sees it leave the list, pauses the EAI queue and opens the
-// ticket's records in error; the page is then saved as a screenshot. A
+// with HTTP Basic, waits until a TAF ticket shows 100%, sees EAI lots with
+// their progress and process jobs (filtered by status), replays a dead
+// letter and sees it leave the list, pauses the EAI queue, opens the
+// ticket's records in error, then the records of one error code of the
+// last hour, and retries one; the page is then saved as a screenshot. A
 // reader then sees the same page read-only.
 //
 //   node tests/ui/dashboard.mjs <base url> <ticket> <screenshot.png>
@@ -70,6 +72,19 @@ async function asAdmin(problems) {
   await row.getByTestId("ticket-progress").filter({ hasText: "100%" }).waitFor({ timeout: STEP_MS });
   console.log(`ticket ${ticket} shows 100%`);
 
+  // EAI lots show their progress; process jobs their latest run, and the
+  // status filter keeps only the jobs whose latest run has that status.
+  await page.getByTestId("eai-lot").getByTestId("lot-progress").filter({ hasText: "100%" }).first().waitFor({ timeout: STEP_MS });
+  console.log("an EAI lot shows 100%");
+  const jobsFilter = page.locator("#jobs-filter");
+  await page.locator('[data-testid="job-row"][data-status="succeeded"]').first().waitFor({ timeout: STEP_MS });
+  await jobsFilter.getByRole("button", { name: "failed", exact: true }).click();
+  await page.locator('[data-testid="job-row"][data-status="failed"]').first().waitFor({ timeout: STEP_MS });
+  await page.locator('[data-testid="job-row"]:not([data-status="failed"])').first().waitFor({ state: "detached", timeout: STEP_MS });
+  await jobsFilter.getByRole("button", { name: "All", exact: true }).click();
+  await page.locator('[data-testid="job-row"][data-status="succeeded"]').first().waitFor({ timeout: STEP_MS });
+  console.log("process jobs listed, and filtered by status");
+
   // Replay the oldest dead letter: its row leaves the list.
   const letter = page.getByTestId("dead-letter").first();
   await letter.waitFor({ timeout: STEP_MS });
@@ -92,6 +107,17 @@ async function asAdmin(problems) {
     await errors.click();
     await page.getByTestId("error-record").first().waitFor({ timeout: STEP_MS });
   }
+
+  // The last hour's errors by code: one code lists its records, of every
+  // ticket, and an admin retries one of them.
+  await page.locator('[data-testid="error-code"][data-code="000002"]').getByTestId("error-code-open").click();
+  await page.locator("#records-title").filter({ hasText: "in the last hour" }).waitFor({ timeout: STEP_MS });
+  const record = page.getByTestId("error-record").filter({ has: page.getByRole("cell", { name: ticket, exact: true }) }).first();
+  await record.waitFor({ timeout: STEP_MS });
+  const recNo = await record.getAttribute("data-rec-no");
+  await record.getByTestId("record-retry").click();
+  await page.getByTestId("status").filter({ hasText: "Retry: done" }).waitFor({ timeout: STEP_MS });
+  console.log(`the errors 000002 of the last hour listed; record ${recNo} retried`);
   mkdirSync(dirname(screenshot), { recursive: true });
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`screenshot saved to ${screenshot}`);

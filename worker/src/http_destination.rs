@@ -21,7 +21,7 @@ pub enum DeliveryError {
 /// An HTTP client for destinations (TLS through rustls and the platform's
 /// certificates).
 pub fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    fila_shared::tls::install();
     reqwest::Client::builder()
         .user_agent(concat!("fila/", env!("CARGO_PKG_VERSION")))
         .build()

@@ -14,6 +14,7 @@ mod process;
 mod runner;
 mod scheduler;
 mod sweeper;
+mod tally;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -108,11 +109,13 @@ pub async fn run(
     ));
     tasks.spawn(sweeper::run(ctx.clone(), stop.clone()));
     tasks.spawn(pauses::run(ctx.clone(), stop.clone()));
+    tasks.spawn(tally::run(ctx.clone(), stop.clone()));
     tasks.spawn(scheduler::run(ctx.clone(), stop));
     shutdown.await;
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
     runner::terminations_ended().await;
+    tally::flush(&ctx).await;
     let name = ctx.name.clone();
     // The last relay handle goes with the context: what the relay still
     // holds is published before the connection closes.

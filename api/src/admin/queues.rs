@@ -2,18 +2,22 @@
 //! `fila_shared::queue_pause`):
 //!
 //! - `GET /admin/queues` answers `{"queues": [{queue, ready, consumers,
-//!   paused, pausedAt, pausedBy}]}` for `taf`, `eai` and the process queues
-//!   of the configured worker groups (`ready` and `consumers` as RabbitMQ
-//!   reports them, `null` when it does not answer);
+//!   paused, pausedAt, pausedBy, publishRate, deliverRate}]}` for `taf`,
+//!   `eai` and the process queues of the configured worker groups (`ready`
+//!   and `consumers` as RabbitMQ reports them, `null` when it does not
+//!   answer; the rates, messages per second, from its management API when
+//!   `amqp_management_url` is set, otherwise `null`);
 //! - `POST /admin/queues/{queue}/pause` and `…/resume` answer the queue's
 //!   entry; the workers stop or start consuming within about a second.
 //!   404 for a name that is no work queue.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use fila_shared::amqp::WorkQueue;
+use fila_shared::amqp::management::Rates;
 use fila_shared::queue_pause::{self, Pause};
 use serde_json::{Value, json};
 
@@ -24,7 +28,13 @@ use crate::state::SharedState;
 /// How long the broker is given for each queue's figures.
 const BROKER_TIMEOUT: Duration = Duration::from_secs(2);
 
-async fn entry(state: &SharedState, queue: &WorkQueue, pause: Option<&Pause>) -> Value {
+async fn entry(
+    state: &SharedState,
+    queue: &WorkQueue,
+    pause: Option<&Pause>,
+    rates: Option<&HashMap<String, Rates>>,
+) -> Value {
+    let rates = rates.and_then(|r| r.get(&state.broker.topology().queue(queue)));
     let counts = tokio::time::timeout(BROKER_TIMEOUT, state.broker.queue_counts(queue))
         .await
         .ok()
@@ -36,6 +46,8 @@ async fn entry(state: &SharedState, queue: &WorkQueue, pause: Option<&Pause>) ->
         "paused": pause.is_some(),
         "pausedAt": pause.map(|p| p.at),
         "pausedBy": pause.map(|p| p.by.clone()),
+        "publishRate": rates.map(|r| r.publish),
+        "deliverRate": rates.map(|r| r.deliver),
     })
 }
 
@@ -52,11 +64,29 @@ pub async fn entries(state: &SharedState) -> Result<Vec<Value>, ApiError> {
             queues.push(queue);
         }
     }
+    let rates = rates(state).await;
     let mut entries = Vec::with_capacity(queues.len());
     for queue in &queues {
-        entries.push(entry(state, queue, paused.get(&queue.key())).await);
+        entries.push(entry(state, queue, paused.get(&queue.key()), rates.as_ref()).await);
     }
     Ok(entries)
+}
+
+/// One queue's entry.
+async fn single(state: &SharedState, queue: &WorkQueue, pause: Option<&Pause>) -> Value {
+    let rates = rates(state).await;
+    entry(state, queue, pause, rates.as_ref()).await
+}
+
+/// The queues' rates, when the management API is configured and answers.
+async fn rates(state: &SharedState) -> Option<HashMap<String, Rates>> {
+    match state.management.as_ref()?.rates().await {
+        Ok(rates) => Some(rates),
+        Err(e) => {
+            tracing::warn!(error = %e, "queue rates unavailable");
+            None
+        }
+    }
 }
 
 fn work_queue(name: &str) -> Result<WorkQueue, ApiError> {
@@ -77,7 +107,7 @@ pub async fn pause(
         tracing::warn!(queue = %queue.key(), by = %caller.name, "queue paused");
     }
     let paused = queue_pause::paused(&state.pool).await?;
-    Ok(Json(entry(&state, &queue, paused.get(&queue.key())).await))
+    Ok(Json(single(&state, &queue, paused.get(&queue.key())).await))
 }
 
 pub async fn resume(
@@ -88,5 +118,5 @@ pub async fn resume(
     if queue_pause::resume(&state.pool, &queue.key()).await? {
         tracing::info!(queue = %queue.key(), "queue resumed");
     }
-    Ok(Json(entry(&state, &queue, None).await))
+    Ok(Json(single(&state, &queue, None).await))
 }

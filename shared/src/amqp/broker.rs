@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, ChannelStatus, Connection, ConnectionProperties};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
@@ -46,6 +46,13 @@ pub struct QueueCounts {
     pub consumers: u32,
 }
 
+/// See [`Broker::channel_use`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelUse {
+    pub open: usize,
+    pub max: u16,
+}
+
 /// A message to publish, persistent and in JSON.
 #[derive(Debug, Clone)]
 pub struct Outgoing<'a> {
@@ -76,6 +83,10 @@ struct State {
     next_attempt: Option<Instant>,
     /// Work routing keys whose queue was declared on this connection.
     declared: HashSet<String>,
+    /// The status of each channel handed out by [`Broker::channel`], until
+    /// seen closed (a status, not a clone of the channel: the last clone's
+    /// drop closes a channel).
+    lent: Vec<ChannelStatus>,
 }
 
 struct Link {
@@ -149,8 +160,34 @@ impl Broker {
     /// A new channel on the connection (for a consumer).
     pub async fn channel(&self) -> Result<Channel, BrokerError> {
         let mut state = self.state.lock().await;
-        let link = self.ensure_link(&mut state).await?;
-        Ok(link.connection.create_channel().await?)
+        let channel = self
+            .ensure_link(&mut state)
+            .await?
+            .connection
+            .create_channel()
+            .await?;
+        state.lent.retain(ChannelStatus::connected);
+        state.lent.push(channel.status().clone());
+        Ok(channel)
+    }
+
+    /// The AMQP channels this process has open (its publishing channel and
+    /// the channels handed out that are still open), and the most its
+    /// connection may open; both 0 while disconnected.
+    pub async fn channel_use(&self) -> ChannelUse {
+        let mut state = self.state.lock().await;
+        state.lent.retain(ChannelStatus::connected);
+        match state
+            .link
+            .as_ref()
+            .filter(|l| l.connection.status().connected())
+        {
+            Some(link) => ChannelUse {
+                open: state.lent.len() + usize::from(link.publisher.status().connected()),
+                max: link.connection.configuration().channel_max(),
+            },
+            None => ChannelUse::default(),
+        }
     }
 
     async fn ensure_link<'s>(&self, state: &'s mut State) -> Result<&'s Link, BrokerError> {

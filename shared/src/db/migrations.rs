@@ -19,6 +19,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (9, include_str!("../../migrations/0009_outbox_trace.sql")),
     (10, include_str!("../../migrations/0010_queue_pause.sql")),
     (11, include_str!("../../migrations/0011_overview.sql")),
+    (12, include_str!("../../migrations/0012_finished_tally.sql")),
+    (13, include_str!("../../migrations/0013_ops_lists.sql")),
 ];
 
 /// The schema version this build expects.

@@ -3,6 +3,7 @@
 //! by the workers with the lot's batch semantics, and read back as response
 //! messages; entity contents served synchronously by `/contents`.
 
+pub mod batches;
 pub mod entity;
 pub mod intake;
 pub mod job;

@@ -5,6 +5,7 @@
 //! connector API.
 
 pub mod definition;
+pub mod jobs;
 pub mod rm_params;
 pub mod schedule;
 pub mod soap;

@@ -19,6 +19,7 @@
 //! of them, in order); beyond that — fila was down — the missed fires
 //! become one fire now, and the schedule goes on from there.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -415,10 +416,12 @@ pub struct ExecutionView {
     pub progress: i32,
     pub message: String,
     pub outputs: Option<Value>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 const VIEW: &str = "SELECT e.job_id, e.exec_id, j.uid, j.process, e.status, e.progress, e.message,
-        e.outputs
+        e.outputs, e.started_at, e.finished_at
  FROM process_execution e JOIN process_job j ON j.id = e.job_id";
 
 fn view(row: &tokio_postgres::Row) -> ExecutionView {
@@ -431,6 +434,8 @@ fn view(row: &tokio_postgres::Row) -> ExecutionView {
         progress: row.get(5),
         message: row.get(6),
         outputs: row.get(7),
+        started_at: row.get(8),
+        finished_at: row.get(9),
     }
 }
 
@@ -475,12 +480,25 @@ pub async fn job_by_uid(pool: &Pool, uid: &str) -> Result<Option<JobView>, Store
         return Ok(None);
     };
     let job_id: i64 = job.get(0);
-    let sql = format!("{VIEW} WHERE e.job_id = $1 ORDER BY e.exec_id DESC LIMIT 1");
     Ok(Some(JobView {
         schedule_state: job.get(1),
         next_fire: job.get(2),
-        latest: client.query_opt(&sql, &[&job_id]).await?.as_ref().map(view),
+        latest: latest_executions(&client, &[job_id]).await?.remove(&job_id),
     }))
+}
+
+/// The latest execution (the last ExecID) of each of `job_ids` that ran.
+pub async fn latest_executions(
+    client: &deadpool_postgres::Object,
+    job_ids: &[i64],
+) -> Result<HashMap<i64, ExecutionView>, StoreError> {
+    let sql = format!("{VIEW} WHERE e.job_id = ANY($1) AND e.exec_id = j.executions");
+    Ok(client
+        .query(&sql, &[&job_ids])
+        .await?
+        .iter()
+        .map(|row| (row.get(0), view(row)))
+        .collect())
 }
 
 /// The job's outcome once final: its latest execution, when it succeeded,

@@ -1,0 +1,97 @@
+//! Readiness, as `GET /readyz` reports it for the API and the workers alike:
+//! whether PostgreSQL answers a query and RabbitMQ a connection, each within
+//! [`CHECK_TIMEOUT`]. Asking for the broker's connection also reopens it
+//! when it dropped, so a probe drives the reconnection of an idle process.
+//! Liveness (`GET /healthz`) asks nothing of either: a dependency that is
+//! away makes a process unready, never restarted.
+
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use serde::Serialize;
+
+use crate::amqp::Broker;
+use crate::db;
+
+/// How long each dependency has to answer.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+const OK: &str = "ok";
+
+/// What `/readyz` answers: `status` is `ready` or `not ready`; `postgres`
+/// and `rabbitmq` are `ok` or why not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Readiness {
+    pub status: &'static str,
+    pub postgres: String,
+    pub rabbitmq: String,
+}
+
+impl Readiness {
+    pub fn is_ready(&self) -> bool {
+        self.postgres == OK && self.rabbitmq == OK
+    }
+}
+
+/// Asks both dependencies at once.
+pub async fn check(pool: &Pool, broker: &Broker) -> Readiness {
+    let (postgres, rabbitmq) = tokio::join!(postgres(pool), rabbitmq(broker));
+    let mut readiness = Readiness {
+        status: "not ready",
+        postgres,
+        rabbitmq,
+    };
+    if readiness.is_ready() {
+        readiness.status = "ready";
+    }
+    readiness
+}
+
+async fn postgres(pool: &Pool) -> String {
+    match tokio::time::timeout(CHECK_TIMEOUT, db::ping(pool)).await {
+        Ok(Ok(())) => OK.into(),
+        Ok(Err(e)) => format!("unavailable: {e}"),
+        Err(_) => "unavailable: timed out".into(),
+    }
+}
+
+async fn rabbitmq(broker: &Broker) -> String {
+    match tokio::time::timeout(CHECK_TIMEOUT, broker.publisher()).await {
+        Ok(Ok(_)) => OK.into(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "broker unavailable: timed out".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::amqp::Topology;
+    use crate::config::Config;
+
+    #[tokio::test]
+    async fn unreachable_dependencies_are_not_ready_within_the_timeout() {
+        let config = Config {
+            database_url: SecretString::from("postgres://fila@127.0.0.1:1/fila"),
+            ..Config::default()
+        };
+        let pool = db::pool(&config, "health-test").expect("pool");
+        let broker = Broker::new(
+            SecretString::from("amqp://guest:guest@127.0.0.1:1/%2f"),
+            Topology::new("health-test"),
+            "health-test",
+        );
+        let started = std::time::Instant::now();
+        let readiness = check(&pool, &broker).await;
+        assert!(started.elapsed() <= CHECK_TIMEOUT + Duration::from_millis(500));
+        assert!(!readiness.is_ready());
+        assert_eq!(readiness.status, "not ready");
+        assert!(
+            readiness.postgres.starts_with("unavailable"),
+            "{readiness:?}"
+        );
+        assert_ne!(readiness.rabbitmq, OK, "{readiness:?}");
+    }
+}
