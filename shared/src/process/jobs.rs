@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio_postgres::IsolationLevel;
 
 use super::store::{self, ExecutionView};
 use crate::db::StoreError;
@@ -104,7 +105,15 @@ pub async fn recent(
     filter: &Filter<'_>,
     limit: i64,
 ) -> Result<Page, StoreError> {
-    let client = pool.get().await?;
+    let mut client = pool.get().await?;
+    // One snapshot: the filter on the latest execution and the execution
+    // shown agree.
+    let client = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
     let top: i64 = match before {
         Some(before) => before,
         None => client
@@ -166,5 +175,6 @@ pub async fn recent(
             .get(0);
         older.then_some(searched_from)
     };
+    client.commit().await?;
     Ok(Page { jobs, next })
 }

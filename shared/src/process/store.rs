@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Pool, Transaction};
+use deadpool_postgres::{GenericClient, Pool, Transaction};
 use serde_json::{Map, Value};
 
 use super::definition::Definition;
@@ -489,7 +489,7 @@ pub async fn job_by_uid(pool: &Pool, uid: &str) -> Result<Option<JobView>, Store
 
 /// The latest execution (the last ExecID) of each of `job_ids` that ran.
 pub async fn latest_executions(
-    client: &deadpool_postgres::Object,
+    client: &impl GenericClient,
     job_ids: &[i64],
 ) -> Result<HashMap<i64, ExecutionView>, StoreError> {
     let sql = format!("{VIEW} WHERE e.job_id = ANY($1) AND e.exec_id = j.executions");
