@@ -146,6 +146,7 @@ async fn an_admin_follows_a_lot_to_100_percent_and_replays_a_dead_letter_in_a_br
 
     let fila = Setup::new()
         .env("WORKER_MAX_ATTEMPTS", 1)
+        .env("AMQP_MANAGEMENT_URL", "http://127.0.0.1:15672")
         .processes(DEFINITIONS)
         .start()
         .await;

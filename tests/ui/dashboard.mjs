@@ -100,6 +100,11 @@ async function asAdmin(problems) {
   await eai.getByTestId("queue-resume").waitFor({ timeout: STEP_MS });
   console.log("queue eai paused");
 
+  // The queues' rates come from RabbitMQ's management API: figures, not dashes.
+  const publish = (await page.locator('[data-testid="queue-row"][data-queue="taf"] td').nth(2).textContent()).trim();
+  if (!/^[0-9]/.test(publish)) throw new Error(`the taf queue's publish rate shows "${publish}"`);
+  console.log(`taf publish rate ${publish}/s`);
+
   // Let the charts gather samples, then open the ticket's errors.
   await page.waitForTimeout(12_000);
   const errors = row.getByTestId("ticket-errors");
