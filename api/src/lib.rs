@@ -13,6 +13,7 @@ mod intake;
 mod metrics;
 mod openapi;
 mod ops;
+mod params;
 mod process;
 mod state;
 mod taf;

@@ -25,6 +25,7 @@ use serde_json::json;
 
 use crate::body::read_limited;
 use crate::errors::ApiError;
+use crate::params;
 use crate::state::SharedState;
 
 const LIST_DEFAULT: i64 = 100;
@@ -57,12 +58,7 @@ pub async fn list(
     if let Some(queue) = &filter.queue {
         known_queue(queue)?;
     }
-    let limit = filter.limit.unwrap_or(LIST_DEFAULT);
-    if !(1..=LIST_MAX).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be between 1 and {LIST_MAX}"
-        )));
-    }
+    let limit = params::limit(filter.limit, LIST_DEFAULT, LIST_MAX)?;
     let letters = dead_letter::list(
         &state.pool,
         filter.queue.as_deref(),

@@ -11,8 +11,8 @@ use fila_shared::eai::batches::{self, Cursor};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::params::{self, Params};
 use crate::errors::ApiError;
+use crate::params::{self, Params};
 use crate::state::SharedState;
 
 const DEFAULT: i64 = 20;

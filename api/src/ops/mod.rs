@@ -16,7 +16,6 @@
 //! ([`eai`]) and process jobs ([`process`]).
 
 mod eai;
-mod params;
 mod process;
 mod taf;
 

@@ -20,8 +20,8 @@ use fila_shared::taf::tickets;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::params::{self, Params};
 use crate::errors::ApiError;
+use crate::params::{self, Params};
 use crate::state::SharedState;
 
 const TICKETS_DEFAULT: i64 = 20;

@@ -1,5 +1,6 @@
-//! The query parameters of the `/ops` lists, checked before any of them
-//! reaches the store: a parameter that is unknown, repeated, not a number
+//! Query parameters of the lists (all of the `/ops` lists' through
+//! [`Params`]; the `limit` of `/admin/dead-letters`), checked before any of
+//! them reaches the store: a parameter that is unknown, repeated, not a number
 //! where one is expected, out of range or holding a NUL character answers
 //! 400 with fila's JSON error body (axum's own `Query` would answer plain
 //! text).
