@@ -47,11 +47,11 @@ use tracing::Instrument;
 
 use crate::attempts::{self, Failed};
 use crate::context::{Context, Stop};
-use crate::handler::{self, Ack, Attempt, HandleError};
+use crate::disposition::{self, Disposition, Failure};
+use crate::handler;
+use crate::handling::{Ack, Attempt};
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
-/// The retry tier of a busy message (10 s).
-const BUSY_RETRY: u32 = 2;
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Why consuming ended without a broker failure.
@@ -228,18 +228,6 @@ async fn consume(
     ended
 }
 
-/// Why a message could not be processed.
-enum Failure {
-    /// Its work is held elsewhere: try again later, without counting.
-    Busy(String),
-    /// The database is unreachable: back to the queue, without counting.
-    DatabaseUnavailable(String),
-    /// Worth another attempt.
-    Retry(String),
-    /// Never worth another attempt.
-    Poison(String),
-}
-
 /// Why a failed message could not be moved on.
 #[derive(Debug, thiserror::Error)]
 enum MoveError {
@@ -284,7 +272,7 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
         .processing
         .get_or_create(&labels)
         .observe(started.elapsed().as_secs_f64());
-    if let (DONE, Some(accepted_ms)) = (handled, accepted_ms) {
+    if let (disposition::DONE, Some(accepted_ms)) = (handled, accepted_ms) {
         let waited_ms = chrono::Utc::now()
             .timestamp_millis()
             .saturating_sub(accepted_ms);
@@ -318,113 +306,121 @@ impl Drop for InFlight {
 }
 
 async fn handle_delivery(ctx: &Context, queue: &WorkQueue, delivery: Delivery) -> Handled {
-    let headers = delivery.properties.headers().as_ref();
-    let attempt = attempts::attempt_of(headers);
-    let failed = Some(Failed {
-        attempt,
-        worker: &ctx.name,
-    });
+    let attempt = attempts::attempt_of(delivery.properties.headers().as_ref());
     let ack = Ack::new(delivery.acker.clone());
-    let outcome = match serde_json::from_slice::<WorkMessage>(&delivery.data) {
-        Err(e) => Err(Failure::Poison(format!("undecodable message: {e}"))),
-        Ok(message) => match AssertUnwindSafe(handler::dispatch(
-            ctx,
-            &message,
-            Attempt {
-                last: attempt >= ctx.config.worker_max_attempts,
-            },
-            &ack,
-        ))
+    let outcome = handle_message(ctx, &delivery.data, attempt, &ack).await;
+    let max_attempts = ctx.config.worker_max_attempts;
+    let disposition = disposition::decide(outcome, attempt, max_attempts, ack.sent());
+    apply(ctx, queue, &delivery, attempt, &ack, disposition).await
+}
+
+/// Decodes and dispatches the message; a handler that panics fails.
+async fn handle_message(
+    ctx: &Context,
+    data: &[u8],
+    attempt: u32,
+    ack: &Ack,
+) -> Result<(), Failure> {
+    let message = serde_json::from_slice::<WorkMessage>(data)
+        .map_err(|e| Failure::Poison(format!("undecodable message: {e}")))?;
+    let this = Attempt {
+        last: attempt >= ctx.config.worker_max_attempts,
+    };
+    match AssertUnwindSafe(handler::dispatch(ctx, &message, this, ack))
         .catch_unwind()
         .await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e @ HandleError::Busy(_))) => Err(Failure::Busy(e.to_string())),
-            Ok(Err(HandleError::Store(e))) if e.is_unavailable() => {
-                Err(Failure::DatabaseUnavailable(e.to_string()))
-            }
-            Ok(Err(e)) => Err(Failure::Retry(e.to_string())),
-            Err(panic) => Err(Failure::Retry(format!(
-                "handler panicked: {}",
-                panic_text(panic.as_ref())
-            ))),
-        },
-    };
-    if ack.sent() {
-        // The work's lease stands for the message: the sweeper takes over
-        // what did not finish once the lease ends.
-        return match outcome {
-            Ok(()) => DONE,
-            Err(Failure::DatabaseUnavailable(reason)) => {
-                tracing::warn!(queue = %queue.key(), %reason, "database unreachable; the work is taken over once its lease ends");
-                ctx.database.report();
-                LEASED
-            }
-            Err(Failure::Busy(reason) | Failure::Retry(reason) | Failure::Poison(reason)) => {
-                tracing::warn!(queue = %queue.key(), %reason, "work failed after its message was acknowledged; it is taken over once its lease ends");
-                LEASED
-            }
-        };
+    {
+        Ok(handled) => handled.map_err(Failure::of),
+        Err(panic) => Err(Failure::panicked(&panic_text(panic.as_ref()))),
     }
-    let (settled, handled) = match outcome {
-        Ok(()) => (Ok(()), DONE),
-        Err(Failure::DatabaseUnavailable(reason)) => {
-            tracing::warn!(queue = %queue.key(), %reason, "database unreachable; the message returns to the queue");
-            ctx.database.report();
-            requeue(&delivery).await;
-            return RETURNED;
+}
+
+/// Carries out the message's disposition.
+async fn apply(
+    ctx: &Context,
+    queue: &WorkQueue,
+    delivery: &Delivery,
+    attempt: u32,
+    ack: &Ack,
+    disposition: Disposition,
+) -> Handled {
+    let label = disposition.label();
+    if disposition.database_unavailable() {
+        ctx.database.report();
+    }
+    let headers = delivery.properties.headers().as_ref();
+    let key = queue.key();
+    let moved = match disposition {
+        Disposition::Ack => Ok(()),
+        Disposition::Leased { failure: None } => return label,
+        Disposition::Leased {
+            failure: Some(Failure::DatabaseUnavailable(reason)),
+        } => {
+            tracing::warn!(queue = %key, %reason, "database unreachable; the work is taken over once its lease ends");
+            return label;
         }
-        Err(Failure::Busy(reason)) => {
-            tracing::info!(queue = %queue.key(), %reason, "message busy; retrying later");
-            let retry_queue = ctx.broker.topology().retry_queue(queue, BUSY_RETRY);
-            let headers = attempts::next_trip(headers, attempt, &reason, None);
-            (retry(ctx, &delivery, &retry_queue, headers).await, BUSY)
+        Disposition::Leased {
+            failure: Some(failure),
+        } => {
+            tracing::warn!(queue = %key, ?failure, "work failed after its message was acknowledged; it is taken over once its lease ends");
+            return label;
         }
-        Err(Failure::Retry(reason)) if attempt < ctx.config.worker_max_attempts => {
-            tracing::warn!(queue = %queue.key(), attempt, %reason, "message failed; retrying later");
-            let retry_queue = ctx.broker.topology().retry_queue(queue, attempt);
-            let headers = attempts::next_trip(headers, attempt + 1, &reason, failed);
-            (retry(ctx, &delivery, &retry_queue, headers).await, RETRIED)
+        Disposition::Return { reason } => {
+            tracing::warn!(queue = %key, %reason, "database unreachable; the message returns to the queue");
+            requeue(delivery).await;
+            return label;
         }
-        Err(Failure::Retry(reason) | Failure::Poison(reason)) => {
-            tracing::error!(queue = %queue.key(), attempt, %reason, "message dead-lettered");
-            let headers = attempts::next_trip(headers, attempt, &reason, failed);
-            let buried = bury(ctx, queue, &delivery, attempt, &reason, &headers).await;
-            (buried, DEAD_LETTERED)
+        Disposition::Retry {
+            tier,
+            attempt: next,
+            reason,
+            counted,
+        } => {
+            let failed = counted.then_some(Failed {
+                attempt,
+                worker: &ctx.name,
+            });
+            if counted {
+                tracing::warn!(queue = %key, attempt, %reason, "message failed; retrying later");
+            } else {
+                tracing::info!(queue = %key, %reason, "message busy; retrying later");
+            }
+            let retry_queue = ctx.broker.topology().retry_queue(queue, tier);
+            let headers = attempts::next_trip(headers, next, &reason, failed);
+            retry(ctx, delivery, &retry_queue, headers).await
+        }
+        Disposition::DeadLetter {
+            attempts: count,
+            reason,
+        } => {
+            tracing::error!(queue = %key, attempt, %reason, "message dead-lettered");
+            let failed = Failed {
+                attempt: count,
+                worker: &ctx.name,
+            };
+            let headers = attempts::next_trip(headers, count, &reason, Some(failed));
+            bury(ctx, queue, delivery, count, &reason, &headers).await
         }
     };
-    match settled {
+    match moved {
         Ok(()) => {
             ack.send().await;
-            handled
+            label
         }
         Err(MoveError::Store(e)) if e.is_unavailable() => {
-            tracing::warn!(queue = %queue.key(), error = %e, "database unreachable; the message returns to the queue");
+            tracing::warn!(queue = %key, error = %e, "database unreachable; the message returns to the queue");
             ctx.database.report();
-            requeue(&delivery).await;
-            RETURNED
+            requeue(delivery).await;
+            disposition::RETURNED
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot move the failed message; it returns to the queue");
             tokio::time::sleep(BACKOFF_FIRST).await;
-            requeue(&delivery).await;
-            RETURNED
+            requeue(delivery).await;
+            disposition::RETURNED
         }
     }
 }
-
-/// Processed (its work durable).
-const DONE: Handled = "done";
-/// Failed, sent to a retry queue.
-const RETRIED: Handled = "retried";
-/// Its work held elsewhere, sent to wait without counting an attempt.
-const BUSY: Handled = "busy";
-/// Recorded as a dead letter.
-const DEAD_LETTERED: Handled = "dead_lettered";
-/// Returned to its queue as it came (the database or broker was away).
-const RETURNED: Handled = "returned";
-/// Acknowledged early, then failed: its lease stands for it.
-const LEASED: Handled = "leased";
 
 /// Returns the message to its queue as it came (its attempt unchanged).
 async fn requeue(delivery: &Delivery) {

@@ -14,7 +14,7 @@ use fila_shared::metrics::EAI;
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::handler::{Attempt, HandleError};
+use crate::handling::{Attempt, HandleError};
 use crate::http_destination::{self, DeliveryError};
 
 /// A claim outlives the destination's timeout by this much.

@@ -5,8 +5,10 @@
 mod attempts;
 mod consumer;
 mod context;
+mod disposition;
 mod eai;
 mod handler;
+mod handling;
 mod http_destination;
 mod metrics;
 mod pauses;

@@ -13,7 +13,7 @@ use fila_shared::process::store::{self, Claim, RunOutcome};
 use tokio::sync::watch;
 
 use crate::context::Context;
-use crate::handler::{Ack, Attempt, HandleError};
+use crate::handling::{Ack, Attempt, HandleError};
 use crate::runner;
 use fila_shared::metrics::PROCESS;
 

@@ -6,6 +6,7 @@
 //! does is refused before it reaches a statement ([`holds_nul`]), and a key
 //! holding one names nothing stored.
 
+mod failover;
 pub mod listen;
 pub mod migrations;
 
@@ -16,6 +17,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
 
 use crate::config::Config;
 
@@ -34,7 +36,20 @@ pub enum StoreError {
     #[error("no database connection: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("database: {}", detail(.0))]
-    Db(#[from] tokio_postgres::Error),
+    Db(tokio_postgres::Error),
+    /// The server reached accepts no writes (a standby, or a primary being
+    /// demoted): found by [`ping`].
+    #[error("the database is read-only (a standby, or a failover under way)")]
+    ReadOnly,
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.code() == Some(&SqlState::READ_ONLY_SQL_TRANSACTION) {
+            failover::read_only_seen();
+        }
+        StoreError::Db(e)
+    }
 }
 
 /// What went wrong, with the server's message: `tokio_postgres::Error`
@@ -57,16 +72,17 @@ impl StoreError {
             if e.code() == Some(&tokio_postgres::error::SqlState::T_R_DEADLOCK_DETECTED))
     }
 
-    /// Whether the database could not be reached (no connection within the
-    /// timeout, the connection lost, the server shutting down or starting
-    /// up), rather than a statement failing: the work is fine and is tried
-    /// again once the database answers.
+    /// Whether the database could not be reached or cannot take work now
+    /// (no connection within the timeout, the connection lost, the server
+    /// shutting down, starting up, out of connection slots, or read-only
+    /// during a failover), rather than a statement failing: the work is
+    /// fine and is tried again once the database answers.
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Pool(deadpool_postgres::PoolError::Backend(e)) | StoreError::Db(e) => {
                 unreachable(e)
             }
-            StoreError::Pool(_) => true,
+            StoreError::Pool(_) | StoreError::ReadOnly => true,
         }
     }
 }
@@ -84,16 +100,26 @@ pub fn holds_nul(value: &Value) -> bool {
     }
 }
 
+/// SQLSTATEs that say the server cannot take work now, as a failover or a
+/// restart produces them, besides class 08 (connection exceptions).
+const UNAVAILABLE_STATES: [&str; 6] = [
+    // A write reached a standby, or a primary being demoted.
+    "25006", // read_only_sql_transaction
+    // The server is out of connection slots (a failover's reconnection storm).
+    "53300", // too_many_connections
+    // The server is going away or not back yet.
+    "57P01", // admin_shutdown
+    "57P02", // crash_shutdown
+    "57P03", // cannot_connect_now
+    "57P04", // database_dropped
+];
+
 fn unreachable(e: &tokio_postgres::Error) -> bool {
     if e.is_closed() {
         return true;
     }
     match e.code() {
-        // Class 08: connection exceptions; 57P01-03: the server is shutting
-        // down or not accepting connections yet.
-        Some(code) => {
-            code.code().starts_with("08") || matches!(code.code(), "57P01" | "57P02" | "57P03")
-        }
+        Some(code) => code.code().starts_with("08") || UNAVAILABLE_STATES.contains(&code.code()),
         None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
     }
 }
@@ -124,6 +150,7 @@ pub fn pool(config: &Config, application: &str) -> Result<Pool, PoolSetupError> 
         },
     );
     Ok(Pool::builder(manager)
+        .pre_recycle(failover::discard_read_only())
         .max_size(config.database_pool_size)
         .runtime(deadpool::Runtime::Tokio1)
         .wait_timeout(Some(CONNECT_TIMEOUT))
@@ -132,9 +159,16 @@ pub fn pool(config: &Config, application: &str) -> Result<Pool, PoolSetupError> 
         .build()?)
 }
 
-/// Whether the database answers.
+/// Whether the database answers and takes writes.
 pub async fn ping(pool: &Pool) -> Result<(), StoreError> {
-    pool.get().await?.simple_query("SELECT 1").await?;
+    let client = pool.get().await?;
+    let read_only: String = client
+        .query_one("SHOW transaction_read_only", &[])
+        .await?
+        .get(0);
+    if read_only == "on" {
+        return Err(StoreError::ReadOnly);
+    }
     Ok(())
 }
 
