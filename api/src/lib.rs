@@ -31,6 +31,7 @@ use fila_shared::config::Config;
 use fila_shared::db::listen::Waiters;
 use fila_shared::db::{self, PoolSetupError, StoreError, migrations};
 use fila_shared::eai::registry::{Registry, RegistryError};
+use fila_shared::metrics::Metrics;
 use fila_shared::outbox::Relay;
 use fila_shared::process::definition::{Catalog, DefinitionError};
 use fila_shared::taf::branch::{self, SeedError};
@@ -94,7 +95,9 @@ pub async fn run(
         .as_deref()
         .map(|url| Management::new(url, &config.amqp_url))
         .transpose()?;
-    let (relay, relayed) = Relay::spawn(pool.clone(), broker.clone());
+    let metrics = Metrics::new();
+    let (relay, relayed) =
+        Relay::spawn(pool.clone(), broker.clone(), metrics.outbox_refused.clone());
     let waiters = Waiters::spawn(&config);
     let backpressure = Backpressure::spawn(
         pool.clone(),
@@ -111,6 +114,7 @@ pub async fn run(
         waiters,
         backpressure,
         management,
+        metrics,
     };
     let state: SharedState = Arc::new(AppState::new(config, parts));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -48,6 +48,7 @@ pub struct Parts {
     pub waiters: Waiters,
     pub backpressure: Arc<Backpressure>,
     pub management: Option<Management>,
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -66,7 +67,7 @@ impl AppState {
             eai: parts.eai,
             processes: parts.processes,
             waiters: parts.waiters,
-            metrics: Metrics::new(),
+            metrics: parts.metrics,
             backpressure: parts.backpressure,
             management: parts.management,
             schema_current: AtomicBool::new(false),

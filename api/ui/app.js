@@ -130,7 +130,7 @@ function renderSummary(o) {
     ["EAI OK / errors, last hour", `${count(o.eai.okLastHour)} / ${count(o.eai.errorsLastHour)}`],
     ["Processes waiting / running", `${count(o.process.waiting)} / ${count(o.process.running)}`],
     ["Processes succeeded / failed, last hour", `${count(o.process.succeededLastHour)} / ${count(o.process.failedLastHour)}`],
-    ["Outbox rows", count(o.outbox.rows)],
+    ["Outbox rows / refused by the broker", `${count(o.outbox.rows)} / ${count(o.outbox.held)}`],
     ["Dead letters", count(sum(o.deadLetters))],
   ];
   $("summary").replaceChildren(...cards.map(([label, value]) => h("div", {}, h("dt", {}, label), h("dd", {}, value))));

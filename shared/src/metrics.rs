@@ -105,7 +105,10 @@ pub struct Metrics {
     pub processing: Family<QueueLabels, Histogram, fn() -> Histogram>,
     pub work_latency: Family<QueueLabels, Histogram, fn() -> Histogram>,
     pub in_flight: Family<QueueLabels, Gauge>,
+    /// Outbox rows the broker refused or did not confirm in time.
+    pub outbox_refused: Counter,
     outbox_rows: Gauge,
+    outbox_held: Gauge,
     outbox_oldest: Gauge<f64, AtomicU64>,
     queue_messages: Family<QueueLabels, Gauge>,
     queue_consumers: Family<QueueLabels, Gauge>,
@@ -176,11 +179,23 @@ impl Metrics {
             "Work queue messages being processed by this worker, by queue",
             in_flight.clone(),
         );
+        let outbox_refused = Counter::default();
+        registry.register(
+            "fila_outbox_refused",
+            "Outbox rows the broker refused (nack, no queue bound) or did not confirm in time, each try counted",
+            outbox_refused.clone(),
+        );
         let outbox_rows = Gauge::default();
         registry.register(
             "fila_outbox_rows",
             "Messages committed and not yet published (the outbox backlog)",
             outbox_rows.clone(),
+        );
+        let outbox_held = Gauge::default();
+        registry.register(
+            "fila_outbox_held_rows",
+            "Outbox rows the broker refused or did not confirm, waiting for their next attempt",
+            outbox_held.clone(),
         );
         let outbox_oldest = Gauge::default();
         registry.register(
@@ -246,7 +261,9 @@ impl Metrics {
             processing,
             work_latency,
             in_flight,
+            outbox_refused,
             outbox_rows,
+            outbox_held,
             outbox_oldest,
             queue_messages,
             queue_consumers,
@@ -321,6 +338,7 @@ impl Metrics {
         match tokio::time::timeout(SCRAPE_TIMEOUT, crate::outbox::backlog(pool)).await {
             Ok(Ok(backlog)) => {
                 self.outbox_rows.set(backlog.rows);
+                self.outbox_held.set(backlog.held);
                 self.outbox_oldest.set(backlog.oldest_age_secs);
             }
             Ok(Err(e)) => tracing::debug!(error = %e, "metrics: outbox not read"),

@@ -5,19 +5,31 @@
 //! batches and deletes them, so that neither an HTTP answer nor a queue
 //! acknowledgement waits for the broker; rows that are still there after a
 //! grace period — the writer died, or the broker was down — are published by
-//! a worker's sweeper ([`sweep`]). Nothing committed is lost; a row may be
-//! published twice (after a crash between the confirm and the delete), so
-//! every message carries its row id as `message_id`.
+//! a worker's sweeper ([`sweep`]). Nothing committed is lost. Delivery is
+//! at least once: a row may be published twice (a crash between the
+//! broker's confirm and the delete, or the relay and the sweeper meeting on
+//! a row), so every message carries the row's UUID as its `message_id`,
+//! unique across the database's history (a row's sequence number is not:
+//! a restore or a failover issues the same numbers again).
+//!
+//! The broker confirms each message on its own: a row it refuses (nack,
+//! no queue bound) or does not confirm in time is kept, with its attempts,
+//! its last error and the time of its next attempt (a backoff of 1 s,
+//! doubling up to [`RETRY_MAX`]), while the rows around it are published
+//! and deleted; such rows are counted (`fila_outbox_refused_total`) and
+//! shown (`fila_outbox_held_rows`, the dashboard's outbox card).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Pool, Transaction};
+use deadpool_postgres::{GenericClient, Pool, Transaction};
 use lapin::types::{AMQPValue, FieldTable};
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::amqp::broker::Confirm;
 use crate::amqp::{Broker, BrokerError, Outgoing, Topology};
 use crate::db::StoreError;
 use crate::envelope::{ResultMessage, WorkMessage};
@@ -112,6 +124,8 @@ impl OutboxMessage {
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub id: i64,
+    /// The message's `message_id`: a UUID.
+    pub message_id: String,
     pub message: OutboxMessage,
     /// The trace the row's message continues.
     pub traceparent: Option<String>,
@@ -141,7 +155,7 @@ pub async fn insert(
         .prepare_cached(
             "INSERT INTO outbox (target, routing_key, priority, kind, body, traceparent)
              SELECT *, $6 FROM unnest($1::text[], $2::text[], $3::int2[], $4::text[], $5::bytea[])
-             RETURNING id, created_at",
+             RETURNING id, created_at, message_id::text",
         )
         .await?;
     let rows = tx
@@ -154,10 +168,11 @@ pub async fn insert(
         .iter()
         .zip(messages)
         .map(|(row, message)| Stored {
-            id: row.get(0),
+            id: row.get("id"),
+            message_id: row.get("message_id"),
             message,
             traceparent: traceparent.clone(),
-            created_at: row.get(1),
+            created_at: row.get("created_at"),
         })
         .collect())
 }
@@ -166,6 +181,11 @@ pub async fn insert(
 const RELAY_BATCH: usize = 1_000;
 /// Handed-over row sets a relay holds before writers wait for it.
 const RELAY_BACKLOG: usize = 256;
+/// The longest a writer waits for a full relay (the broker slow, or
+/// blocking publishers); then its rows are left to the sweeper.
+const HANDOVER_WAIT: Duration = Duration::from_millis(500);
+/// The longest backoff of a row the broker refused.
+pub const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Publishes committed rows in the background, in batches: what writers
 /// hand over while a batch is being published goes out in the next one, in
@@ -177,8 +197,9 @@ pub struct Relay {
 
 impl Relay {
     /// Starts the relay; it stops once every clone of it is dropped and what
-    /// it holds is published.
-    pub fn spawn(pool: Pool, broker: Arc<Broker>) -> (Relay, JoinHandle<()>) {
+    /// it holds is published. Rows the broker refuses are counted in
+    /// `refused`.
+    pub fn spawn(pool: Pool, broker: Arc<Broker>, refused: Counter) -> (Relay, JoinHandle<()>) {
         let (handover, mut rows) = mpsc::channel::<Vec<Stored>>(RELAY_BACKLOG);
         let task = tokio::spawn(async move {
             while let Some(mut batch) = rows.recv().await {
@@ -188,7 +209,7 @@ impl Relay {
                         Err(_) => break,
                     }
                 }
-                if let Err(e) = publish_stored(&pool, &broker, &batch).await {
+                if let Err(e) = publish_stored(&pool, &broker, &batch, &refused).await {
                     tracing::warn!(error = %e, rows = batch.len(), "outbox rows wait for the sweeper");
                 }
             }
@@ -196,84 +217,159 @@ impl Relay {
         (Relay { handover }, task)
     }
 
-    /// Hands committed rows over; waits only when the relay is far behind.
+    /// Hands committed rows over. A writer waits at most [`HANDOVER_WAIT`]
+    /// for a relay that is far behind; then the rows are left to the
+    /// sweeper (they are committed either way).
     pub async fn publish(&self, stored: Vec<Stored>) {
         if stored.is_empty() {
             return;
         }
-        if self.handover.send(stored).await.is_err() {
-            tracing::warn!("the outbox relay has stopped; the sweeper will publish");
+        match self.handover.send_timeout(stored, HANDOVER_WAIT).await {
+            Ok(()) => {}
+            Err(mpsc::error::SendTimeoutError::Timeout(rows)) => {
+                tracing::debug!(
+                    rows = rows.len(),
+                    "the outbox relay is behind; the sweeper will publish these rows"
+                );
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => {
+                tracing::warn!("the outbox relay has stopped; the sweeper will publish");
+            }
         }
     }
 }
 
-/// Publishes committed rows and deletes them. On failure the rows stay for
-/// the sweeper; the caller's work is committed either way.
+/// What a publication did with its rows.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// Rows the broker confirmed, now deleted.
+    pub confirmed: usize,
+    /// Rows the broker refused or did not confirm, kept for a later
+    /// attempt after their backoff.
+    pub held: usize,
+}
+
+/// Publishes committed rows, deletes those the broker confirmed and holds
+/// back the others (see the module's documentation). When nothing could
+/// be sent (no connection, publishers blocked), every row stays as it was
+/// for the sweeper; the caller's work is committed either way.
 pub async fn publish_stored(
     pool: &Pool,
     broker: &Broker,
     stored: &[Stored],
-) -> Result<(), OutboxError> {
+    refused: &Counter,
+) -> Result<Published, OutboxError> {
     if stored.is_empty() {
-        return Ok(());
+        return Ok(Published::default());
     }
-    publish(broker, stored).await?;
-    let ids: Vec<i64> = stored.iter().map(|s| s.id).collect();
+    let confirms = publish(broker, stored).await?;
     let client = pool.get().await?;
-    let delete = client
-        .prepare_cached("DELETE FROM outbox WHERE id = ANY($1)")
-        .await?;
-    client.execute(&delete, &[&ids]).await?;
-    Ok(())
+    Ok(settle(&client, stored, confirms, refused).await?)
 }
 
-/// Publishes up to `limit` rows older than `grace`; returns how many.
+/// Publishes up to `limit` rows older than `grace` whose backoff, if they
+/// were refused before, is over.
 pub async fn sweep(
     pool: &Pool,
     broker: &Broker,
     grace: Duration,
     limit: i64,
-) -> Result<usize, OutboxError> {
+    refused: &Counter,
+) -> Result<Published, OutboxError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let rows = tx
         .query(
-            "SELECT id, target, routing_key, priority, kind, body, traceparent, created_at FROM outbox
+            "SELECT id, message_id::text, target, routing_key, priority, kind, body, traceparent,
+                    created_at
+             FROM outbox
              WHERE created_at < now() - make_interval(secs => $1)
+               AND (retry_at IS NULL OR retry_at <= now())
              ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
             &[&grace.as_secs_f64(), &limit],
         )
         .await?;
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(Published::default());
     }
     let stored: Vec<Stored> = rows
         .iter()
         .map(|row| Stored {
-            id: row.get(0),
+            id: row.get("id"),
+            message_id: row.get("message_id"),
             message: OutboxMessage {
-                target: Target::from_db(row.get(1)),
-                routing_key: row.get(2),
-                priority: u8::try_from(row.get::<_, i16>(3)).unwrap_or(0),
-                kind: row.get(4),
-                body: row.get(5),
+                target: Target::from_db(row.get("target")),
+                routing_key: row.get("routing_key"),
+                priority: u8::try_from(row.get::<_, i16>("priority")).unwrap_or(0),
+                kind: row.get("kind"),
+                body: row.get("body"),
             },
-            traceparent: row.get(6),
-            created_at: row.get(7),
+            traceparent: row.get("traceparent"),
+            created_at: row.get("created_at"),
         })
         .collect();
-    publish(broker, &stored).await?;
-    let ids: Vec<i64> = stored.iter().map(|s| s.id).collect();
-    tx.execute("DELETE FROM outbox WHERE id = ANY($1)", &[&ids])
-        .await?;
+    let confirms = publish(broker, &stored).await?;
+    let published = settle(&tx, &stored, confirms, refused).await?;
     tx.commit().await?;
-    Ok(stored.len())
+    Ok(published)
+}
+
+/// Deletes the rows the broker confirmed; holds back the others with their
+/// attempt counted, their error and the time of their next attempt.
+async fn settle(
+    client: &impl GenericClient,
+    stored: &[Stored],
+    confirms: Vec<Confirm>,
+    refused: &Counter,
+) -> Result<Published, StoreError> {
+    let mut confirmed = Vec::with_capacity(stored.len());
+    let mut held = Vec::new();
+    let mut reasons = Vec::new();
+    for (row, confirm) in stored.iter().zip(confirms) {
+        match confirm {
+            Ok(()) => confirmed.push(row.id),
+            Err(e) => {
+                held.push(row.id);
+                reasons.push(e.to_string());
+            }
+        }
+    }
+    if !confirmed.is_empty() {
+        let delete = client
+            .prepare_cached("DELETE FROM outbox WHERE id = ANY($1)")
+            .await?;
+        client.execute(&delete, &[&confirmed]).await?;
+    }
+    if !held.is_empty() {
+        tracing::warn!(
+            rows = held.len(),
+            reason = %reasons[0],
+            "the broker did not take some outbox rows; they are tried again after a backoff"
+        );
+        refused.inc_by(held.len() as u64);
+        let hold = client
+            .prepare_cached(
+                "UPDATE outbox o
+                 SET attempts = o.attempts + 1, last_error = h.reason,
+                     retry_at = now() + make_interval(secs => least(power(2, o.attempts), $3))
+                 FROM unnest($1::int8[], $2::text[]) AS h(id, reason)
+                 WHERE o.id = h.id",
+            )
+            .await?;
+        client
+            .execute(&hold, &[&held, &reasons, &RETRY_MAX.as_secs_f64()])
+            .await?;
+    }
+    Ok(Published {
+        confirmed: confirmed.len(),
+        held: held.len(),
+    })
 }
 
 /// Publishes rows; each row of a trace gets a `fila.publish` span in it
 /// (open until the broker confirmed the batch), which the message carries
 /// on as its `traceparent` header.
-async fn publish(broker: &Broker, stored: &[Stored]) -> Result<(), BrokerError> {
+async fn publish(broker: &Broker, stored: &[Stored]) -> Result<Vec<Confirm>, BrokerError> {
     let topology: &Topology = broker.topology();
     let work = topology.work_exchange();
     let results = topology.results_exchange();
@@ -298,12 +394,12 @@ async fn publish(broker: &Broker, stored: &[Stored]) -> Result<(), BrokerError> 
             body: &s.message.body,
             priority: s.message.priority,
             kind: &s.message.kind,
-            message_id: Some(s.id.to_string()),
+            message_id: Some(s.message_id.clone()),
             headers: headers(s, span.as_ref()),
             mandatory: s.message.target == Target::Work,
         })
         .collect();
-    broker.publish(&messages).await
+    broker.publish_each(&messages).await
 }
 
 /// The AMQP headers of a row's message: `span`'s trace context, and for
@@ -328,6 +424,9 @@ fn headers(stored: &Stored, span: Option<&tracing::Span>) -> Option<FieldTable> 
 /// The rows not yet published.
 pub struct Backlog {
     pub rows: i64,
+    /// Rows the broker refused or did not confirm, waiting for their next
+    /// attempt.
+    pub held: i64,
     /// Age of the oldest row, in seconds (0 when there is none).
     pub oldest_age_secs: f64,
 }
@@ -336,14 +435,15 @@ pub async fn backlog(pool: &Pool) -> Result<Backlog, StoreError> {
     let client = pool.get().await?;
     let row = client
         .query_one(
-            "SELECT count(*),
-                    coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+            "SELECT count(*) AS rows, count(*) FILTER (WHERE attempts > 0) AS held,
+                    coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS age
              FROM outbox",
             &[],
         )
         .await?;
     Ok(Backlog {
-        rows: row.get(0),
-        oldest_age_secs: row.get::<_, f64>(1).max(0.0),
+        rows: row.get("rows"),
+        held: row.get("held"),
+        oldest_age_secs: row.get::<_, f64>("age").max(0.0),
     })
 }

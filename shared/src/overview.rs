@@ -61,6 +61,9 @@ pub struct Process {
 #[serde(rename_all = "camelCase")]
 pub struct Outbox {
     pub rows: i64,
+    /// Rows the broker refused or did not confirm, waiting for their next
+    /// attempt.
+    pub held: i64,
     pub oldest_age_seconds: f64,
 }
 
@@ -150,6 +153,7 @@ pub async fn read(pool: &Pool) -> Result<Overview, StoreError> {
         dead_letters: dead_letters.iter().map(|r| (r.get(0), r.get(1))).collect(),
         outbox: Outbox {
             rows: backlog.rows,
+            held: backlog.held,
             oldest_age_seconds: backlog.oldest_age_secs,
         },
     })

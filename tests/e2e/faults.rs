@@ -51,7 +51,7 @@ async fn a_worker_stops_taking_messages_while_the_database_is_unreachable() {
 
     assert!(fila.wait_finished("T-OUTAGE", 400, 120).await);
     assert_eq!(results.collect_taf(400, 60).await, 400);
-    assert!(results.taf_records().values().all(|n| *n == 1));
+    assert!(results.taf_records().values().all(|r| r.once()));
     let log = fila.worker(worker).log_text();
     assert!(
         !log.contains("retrying later") && !log.contains("dead-lettered"),
@@ -170,7 +170,7 @@ async fn work_accepted_while_the_broker_is_unreachable_is_processed_once_it_is_b
 
     assert!(fila.wait_finished("T-BROKER", 800, 120).await);
     assert_eq!(results.collect_taf(800, 120).await, 800);
-    assert!(results.taf_records().values().all(|n| *n == 1));
+    assert!(results.taf_records().values().all(|r| r.once()));
     assert_eq!(results.collect_eai(1, 60).await, 1);
     assert!(
         fila.worker(0)
@@ -179,5 +179,111 @@ async fn work_accepted_while_the_broker_is_unreachable_is_processed_once_it_is_b
             .is_some(),
         "the worker reconnected by itself"
     );
+    results.close().await;
+}
+
+/// Changes `role` as a failover changes what a node's clients meet: the
+/// setting applies to new sessions, and the role's open sessions are ended
+/// (their clients see SQLSTATE 57P01, as when a primary shuts down).
+async fn fail_over(admin: &tokio_postgres::Client, role: &str, change: &str) {
+    admin
+        .batch_execute(&format!("ALTER ROLE {role} {change}"))
+        .await
+        .expect("alter role");
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
+            &[&role],
+        )
+        .await
+        .expect("terminate");
+}
+
+#[tokio::test]
+async fn a_database_failover_costs_no_attempt_and_work_resumes_by_itself() {
+    let mut fila = Setup::new().workers(0).own_database_role().start().await;
+    let mut results = Results::observe(&fila).await;
+    let admin = fila.db().await;
+    let role = fila.database_role().to_string();
+    let (status, answer) = fila.post_lot(&lot("T-FAILOVER", items("A", 2000))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    // The primary is demoted: what fila reaches is read-only (25006).
+    fail_over(&admin, &role, "SET default_transaction_read_only = on").await;
+    let worker = fila
+        .start_worker_with(&[("MIGRATE_ON_START", "false")])
+        .await;
+    let paused = fila
+        .worker(worker)
+        .wait_for_line("consumption paused", 30)
+        .await;
+    assert!(
+        paused.is_some(),
+        "the worker pauses on a read-only database"
+    );
+    let (status, answer) = fila.post_lot(&lot("T-FAILOVER-RO", items("R", 2))).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert_eq!(answer["code"], 702, "TAF's RESTFAULT: {answer}");
+    let eai = message(
+        "d6e4b0c2-0000-4000-8000-0000000000f1",
+        "CUSTOMERVENDOR",
+        "F1",
+    );
+    let (status, answer) = fila.post_eai(&eai).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "EAI: {answer}");
+
+    // Clients reconnect in a storm: no connection slot is left (53300).
+    fail_over(&admin, &role, "CONNECTION LIMIT 0").await;
+    let (status, answer) = fila.post_lot(&lot("T-FAILOVER-RO", items("S", 2))).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert_eq!(answer["code"], 702, "TAF's RESTFAULT: {answer}");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+
+    // The new primary takes writes.
+    admin
+        .batch_execute(&format!(
+            "ALTER ROLE {role} CONNECTION LIMIT -1;
+             ALTER ROLE {role} RESET default_transaction_read_only"
+        ))
+        .await
+        .expect("heal");
+    let resumed = fila
+        .worker(worker)
+        .wait_for_line("consumption resumes", 60)
+        .await;
+    assert!(resumed.is_some(), "the worker resumes by itself");
+    let accepted = fila_tests::eventually(60, || async {
+        fila.post_lot(&lot("T-FAILOVER", items("B", 10))).await.0 == StatusCode::OK
+    })
+    .await;
+    assert!(accepted, "the API takes work again by itself");
+
+    assert!(fila.wait_finished("T-FAILOVER", 2010, 120).await);
+    assert_eq!(results.collect_taf(2010, 60).await, 2010);
+    assert!(results.taf_records().values().all(|r| r.once()));
+    let log = fila.worker(worker).log_text();
+    assert!(
+        log.contains("database unreachable; the message returns to the queue"),
+        "the failover met work in flight"
+    );
+    assert!(
+        !log.contains("retrying later") && !log.contains("dead-lettered"),
+        "a failover costs no attempt"
+    );
+    let dead: i64 = admin
+        .query_one("SELECT count(*) FROM dead_letter", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(dead, 0);
+    let stored: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM taf_record WHERE ticket_code = 'T-FAILOVER-RO'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(stored, 0, "nothing refused was stored");
     results.close().await;
 }

@@ -11,6 +11,7 @@ mod faults;
 mod metrics;
 mod openapi;
 mod ops;
+mod outbox;
 mod process_creatio;
 mod process_runners;
 mod process_scheduler;

@@ -2,17 +2,11 @@
 //! them.
 
 use fila_tests::eai::message;
+use fila_tests::prometheus::sample;
 use fila_tests::taf::{item, item_with, lot};
 use fila_tests::{Fila, Setup};
 use reqwest::StatusCode;
 use serde_json::json;
-
-/// The value of one series (`name{labels}`), if the text has it.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|value| value.trim().parse().ok())
-}
 
 async fn scrape(fila: &Fila, url: &str) -> String {
     let response = fila.http().get(url).send().await.expect("scrape");

@@ -14,7 +14,7 @@ use fila_tests::Setup;
 use fila_tests::eai::message;
 use fila_tests::fila::PRODUCER;
 use fila_tests::proxy::Proxy;
-use fila_tests::results::Results;
+use fila_tests::results::{Reports, Results};
 use fila_tests::taf::{item, lot};
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
@@ -173,7 +173,11 @@ struct Counts {
 impl Counts {
     /// `finished`: how many times each stored item finished (by id);
     /// `results`: how many result messages each reported.
-    fn of(sent: &Sent, finished: &HashMap<String, i64>, results: &HashMap<String, usize>) -> Self {
+    fn of(
+        sent: &Sent,
+        finished: &HashMap<String, i64>,
+        results: &HashMap<String, Reports>,
+    ) -> Self {
         let done = |id: &String| finished.get(id).is_some_and(|n| *n > 0);
         Self {
             accepted: sent.accepted.len(),
@@ -191,7 +195,7 @@ impl Counts {
                 .count()
                 + finished.iter().filter(|(_, n)| **n == 0).count(),
             duplicated: finished.values().filter(|n| **n > 1).count()
-                + results.values().filter(|n| **n > 1).count(),
+                + results.values().filter(|r| r.messages.len() > 1).count(),
         }
     }
 
@@ -327,13 +331,15 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
         .iter()
         .map(|row| (row.get(0), row.get(1)))
         .collect();
-    let mut taf_results: HashMap<String, usize> = HashMap::new();
+    let mut taf_results: HashMap<String, Reports> = HashMap::new();
     for (rec_no, reports) in results.taf_records() {
         let key = keys
             .get(rec_no)
             .cloned()
             .unwrap_or_else(|| format!("RecNo {rec_no}"));
-        *taf_results.entry(key).or_insert(0) += reports;
+        let merged = taf_results.entry(key).or_default();
+        merged.deliveries += reports.deliveries;
+        merged.messages.extend(reports.messages.iter().cloned());
     }
 
     let tally = std::mem::take(&mut *tally.lock().expect("tally"));

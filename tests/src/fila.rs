@@ -32,6 +32,7 @@ pub struct Setup {
     env: Vec<(String, String)>,
     branches: Vec<(String, String, Option<String>)>,
     database_url: Option<String>,
+    own_role: bool,
     toml: String,
     processes: Option<String>,
 }
@@ -55,6 +56,7 @@ impl Setup {
                 ("0300".into(), "02".into(), None),
             ],
             database_url: None,
+            own_role: false,
             processes: None,
             toml: "\n[[eai_transactions]]\ntransaction = \"CUSTOMERVENDOR\"\n\
                    \n[[eai_transactions]]\ntransaction = \"ITEM\"\n"
@@ -114,8 +116,20 @@ impl Setup {
         self
     }
 
+    /// Has the processes log in as a PostgreSQL role of the deployment's
+    /// own (not a superuser, allowed to create its schema), which a test
+    /// may make read-only or refuse connections to, as a failover does,
+    /// without touching other tests ([`Fila::database_role`]).
+    pub fn own_database_role(mut self) -> Self {
+        self.own_role = true;
+        self
+    }
+
     pub async fn start(self) -> Fila {
         let mut fila = Fila::prepare(self);
+        if let Some(role) = fila.role.clone() {
+            create_role(&role).await;
+        }
         fila.start_api().await;
         for _ in 0..fila.initial_workers {
             fila.start_worker().await;
@@ -136,6 +150,8 @@ pub struct Fila {
     workers: Vec<Option<Process>>,
     /// Worker groups whose queues the deployment may have made.
     groups: Vec<String>,
+    /// The deployment's own PostgreSQL role, if it has one.
+    role: Option<String>,
     pub base_url: String,
     http: reqwest::Client,
 }
@@ -176,12 +192,15 @@ impl Fila {
         toml.push_str(&setup.toml);
         let config = dir.join("fila.toml");
         std::fs::write(&config, toml).expect("config file");
+        let role = setup.own_role.then(|| id.clone());
+        let database_url = match (&role, setup.database_url) {
+            (_, Some(url)) => url,
+            (Some(role), None) => role_url(role),
+            (None, None) => database_url(),
+        };
         let mut env: Vec<(String, String)> = vec![
             ("FILA_CONFIG".into(), config.display().to_string()),
-            (
-                "FILA_DATABASE_URL".into(),
-                setup.database_url.unwrap_or_else(database_url),
-            ),
+            ("FILA_DATABASE_URL".into(), database_url),
             ("FILA_DATABASE_SCHEMA".into(), id.clone()),
             ("FILA_AMQP_URL".into(), amqp_url()),
             ("FILA_AMQP_PREFIX".into(), id.clone()),
@@ -213,6 +232,7 @@ impl Fila {
             api: None,
             workers: Vec::new(),
             groups,
+            role,
             base_url: String::new(),
             http: http_client(),
         }
@@ -429,6 +449,14 @@ impl Fila {
         send(self.request(Method::GET, &format!("/rest/wstafst2?{query}"))).await
     }
 
+    /// The deployment's own PostgreSQL role (see
+    /// [`Setup::own_database_role`]).
+    pub fn database_role(&self) -> &str {
+        self.role
+            .as_deref()
+            .expect("the deployment has its own role")
+    }
+
     /// A database client on this deployment's schema.
     pub async fn db(&self) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(&database_url(), tokio_postgres::NoTls)
@@ -554,12 +582,13 @@ impl Drop for Fila {
         let schema = self.schema.clone();
         let prefix = self.prefix.clone();
         let groups = std::mem::take(&mut self.groups);
+        let role = self.role.take();
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime.block_on(remove(schema, prefix, groups));
+            runtime.block_on(remove(schema, prefix, groups, role));
         });
         let _ = cleanup.join();
         if std::env::var_os("E2E_KEEP_LOGS").is_some() {
@@ -570,14 +599,47 @@ impl Drop for Fila {
     }
 }
 
-/// Removes a deployment's schema, exchanges and queues. Sessions still
-/// holding locks in the schema (a killed process whose connection went
-/// through a proxy, say) are terminated rather than waited for.
-async fn remove(schema: String, prefix: String, groups: Vec<String>) {
+/// [`database_url`] as `role`.
+fn role_url(role: &str) -> String {
+    let url = database_url();
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{role}@{host}")
+}
+
+/// Creates a role that may log in and create its schema in the database.
+async fn create_role(role: &str) {
+    let (client, connection) = tokio_postgres::connect(&database_url(), tokio_postgres::NoTls)
+        .await
+        .expect("database");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN;
+             DO $$ BEGIN
+                 EXECUTE format('GRANT CREATE ON DATABASE %I TO {role}', current_database());
+             END $$;"
+        ))
+        .await
+        .expect("role");
+}
+
+/// Removes a deployment's schema, exchanges, queues and role. Sessions
+/// still holding locks in the schema (a killed process whose connection
+/// went through a proxy, say) are terminated rather than waited for.
+async fn remove(schema: String, prefix: String, groups: Vec<String>, role: Option<String>) {
     if let Ok((client, connection)) =
         tokio_postgres::connect(&database_url(), tokio_postgres::NoTls).await
     {
         tokio::spawn(connection);
+        if let Some(role) = &role {
+            let _ = client
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
+                    &[role],
+                )
+                .await;
+        }
         let drop = format!("SET lock_timeout = '3s'; DROP SCHEMA IF EXISTS {schema} CASCADE");
         for _ in 0..3 {
             if client.batch_execute(&drop).await.is_ok() {
@@ -591,6 +653,16 @@ async fn remove(schema: String, prefix: String, groups: Vec<String>) {
                      WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()",
                     &[&schema],
                 )
+                .await;
+        }
+        if let Some(role) = role {
+            let _ = client
+                .batch_execute(&format!(
+                    "DO $$ BEGIN
+                         EXECUTE format('REVOKE ALL ON DATABASE %I FROM {role}', current_database());
+                     END $$;
+                     DROP ROLE IF EXISTS {role};"
+                ))
                 .await;
         }
     }

@@ -19,18 +19,43 @@ pub struct Received {
     pub body: Value,
 }
 
+/// How the results reported one item. Results are delivered at least
+/// once: a message may come twice with the same `message_id`, which a
+/// consumer that deduplicates on it sees once. Two distinct messages about
+/// one item mean fila finished it twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reports {
+    /// Deliveries that reported the item, as they came.
+    pub deliveries: usize,
+    /// The distinct result messages (by `message_id`) among them.
+    pub messages: HashSet<String>,
+}
+
+impl Reports {
+    /// Reported by exactly one result message (delivered once or more).
+    pub fn once(&self) -> bool {
+        self.messages.len() == 1
+    }
+
+    fn add(&mut self, message_id: &str) {
+        self.deliveries += 1;
+        self.messages.insert(message_id.to_string());
+    }
+}
+
 pub struct Results {
     connection: Connection,
     consumer: Consumer,
+    /// Every delivery, as it came.
     pub received: Vec<Received>,
     /// Distinct message ids received.
     message_ids: HashSet<String>,
-    /// How many distinct messages reported each RecNo.
-    records: HashMap<i64, usize>,
-    /// How many distinct response messages answered each EAI message UUID.
-    responses: HashMap<String, usize>,
-    /// How many distinct final results each process job (by uid) had.
-    runs: HashMap<String, usize>,
+    /// How each RecNo was reported.
+    records: HashMap<i64, Reports>,
+    /// How each EAI message (by UUID) was answered by response messages.
+    responses: HashMap<String, Reports>,
+    /// How each process job (by uid) had its final result reported.
+    runs: HashMap<String, Reports>,
 }
 
 impl Results {
@@ -100,22 +125,20 @@ impl Results {
                 .unwrap_or_default(),
             body: serde_json::from_slice(&delivery.data).unwrap_or(Value::Null),
         };
-        // A message delivered twice with the same id counts once, as a
-        // deduplicating consumer would see it.
-        if self.message_ids.insert(received.message_id.clone()) {
-            for record in received.body["records"].as_array().into_iter().flatten() {
-                if let Some(rec_no) = record["recNo"].as_i64() {
-                    *self.records.entry(rec_no).or_insert(0) += 1;
-                }
+        self.message_ids.insert(received.message_id.clone());
+        let id = received.message_id.as_str();
+        for record in received.body["records"].as_array().into_iter().flatten() {
+            if let Some(rec_no) = record["recNo"].as_i64() {
+                self.records.entry(rec_no).or_default().add(id);
             }
-            if let Some(uuid) = answered_uuid(&received.body) {
-                *self.responses.entry(uuid).or_insert(0) += 1;
-            }
-            if received.routing_key.starts_with("process.")
-                && let Some(uid) = received.body["uid"].as_str()
-            {
-                *self.runs.entry(uid.to_string()).or_insert(0) += 1;
-            }
+        }
+        if let Some(uuid) = answered_uuid(&received.body) {
+            self.responses.entry(uuid).or_default().add(id);
+        }
+        if received.routing_key.starts_with("process.")
+            && let Some(uid) = received.body["uid"].as_str()
+        {
+            self.runs.entry(uid.to_string()).or_default().add(id);
         }
         self.received.push(received);
         true
@@ -168,19 +191,25 @@ impl Results {
             .collect()
     }
 
-    /// How many distinct result messages (by message id) reported each RecNo.
-    pub fn taf_records(&self) -> &HashMap<i64, usize> {
+    /// How each RecNo was reported.
+    pub fn taf_records(&self) -> &HashMap<i64, Reports> {
         &self.records
     }
 
-    /// How many distinct response messages answered each EAI message UUID.
-    pub fn eai_responses(&self) -> &HashMap<String, usize> {
+    /// How each EAI message (by UUID) was answered.
+    pub fn eai_responses(&self) -> &HashMap<String, Reports> {
         &self.responses
     }
 
-    /// How many distinct final results each process job (by uid) had.
-    pub fn process_runs(&self) -> &HashMap<String, usize> {
+    /// How each process job (by uid) had its final result reported.
+    pub fn process_runs(&self) -> &HashMap<String, Reports> {
         &self.runs
+    }
+
+    /// Deliveries of a message already delivered (same `message_id`): the
+    /// "at least once" of result delivery.
+    pub fn redeliveries(&self) -> usize {
+        self.received.len() - self.message_ids.len()
     }
 
     pub async fn close(self) {

@@ -78,7 +78,9 @@ pub async fn run(
         Topology::new(&config.amqp_prefix),
         format!("fila-worker {name}"),
     ));
-    let (relay, relayed) = Relay::spawn(pool.clone(), broker.clone());
+    let metrics = Metrics::new();
+    let (relay, relayed) =
+        Relay::spawn(pool.clone(), broker.clone(), metrics.outbox_refused.clone());
     let ctx = Arc::new(Context {
         config,
         pool,
@@ -90,7 +92,7 @@ pub async fn run(
         name,
         database: Outage::default(),
         pauses: Pauses::default(),
-        metrics: Metrics::new(),
+        metrics,
     });
     tracing::info!(worker = %ctx.name, concurrency = ctx.config.worker_concurrency, prefetch = ctx.config.worker_prefetch, "fila-worker starting");
 

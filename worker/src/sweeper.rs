@@ -5,8 +5,9 @@
 //!   those that started waiting in the last [`RECENT_WAIT`] at every sweep,
 //!   all of them every [`FULL_RELEASE_EVERY`] sweeps;
 //! - outbox rows older than `outbox_grace_secs` are published: work whose
-//!   API died between commit and publish, results whose worker did, and
-//!   anything written while RabbitMQ was down.
+//!   API died between commit and publish, results whose worker did,
+//!   anything written while RabbitMQ was down, and rows the broker refused
+//!   once their backoff is over.
 //!
 //! Every worker sweeps; `FOR UPDATE SKIP LOCKED` keeps them from meeting.
 
@@ -41,7 +42,8 @@ async fn sweep(ctx: &Context, round: u64) {
     match job::release_ready(&ctx.pool, ctx.config.taf_chunk_size, recent).await {
         Ok(stored) if !stored.is_empty() => {
             tracing::info!(messages = stored.len(), "released waiting TAF records");
-            if let Err(e) = outbox::publish_stored(&ctx.pool, &ctx.broker, &stored).await {
+            let refused = &ctx.metrics.outbox_refused;
+            if let Err(e) = outbox::publish_stored(&ctx.pool, &ctx.broker, &stored, refused).await {
                 tracing::warn!(error = %e, "released records wait for the next sweep");
             }
         }
@@ -54,12 +56,17 @@ async fn sweep(ctx: &Context, round: u64) {
             &ctx.broker,
             ctx.config.outbox_grace(),
             SWEEP_BATCH,
+            &ctx.metrics.outbox_refused,
         )
         .await
         {
-            Ok(published) if published > 0 => {
-                tracing::info!(published, "outbox rows published by the sweeper");
-                if published < SWEEP_BATCH as usize {
+            Ok(published) if published.confirmed + published.held > 0 => {
+                tracing::info!(
+                    published = published.confirmed,
+                    held = published.held,
+                    "outbox rows published by the sweeper"
+                );
+                if published.confirmed + published.held < SWEEP_BATCH as usize {
                     break;
                 }
             }

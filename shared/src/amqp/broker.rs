@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, ChannelStatus, Connection, ConnectionProperties};
+use lapin::{
+    BasicProperties, Channel, ChannelStatus, Connection, ConnectionProperties, PublisherConfirm,
+};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
@@ -32,11 +34,16 @@ pub enum BrokerError {
     Unavailable(String),
     #[error("amqp: {0}")]
     Amqp(#[from] lapin::Error),
-    #[error("the broker refused a message (nack)")]
+    #[error("the broker refused the message (nack)")]
     Nacked,
     #[error("no queue is bound for routing key {0}")]
     Unroutable(String),
+    #[error("the broker did not confirm the message in time")]
+    Unconfirmed,
 }
+
+/// What the broker said of one message of a batch.
+pub type Confirm = Result<(), BrokerError>;
 
 /// A work queue's figures, as RabbitMQ reports them.
 #[derive(Debug, Clone, Copy)]
@@ -268,16 +275,26 @@ impl Broker {
         Ok(channel)
     }
 
-    /// Publishes a batch and waits for every confirm.
+    /// Publishes a batch; succeeds when the broker confirmed every message.
     pub async fn publish(&self, messages: &[Outgoing<'_>]) -> Result<(), BrokerError> {
+        self.publish_each(messages).await?.into_iter().collect()
+    }
+
+    /// Publishes a batch and tells, message by message, what the broker
+    /// said: confirmed, refused (nack), unroutable, or not confirmed within
+    /// [`CONFIRM_TIMEOUT`]. The error is for the whole batch: no connection,
+    /// or a broker that blocks publishers (a memory or disk alarm), in which
+    /// case nothing is sent.
+    pub async fn publish_each(
+        &self,
+        messages: &[Outgoing<'_>],
+    ) -> Result<Vec<Confirm>, BrokerError> {
         if messages.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let channel = self.publisher_for(messages).await?;
-        match tokio::time::timeout(CONFIRM_TIMEOUT, publish_on(&channel, messages)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(BrokerError::Unavailable("confirms timed out".into())),
-        }
+        let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
+        publish_on(&channel, messages, deadline).await
     }
 
     /// The publishing channel, with a queue declared for every work routing
@@ -286,7 +303,13 @@ impl Broker {
     /// consumes them (a work message no queue takes would be refused).
     async fn publisher_for(&self, messages: &[Outgoing<'_>]) -> Result<Channel, BrokerError> {
         let mut state = self.state.lock().await;
-        let channel = self.ensure_link(&mut state).await?.publisher.clone();
+        let link = self.ensure_link(&mut state).await?;
+        if link.connection.status().blocked() {
+            return Err(BrokerError::Unavailable(
+                "RabbitMQ blocks publishers (a memory or disk alarm)".into(),
+            ));
+        }
+        let channel = link.publisher.clone();
         for m in messages.iter().filter(|m| m.mandatory) {
             if state.declared.contains(m.routing_key) {
                 continue;
@@ -317,7 +340,11 @@ async fn timeout<T>(
         .map_err(|_| BrokerError::Unavailable("the broker did not answer in time".into()))?
 }
 
-async fn publish_on(channel: &Channel, messages: &[Outgoing<'_>]) -> Result<(), BrokerError> {
+async fn publish_on(
+    channel: &Channel,
+    messages: &[Outgoing<'_>],
+    deadline: tokio::time::Instant,
+) -> Result<Vec<Confirm>, BrokerError> {
     let mut confirms = Vec::with_capacity(messages.len());
     for m in messages {
         let mut properties = BasicProperties::default()
@@ -335,7 +362,7 @@ async fn publish_on(channel: &Channel, messages: &[Outgoing<'_>]) -> Result<(), 
             mandatory: m.mandatory,
             ..Default::default()
         };
-        let confirm = channel
+        let sent = channel
             .basic_publish(
                 m.exchange.into(),
                 m.routing_key.into(),
@@ -343,17 +370,47 @@ async fn publish_on(channel: &Channel, messages: &[Outgoing<'_>]) -> Result<(), 
                 m.body,
                 properties,
             )
-            .await?;
-        confirms.push(confirm);
+            .await;
+        match sent {
+            Ok(confirm) => confirms.push(confirm),
+            // Nothing was sent: the batch fails as a whole.
+            Err(e) if confirms.is_empty() => return Err(e.into()),
+            Err(e) => {
+                let reason = format!("publishing stopped: {e}");
+                let mut outcomes = settle(confirms, messages, deadline).await;
+                outcomes.resize_with(messages.len(), || {
+                    Err(BrokerError::Unavailable(reason.clone()))
+                });
+                return Ok(outcomes);
+            }
+        }
     }
+    Ok(settle(confirms, messages, deadline).await)
+}
+
+/// Waits for the confirms until `deadline`; those still missing then are
+/// [`BrokerError::Unconfirmed`].
+async fn settle(
+    confirms: Vec<PublisherConfirm>,
+    messages: &[Outgoing<'_>],
+    deadline: tokio::time::Instant,
+) -> Vec<Confirm> {
+    let mut outcomes = Vec::with_capacity(confirms.len());
     for (confirm, message) in confirms.into_iter().zip(messages) {
-        let confirmation = confirm.await?;
-        if confirmation.is_nack() {
-            return Err(BrokerError::Nacked);
-        }
-        if confirmation.take_message().is_some() {
-            return Err(BrokerError::Unroutable(message.routing_key.to_string()));
-        }
+        let outcome = match tokio::time::timeout_at(deadline, confirm).await {
+            Err(_) => Err(BrokerError::Unconfirmed),
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(confirmation)) => {
+                if confirmation.is_nack() {
+                    Err(BrokerError::Nacked)
+                } else if confirmation.take_message().is_some() {
+                    Err(BrokerError::Unroutable(message.routing_key.to_string()))
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        outcomes.push(outcome);
     }
-    Ok(())
+    outcomes
 }

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (11, include_str!("../../migrations/0011_overview.sql")),
     (12, include_str!("../../migrations/0012_finished_tally.sql")),
     (13, include_str!("../../migrations/0013_ops_lists.sql")),
+    (14, include_str!("../../migrations/0014_outbox_retries.sql")),
 ];
 
 /// The schema version this build expects.

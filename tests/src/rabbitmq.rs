@@ -1,0 +1,60 @@
+//! The local RabbitMQ node's own command-line tool, for the faults only the
+//! broker can make: policies that refuse messages, memory alarms.
+
+use std::process::Command;
+
+/// Runs `rabbitmqctl` with `args`; panics with its output on failure.
+pub fn rabbitmqctl(args: &[&str]) -> String {
+    let output = Command::new("rabbitmqctl")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "rabbitmqctl {args:?}: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text
+}
+
+/// A policy on the queues whose names match a pattern, removed when
+/// dropped.
+pub struct Policy {
+    name: String,
+}
+
+impl Policy {
+    /// Applies `definition` (JSON) to the queues named exactly `queue`, and
+    /// waits until RabbitMQ shows it on that queue.
+    pub async fn on_queue(queue: &str, definition: &str) -> Self {
+        let name = format!("{queue}-test-policy");
+        let pattern = format!("^{}$", queue.replace('.', "\\."));
+        rabbitmqctl(&[
+            "set_policy",
+            "--apply-to",
+            "queues",
+            "--priority",
+            "100",
+            &name,
+            &pattern,
+            definition,
+        ]);
+        let applied = crate::eventually(30, || async {
+            rabbitmqctl(&["list_queues", "-q", "name", "policy"])
+                .lines()
+                .any(|line| line.split_whitespace().eq([queue, name.as_str()]))
+        })
+        .await;
+        assert!(applied, "policy {name} is not on {queue}");
+        Self { name }
+    }
+}
+
+impl Drop for Policy {
+    fn drop(&mut self) {
+        let _ = Command::new("rabbitmqctl")
+            .args(["clear_policy", &self.name])
+            .output();
+    }
+}
