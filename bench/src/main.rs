@@ -9,6 +9,7 @@ mod load;
 mod payload;
 mod process;
 mod raw;
+mod reconcile;
 mod report;
 mod taf;
 
@@ -39,6 +40,9 @@ struct Cli {
     /// Calls of the process-sync scenario.
     #[arg(long, default_value_t = 1_000)]
     process_calls: usize,
+    /// Open TAF records of the reconcile scenarios.
+    #[arg(long, default_value_t = 1_000_000)]
+    reconcile_records: usize,
     /// Concurrent producers.
     #[arg(long, default_value_t = 4)]
     producers: usize,
@@ -77,6 +81,7 @@ async fn main() {
         cli.eai_messages = 1_000;
         cli.process_jobs = 100;
         cli.process_calls = 20;
+        cli.reconcile_records = 10_000;
     }
     // (lot size, lots) of the intake scenarios.
     let intake = if cli.smoke {
@@ -135,6 +140,11 @@ async fn main() {
     }
     if cli.wants("process-sync") {
         record(process::synchronous(&deploy, cli.process_calls, cli.producers).await);
+    }
+    if cli.wants("reconcile") {
+        for figures in reconcile::run(&deploy, cli.reconcile_records).await {
+            record(figures);
+        }
     }
     report::compare_with_raw(&mut all);
     println!("{}", report::markdown(&all));

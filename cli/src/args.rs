@@ -84,6 +84,18 @@ pub enum Command {
     /// Dead letters: work that failed every attempt (role admin).
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Queue again open work whose queue message is gone (role admin):
+    /// what the workers' reconciler finds lost now, or with
+    /// --queued-before every open item queued before a time (after a
+    /// database restore: the time the backup was taken).
+    Reconcile {
+        /// Count only, by protocol; queue nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// An RFC 3339 time, e.g. 2026-12-01T03:00:00Z.
+        #[arg(long, value_name = "TIME")]
+        queued_before: Option<String>,
+    },
     /// Users of fila's configuration.
     #[command(subcommand)]
     User(UserCommand),

@@ -15,6 +15,7 @@ mod password;
 mod poll;
 mod process;
 mod progress;
+mod reconcile;
 mod schedules;
 mod settings;
 mod table;
@@ -64,6 +65,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 Command::Process(command) => process::run(&mut ctx, command),
                 Command::Schedule(command) => schedules::run(&mut ctx, command),
                 Command::Dlq(command) => dead_letters::run(&mut ctx, command),
+                Command::Reconcile {
+                    dry_run,
+                    queued_before,
+                } => reconcile::run(&mut ctx, dry_run, queued_before),
                 Command::User(_) | Command::Completions { .. } => Ok(()),
             }
         }

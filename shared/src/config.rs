@@ -221,6 +221,14 @@ pub struct Config {
     /// until the window ends.
     pub login_max_failures: u32,
     pub login_failure_window_secs: u64,
+    /// Seconds between the reconciler's passes (one worker at a time
+    /// reconciles: open work whose queue message is gone is queued again).
+    pub reconcile_interval_secs: u64,
+    /// Seconds the messages delivered before a reconciliation probe have to
+    /// finish (in flight, or waiting in a retry queue) before the open work
+    /// queued before the probe counts as lost. Above the retry ladder (1 s,
+    /// 10 s, 60 s, 60 s) plus a message's processing time.
+    pub reconcile_settle_secs: u64,
 }
 
 impl Default for Config {
@@ -263,6 +271,8 @@ impl Default for Config {
             session_ttl_secs: 3_600,
             login_max_failures: 10,
             login_failure_window_secs: 60,
+            reconcile_interval_secs: 30,
+            reconcile_settle_secs: 180,
         }
     }
 }
@@ -318,6 +328,12 @@ impl Config {
         }
         if usize::from(self.worker_prefetch) < self.worker_concurrency {
             return invalid("worker_prefetch", "must be at least worker_concurrency");
+        }
+        if self.reconcile_interval_secs == 0 || self.reconcile_settle_secs == 0 {
+            return invalid(
+                "reconcile_interval_secs",
+                "reconcile_interval_secs and reconcile_settle_secs must be at least 1",
+            );
         }
         if self.worker_max_attempts == 0 {
             return invalid("worker_max_attempts", "must be at least 1");
@@ -406,6 +422,14 @@ impl Config {
 
     pub fn outbox_grace(&self) -> Duration {
         Duration::from_secs(self.outbox_grace_secs)
+    }
+
+    pub fn reconcile_interval(&self) -> Duration {
+        Duration::from_secs(self.reconcile_interval_secs)
+    }
+
+    pub fn reconcile_settle(&self) -> Duration {
+        Duration::from_secs(self.reconcile_settle_secs)
     }
 
     /// This worker's name: configured, or `<hostname>-<pid>`.

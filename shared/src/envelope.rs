@@ -2,6 +2,7 @@
 //! (repeated in the AMQP `type` property) says what a message is, so a
 //! consumer never guesses, and a new version is a new tag.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::amqp::WorkQueue;
@@ -29,6 +30,15 @@ pub enum WorkMessage {
         process: String,
         group: String,
     },
+    /// A probe of the reconciler through `queue`: the worker that takes it
+    /// records that every message queued before `sent_at` has been
+    /// delivered (see `crate::reconcile`).
+    #[serde(rename = "probe.v1")]
+    Probe {
+        queue: WorkQueue,
+        #[serde(rename = "sentAt")]
+        sent_at: DateTime<Utc>,
+    },
 }
 
 impl WorkMessage {
@@ -38,6 +48,7 @@ impl WorkMessage {
             WorkMessage::EaiMessages { .. } => "eai.messages.v1",
             WorkMessage::EaiBatch { .. } => "eai.batch.v1",
             WorkMessage::ProcessRun { .. } => "process.run.v1",
+            WorkMessage::Probe { .. } => "probe.v1",
         }
     }
 
@@ -46,6 +57,7 @@ impl WorkMessage {
             WorkMessage::TafRecords { .. } => WorkQueue::Taf,
             WorkMessage::EaiMessages { .. } | WorkMessage::EaiBatch { .. } => WorkQueue::Eai,
             WorkMessage::ProcessRun { group, .. } => WorkQueue::Process(group.clone()),
+            WorkMessage::Probe { queue, .. } => queue.clone(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod overview;
 pub mod password;
 pub mod process;
 pub mod queue_pause;
+pub mod reconcile;
 pub mod session;
 pub mod shutdown;
 pub mod startup;

@@ -67,6 +67,11 @@ pub struct FinishedLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProtocolLabels {
+    pub protocol: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueueLabels {
     pub queue: String,
 }
@@ -101,6 +106,7 @@ pub struct Metrics {
     pub http_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub intake: Family<IntakeLabels, Counter>,
     pub finished: Family<FinishedLabels, Counter>,
+    pub reconciled: Family<ProtocolLabels, Counter>,
     pub messages: Family<MessageLabels, Counter>,
     pub processing: Family<QueueLabels, Histogram, fn() -> Histogram>,
     pub work_latency: Family<QueueLabels, Histogram, fn() -> Histogram>,
@@ -154,6 +160,12 @@ impl Metrics {
             "fila_items_finished",
             "Items finished by the workers, by protocol and final status",
             finished.clone(),
+        );
+        let reconciled = Family::default();
+        registry.register(
+            "fila_reconciled_items",
+            "Open items whose work message was gone, queued again by the reconciler, by protocol",
+            reconciled.clone(),
         );
         let messages = Family::default();
         registry.register(
@@ -257,6 +269,7 @@ impl Metrics {
             http_duration,
             intake,
             finished,
+            reconciled,
             messages,
             processing,
             work_latency,

@@ -143,7 +143,12 @@ fn endpoints() -> Vec<(Method, String, Needs)> {
             "/admin/dead-letters/1/replay".into(),
             Needs::Admin,
         ),
-        (post, "/admin/dead-letters/replay".into(), Needs::Admin),
+        (
+            post.clone(),
+            "/admin/dead-letters/replay".into(),
+            Needs::Admin,
+        ),
+        (post, "/admin/reconcile".into(), Needs::Admin),
     ]
 }
 

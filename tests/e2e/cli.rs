@@ -1000,3 +1000,48 @@ async fn completions_are_printed_for_each_shell() {
     assert!(output.stdout.contains("Exit codes:"));
     assert!(output.stdout.contains("FILACLI_URL"));
 }
+
+#[tokio::test]
+async fn reconcile_counts_then_queues_open_work_again() {
+    let fila = Setup::new().workers(0).start().await;
+    fila.post_lot(&lot("T-CLI-RECONCILE", items("R", 3))).await;
+    let output = FilaCli::admin(&fila)
+        .args(&["reconcile", "--dry-run"])
+        .run()
+        .await;
+    assert_exit(&output, 0);
+    assert_eq!(
+        output.stdout, "would queue again: 0 TAF records, 0 EAI messages, 0 process executions\n",
+        "no probe came through a queue yet: nothing is known lost"
+    );
+    let now = chrono::Utc::now().to_rfc3339();
+    let output = FilaCli::admin(&fila)
+        .args(&["reconcile", "--dry-run", "--queued-before", &now])
+        .run()
+        .await;
+    assert_exit(&output, 0);
+    assert_eq!(
+        output.stdout,
+        "would queue again: 3 TAF records, 0 EAI messages, 0 process executions\n"
+    );
+    let output = FilaCli::admin(&fila)
+        .args(&["reconcile", "--queued-before", &now])
+        .run()
+        .await;
+    assert_exit(&output, 0);
+    assert_eq!(
+        output.stdout,
+        "queued again: 3 TAF records, 0 EAI messages, 0 process executions\n"
+    );
+    let output = FilaCli::admin(&fila)
+        .args(&["reconcile", "--queued-before", "yesterday"])
+        .run()
+        .await;
+    assert_exit(&output, 6);
+    assert!(output.stderr.contains("HTTP 400"), "{}", output.stderr);
+    let output = FilaCli::producer(&fila)
+        .args(&["reconcile", "--dry-run"])
+        .run()
+        .await;
+    assert_exit(&output, 5);
+}

@@ -17,6 +17,7 @@ mod process_runners;
 mod process_scheduler;
 mod process_wsprocess;
 mod queues;
+mod reconcile;
 mod service;
 mod shutdown;
 mod soak;

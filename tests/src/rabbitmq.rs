@@ -58,3 +58,42 @@ impl Drop for Policy {
             .output();
     }
 }
+
+/// A channel on the local RabbitMQ, with its connection.
+async fn channel() -> (lapin::Connection, lapin::Channel) {
+    let connection =
+        lapin::Connection::connect(&crate::amqp_url(), lapin::ConnectionProperties::default())
+            .await
+            .expect("amqp");
+    let channel = connection.create_channel().await.expect("channel");
+    (connection, channel)
+}
+
+/// Purges a queue, as an operator would; how many messages it dropped.
+pub async fn purge(queue: &str) -> u32 {
+    let (connection, channel) = channel().await;
+    let purged = channel
+        .queue_purge(queue.into(), lapin::options::QueuePurgeOptions::default())
+        .await
+        .expect("purge");
+    let _ = connection.close(200, "purged".into()).await;
+    purged
+}
+
+/// A queue's ready messages and consumers.
+pub async fn queue_counts(queue: &str) -> (u32, u32) {
+    let (connection, channel) = channel().await;
+    let declared = channel
+        .queue_declare(
+            queue.into(),
+            lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .expect("the queue exists");
+    let _ = connection.close(200, "counted".into()).await;
+    (declared.message_count(), declared.consumer_count())
+}

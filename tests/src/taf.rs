@@ -96,12 +96,12 @@ pub fn codes(answer: &Value) -> Vec<(String, Vec<u64>)> {
         .collect()
 }
 
-/// Makes every update of the records whose key starts with `POISON` fail,
-/// as a handler that always fails would.
+/// Makes every status change of the records whose key starts with
+/// `POISON` fail, as a handler that always fails would.
 pub const POISON: &str = "
     CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF NEW.registry_key LIKE 'POISON%' THEN
+        IF NEW.registry_key LIKE 'POISON%' AND NEW.status <> OLD.status THEN
             RAISE EXCEPTION 'poisoned record %', NEW.registry_key;
         END IF;
         RETURN NEW;

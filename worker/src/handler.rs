@@ -4,6 +4,7 @@
 //! the handler acknowledged it earlier (see [`Ack`]).
 
 use fila_shared::envelope::WorkMessage;
+use fila_shared::reconcile;
 use fila_shared::taf::job;
 
 use crate::context::Context;
@@ -31,6 +32,7 @@ fn name_work(message: &WorkMessage) {
             span.record("job_id", job);
             span.record("process", process.as_str());
         }
+        WorkMessage::Probe { .. } => {}
     }
 }
 
@@ -49,6 +51,9 @@ pub async fn dispatch(
         WorkMessage::EaiBatch { batch } => eai::handle(ctx, Target::Batch(batch), attempt).await,
         WorkMessage::ProcessRun { job, process, .. } => {
             process::handle(ctx, *job, process, attempt, ack).await
+        }
+        WorkMessage::Probe { queue, sent_at } => {
+            Ok(reconcile::probe::arrived(&ctx.pool, queue, *sent_at).await?)
         }
     }
 }

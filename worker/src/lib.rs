@@ -13,6 +13,7 @@ mod http_destination;
 mod metrics;
 mod pauses;
 mod process;
+mod reconciler;
 mod runner;
 mod scheduler;
 mod sweeper;
@@ -105,6 +106,7 @@ pub async fn run(
     if let Ok(addr) = metrics_listener.local_addr() {
         tracing::info!(%addr, "metrics listening");
     }
+    tasks.spawn(reconciler::run(ctx.clone(), queues.clone(), stop.clone()));
     tasks.spawn(metrics::serve(
         metrics_listener,
         ctx.clone(),

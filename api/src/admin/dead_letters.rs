@@ -11,18 +11,22 @@
 //!   `{"queue": "taf"}` or `{"all": true}` replays a selection (`{"replayed":
 //!   n}`; ids not found are skipped): exactly one of the three, so that an
 //!   empty body never replays everything;
-//! - `DELETE /admin/dead-letters/{id}` discards one (204; 404 when unknown).
+//! - `DELETE /admin/dead-letters/{id}` discards one (204; 404 when unknown)
+//!   and closes the items it held, each in its protocol's terms, with
+//!   their results published (see `fila_shared::dead_letter::items`).
 
+use axum::Extension;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fila_shared::amqp::WorkQueue;
-use fila_shared::dead_letter::{self, Selection};
+use fila_shared::dead_letter::{self, Closer, Selection};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::auth::Caller;
 use crate::body::read_limited;
 use crate::errors::ApiError;
 use crate::params;
@@ -94,15 +98,22 @@ pub async fn get(
 
 pub async fn remove(
     State(state): State<SharedState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    if dead_letter::discard(&state.pool, id).await? {
-        tracing::info!(id, "dead letter discarded");
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(unknown(id))
-    }
+    let who = format!("admin:{}", caller.name);
+    let closer = Closer {
+        who: &who,
+        channel: &state.config.database_schema,
+        registry: &state.eai,
+    };
+    let stored = dead_letter::discard(&state.pool, id, &closer)
+        .await?
+        .ok_or_else(|| unknown(id))?;
+    tracing::info!(id, by = %caller.name, "dead letter discarded; the items it held are closed");
+    state.relay.publish(stored).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 pub async fn replay_one(

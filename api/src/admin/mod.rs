@@ -3,6 +3,7 @@
 mod branches;
 mod dead_letters;
 pub mod queues;
+mod reconcile;
 mod retries;
 mod schedules;
 
@@ -27,6 +28,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/admin/queues", get(queues::list))
         .route("/admin/queues/{queue}/pause", post(queues::pause))
         .route("/admin/queues/{queue}/resume", post(queues::resume))
+        .route("/admin/reconcile", post(reconcile::run))
         .route("/admin/dead-letters", get(dead_letters::list))
         .route(
             "/admin/dead-letters/replay",

@@ -84,6 +84,21 @@ impl WorkQueue {
     }
 }
 
+/// A queue travels as its key (`taf`, `eai`, `process.<group>`).
+impl serde::Serialize for WorkQueue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.key())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for WorkQueue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let key = String::deserialize(deserializer)?;
+        WorkQueue::from_key(&key)
+            .ok_or_else(|| serde::de::Error::custom(format!("no work queue is named {key:?}")))
+    }
+}
+
 /// Whether a worker group name is usable in queue names.
 pub fn valid_group(group: &str) -> bool {
     !group.is_empty()

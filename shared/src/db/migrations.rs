@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (12, include_str!("../../migrations/0012_finished_tally.sql")),
     (13, include_str!("../../migrations/0013_ops_lists.sql")),
     (14, include_str!("../../migrations/0014_outbox_retries.sql")),
+    (15, include_str!("../../migrations/0015_reconcile.sql")),
 ];
 
 /// The schema version this build expects.

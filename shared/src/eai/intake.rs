@@ -12,10 +12,11 @@ use std::collections::{HashMap, HashSet};
 use deadpool_postgres::Pool;
 use serde_json::Value;
 
+use super::chunking;
 use super::lot::{BatchType, TransactionRequest};
 use super::message::Message;
 use super::problem::Problem;
-use super::registry::{Destination, Registry};
+use super::registry::Registry;
 use crate::db::StoreError;
 use crate::envelope::WorkMessage;
 use crate::outbox::{self, OutboxMessage, Stored};
@@ -90,12 +91,13 @@ pub async fn store(
     let tx = client.transaction().await?;
     let batch_created = tx
         .execute(
-            "INSERT INTO eai_batch (id, batch_type, event) VALUES ($1, $2, $3)
+            "INSERT INTO eai_batch (id, batch_type, event, whole) VALUES ($1, $2, $3, $4)
              ON CONFLICT (id) DO NOTHING",
             &[
                 &batch,
                 &request.batch_type.as_str(),
                 &request.event.as_str(),
+                &request.processed_whole(),
             ],
         )
         .await?
@@ -124,28 +126,17 @@ pub async fn store(
     }
     let work: Vec<WorkMessage> = if inserted.is_empty() {
         Vec::new()
-    } else if request.is_lot && request.batch_type == BatchType::Business {
+    } else if request.processed_whole() {
         vec![WorkMessage::EaiBatch {
             batch: batch.to_string(),
         }]
     } else {
-        let (stored, delivered): (Vec<&Message>, Vec<&Message>) = messages
+        let new = messages
             .iter()
-            .map(|(_, m)| *m)
-            .filter(|m| inserted.contains(&m.header.uuid))
-            .partition(|m| {
-                registry
-                    .get(&m.header.transaction)
-                    .is_some_and(|t| t.destination == Destination::Store)
-            });
-        let uuids = |ms: &[&Message]| ms.iter().map(|m| m.header.uuid.clone()).collect::<Vec<_>>();
-        stored
-            .chunks(chunk_size.max(1))
-            .chain(delivered.chunks(1))
-            .map(|chunk| WorkMessage::EaiMessages {
-                uuids: uuids(chunk),
-            })
-            .collect()
+            .map(|(_, m)| &m.header)
+            .filter(|h| inserted.contains(&h.uuid))
+            .map(|h| (h.uuid.as_str(), h.transaction.as_str()));
+        chunking::work_messages(new, registry, chunk_size)
     };
     let stored = outbox::insert(
         &tx,

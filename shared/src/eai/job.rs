@@ -489,3 +489,40 @@ fn batch_result(batch: &str, results: &[(&Pending, Outcome)]) -> OutboxMessage {
         format!("eai.batch.{}", status.as_str()),
     )
 }
+
+/// Ends in ERROR, with `problem`, the pending messages of `target` held by
+/// dead letter `dead_letter` (an operator discarded it); returns their
+/// response messages, and a business lot's result, for the outbox of the
+/// same transaction.
+pub async fn close_discarded(
+    tx: &DbTransaction<'_>,
+    ctx: &JobContext<'_>,
+    target: Target<'_>,
+    dead_letter: i64,
+    problem: &Problem,
+) -> Result<Vec<OutboxMessage>, StoreError> {
+    let sql = format!(
+        "UPDATE eai_message SET claimed_by = NULL, claimed_until = NULL, dead_letter_id = NULL
+         WHERE {} AND status = 'pending' AND dead_letter_id = $2
+         RETURNING {COLUMNS}, seq",
+        target.condition()
+    );
+    let rows = tx.query(&sql, &[target.param(), &dead_letter]).await?;
+    let mut held: Vec<(i32, Pending)> = rows
+        .iter()
+        .map(|row| (row.get("seq"), pending(row)))
+        .collect();
+    if held.is_empty() {
+        return Ok(Vec::new());
+    }
+    held.sort_by_key(|(seq, _)| *seq);
+    let results: Vec<(&Pending, Outcome)> = held
+        .iter()
+        .map(|(_, message)| (message, Outcome::error(problem)))
+        .collect();
+    let mut rows = record(tx, ctx, &results, None).await?;
+    if let Some(batch) = target.batch() {
+        rows.push(batch_result(batch, &results));
+    }
+    Ok(rows)
+}

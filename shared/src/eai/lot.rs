@@ -94,6 +94,12 @@ pub struct RequestContext<'a> {
 }
 
 impl TransactionRequest {
+    /// Whether the lot is processed as one unit: a businessTransaction lot
+    /// sent as a list (a single message is processed on its own).
+    pub fn processed_whole(&self) -> bool {
+        self.is_lot && self.batch_type == BatchType::Business
+    }
+
     pub fn parse(body: &[u8], ctx: &RequestContext<'_>) -> Result<Self, LotRefusal> {
         let (values, is_lot) = split_body(body)?;
         if values.is_empty() {

@@ -4,6 +4,7 @@
 //! messages; entity contents served synchronously by `/contents`.
 
 pub mod batches;
+pub mod chunking;
 pub mod entity;
 pub mod intake;
 pub mod job;

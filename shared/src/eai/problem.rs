@@ -57,6 +57,9 @@ pub enum Problem {
     BusinessTransactionFailed { uuid: String, reason: String },
     /// EAI-207: the Transaction's contents are not kept by fila.
     NotInStore(String),
+    /// EAI-210: the message's work was dead-lettered, and an operator
+    /// discarded the dead letter.
+    Discarded { dead_letter: i64, reason: String },
 }
 
 impl Problem {
@@ -87,6 +90,7 @@ impl Problem {
             Problem::DestinationUnavailable(_) => "EAI-205",
             Problem::BusinessTransactionFailed { .. } => "EAI-206",
             Problem::NotInStore(_) => "EAI-207",
+            Problem::Discarded { .. } => "EAI-210",
         }
     }
 
@@ -153,6 +157,10 @@ impl Problem {
             Problem::NotInStore(t) => format!(
                 "Transaction {t} is delivered to an HTTP destination: fila keeps no contents for it."
             ),
+            Problem::Discarded { dead_letter, .. } => format!(
+                "The message failed every attempt and was discarded by an operator \
+                 (dead letter {dead_letter}): it took no effect."
+            ),
         }
     }
 
@@ -160,6 +168,7 @@ impl Problem {
         match self {
             Problem::DestinationRefused { body, .. } => body.clone(),
             Problem::BusinessTransactionFailed { reason, .. } => reason.clone(),
+            Problem::Discarded { reason, .. } => reason.clone(),
             _ => String::new(),
         }
     }

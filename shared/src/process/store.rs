@@ -160,7 +160,8 @@ impl ScheduleSpec {
     }
 }
 
-fn run_message(job_id: i64, process: &str, group: &str) -> OutboxMessage {
+/// The work message of a job's next run, on its worker group's queue.
+pub(crate) fn run_message(job_id: i64, process: &str, group: &str) -> OutboxMessage {
     OutboxMessage::work(
         &WorkMessage::ProcessRun {
             job: job_id,
@@ -260,9 +261,14 @@ pub async fn claim(
         .query_opt(&statement, &[&job_id, &worker, &lease.as_secs_f64()])
         .await?;
     let Some(row) = row else {
+        // The job's run message lives on while another worker runs it:
+        // its waiting executions count as queued now (see the reconciler).
         let open: bool = client
             .query_one(
-                "SELECT EXISTS (SELECT 1 FROM process_execution
+                "WITH alive AS (
+                     UPDATE process_execution SET queued_at = now()
+                     WHERE job_id = $1 AND status = 'waiting' AND claimed_until IS NULL)
+                 SELECT EXISTS (SELECT 1 FROM process_execution
                                 WHERE job_id = $1 AND status IN ('waiting', 'running'))",
                 &[&job_id],
             )
@@ -290,7 +296,8 @@ pub async fn release(pool: &Pool, claimed: &Claimed, worker: &str) -> Result<(),
         .await?
         .execute(
             "UPDATE process_execution
-             SET status = 'waiting', worker = NULL, started_at = NULL, claimed_until = NULL
+             SET status = 'waiting', worker = NULL, started_at = NULL, claimed_until = NULL,
+                 queued_at = now()
              WHERE job_id = $1 AND exec_id = $2 AND status = 'running' AND worker = $3",
             &[&claimed.job_id, &claimed.exec_id, &worker],
         )
@@ -403,6 +410,53 @@ pub async fn finish(
     let stored = outbox::insert(&tx, rows).await?;
     tx.commit().await?;
     Ok(stored)
+}
+
+/// Fails the executions of job `job_id` held by dead letter `dead_letter`
+/// (waiting for the run message an operator discarded) with `message`;
+/// returns the job's final result for the outbox of the same transaction
+/// and announces it to a producer waiting for it.
+pub async fn close_discarded(
+    tx: &Transaction<'_>,
+    job_id: i64,
+    dead_letter: i64,
+    message: &str,
+    channel: &str,
+) -> Result<Vec<OutboxMessage>, StoreError> {
+    let rows = tx
+        .query(
+            "UPDATE process_execution e
+             SET status = 'failed', message = $3, finished_at = now(), dead_letter_id = NULL
+             FROM process_job j
+             WHERE e.job_id = $1 AND e.dead_letter_id = $2 AND e.status = 'waiting'
+               AND j.id = e.job_id
+             RETURNING e.exec_id, e.sync, j.uid, j.process",
+            &[&job_id, &dead_letter, &message],
+        )
+        .await?;
+    let Some(last) = rows.iter().max_by_key(|row| row.get::<_, i32>("exec_id")) else {
+        return Ok(Vec::new());
+    };
+    let process: String = last.get("process");
+    if rows.iter().any(|row| row.get::<_, bool>("sync")) {
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&channel, &format!("job:{job_id}")],
+        )
+        .await?;
+    }
+    Ok(vec![OutboxMessage::result(
+        &ResultMessage::ProcessResult {
+            job_id,
+            exec_id: last.get("exec_id"),
+            uid: last.get("uid"),
+            process: process.clone(),
+            status: "failed".into(),
+            message: message.to_string(),
+            outputs: Value::Null,
+        },
+        format!("process.{process}.failed"),
+    )])
 }
 
 /// An execution as producers see it.
@@ -530,7 +584,8 @@ pub async fn enqueue_due(pool: &Pool) -> Result<Vec<Stored>, StoreError> {
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED)
              UPDATE process_execution e
-             SET status = 'waiting', worker = NULL, started_at = NULL, claimed_until = NULL
+             SET status = 'waiting', worker = NULL, started_at = NULL, claimed_until = NULL,
+                 queued_at = now()
              FROM due, process_job j
              WHERE e.job_id = due.job_id AND e.exec_id = due.exec_id AND j.id = e.job_id
              RETURNING e.job_id, j.process, j.worker_group",

@@ -119,7 +119,7 @@ pub async fn release_ready(
                  ORDER BY s.id
                  LIMIT $1
                  FOR UPDATE SKIP LOCKED)
-             UPDATE taf_record t SET status = 'pending', waiting_since = NULL
+             UPDATE taf_record t SET status = 'pending', waiting_since = NULL, queued_at = now()
              FROM ready WHERE t.id = ready.id
              RETURNING t.id, t.priority"
         ))
@@ -323,7 +323,7 @@ async fn release_successors(
                        (SELECT * FROM unnest($1::text[], $2::text[]))
                  ORDER BY id
                  FOR UPDATE)
-             UPDATE taf_record t SET status = 'pending', waiting_since = NULL
+             UPDATE taf_record t SET status = 'pending', waiting_since = NULL, queued_at = now()
              FROM successors WHERE t.id = successors.id
              RETURNING t.id, t.priority",
         )
@@ -395,4 +395,65 @@ fn result_messages(
         )
     })
     .collect()
+}
+
+/// TAF's error code of a record whose work message was dead-lettered and
+/// discarded by an operator.
+pub const DISCARDED_CODE: &str = "000004";
+pub const DISCARDED_DESCRIPTION: &str = "Registro descartado";
+
+/// Ends in error, with [`DISCARDED_CODE`] and `detail`, the pending records
+/// among `ids` held by dead letter `dead_letter`; returns their result
+/// message for the outbox of the same transaction.
+pub async fn close_discarded(
+    tx: &Transaction<'_>,
+    ids: &[i64],
+    dead_letter: i64,
+    detail: &str,
+    who: &str,
+) -> Result<Vec<OutboxMessage>, StoreError> {
+    let rows = tx
+        .query(
+            "UPDATE taf_record
+             SET status = 'error', error_code = $3, error_description = $4, error_detail = $5,
+                 finished_at = now(), worker = $6, dead_letter_id = NULL
+             WHERE id = ANY($1) AND dead_letter_id = $2 AND status = 'pending'
+             RETURNING id, ticket_code, registry_key, registry_type, source_branch,
+                       to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS now",
+            &[
+                &ids,
+                &dead_letter,
+                &DISCARDED_CODE,
+                &DISCARDED_DESCRIPTION,
+                &detail,
+                &who,
+            ],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let records = rows
+        .iter()
+        .map(|row| RecordResult {
+            rec_no: row.get("id"),
+            ticket_code: row.get("ticket_code"),
+            registry_key: row.get("registry_key"),
+            registry_type: row.get("registry_type"),
+            source_branch: row.get("source_branch"),
+            status: RecordStatus::Error.as_str().to_string(),
+            status_code: None,
+            status_description: None,
+            active: None,
+            error_code: Some(DISCARDED_CODE.into()),
+            error_description: Some(DISCARDED_DESCRIPTION.into()),
+            error_detail: Some(detail.to_string()),
+            finished_at: row.get("now"),
+            worker: who.to_string(),
+        })
+        .collect();
+    Ok(vec![OutboxMessage::result(
+        &ResultMessage::TafResults { records },
+        format!("taf.{}", RecordStatus::Error.as_str()),
+    )])
 }

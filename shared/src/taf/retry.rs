@@ -49,7 +49,7 @@ pub async fn retry(
                 "UPDATE taf_record r
                  SET status = 'pending', status_code = NULL, status_description = NULL,
                      active = NULL, error_code = NULL, error_description = NULL,
-                     error_detail = NULL, worker = NULL, finished_at = NULL
+                     error_detail = NULL, worker = NULL, finished_at = NULL, queued_at = now()
                  WHERE {condition} AND r.status = 'error'
                    AND r.id = (SELECT max(n.id) FROM taf_record n
                                WHERE n.company_group = r.company_group

@@ -3,7 +3,11 @@
 //! and attempt history, then acknowledges the message; operators list,
 //! replay or discard them through the admin API. Replaying deletes the dead
 //! letter and writes its message to the outbox in one transaction, so it
-//! goes back to its work queue once, as a first attempt.
+//! goes back to its work queue once, as a first attempt. The open items a
+//! dead letter holds are marked with it ([`items`]): replaying queues them
+//! again, discarding closes them.
+
+pub mod items;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -13,6 +17,7 @@ use serde::Serialize;
 
 use crate::db::StoreError;
 use crate::outbox::{self, OutboxMessage, Stored, Target};
+pub use items::Closer;
 
 /// A dead letter to record.
 #[derive(Debug, Clone)]
@@ -29,17 +34,20 @@ pub struct DeadLetter<'a> {
     pub history: serde_json::Value,
 }
 
-/// Records a dead letter; a second record of the same message and attempt
-/// (a redelivery after a lost acknowledgement) is ignored.
+/// Records a dead letter, with the items it holds; a second record of the
+/// same message and attempt (a redelivery after a lost acknowledgement) is
+/// ignored.
 pub async fn record(pool: &Pool, letter: &DeadLetter<'_>) -> Result<(), StoreError> {
-    let client = pool.get().await?;
+    let mut client = pool.get().await?;
+    let mut tx = client.transaction().await?;
     let attempts = i32::try_from(letter.attempts).unwrap_or(i32::MAX);
-    client
-        .execute(
+    let recorded = tx
+        .query_opt(
             "INSERT INTO dead_letter
                  (queue, kind, message_id, priority, body, reason, attempts, history)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (queue, message_id, attempts) DO NOTHING",
+             ON CONFLICT (queue, message_id, attempts) DO NOTHING
+             RETURNING id",
             &[
                 &letter.queue,
                 &letter.kind,
@@ -52,6 +60,19 @@ pub async fn record(pool: &Pool, letter: &DeadLetter<'_>) -> Result<(), StoreErr
             ],
         )
         .await?;
+    if let Some(row) = recorded {
+        // The dead letter is recorded even if its items cannot be marked
+        // (then the reconciler may queue them again).
+        let marking = tx.savepoint("hold").await?;
+        match items::hold(&marking, row.get("id"), letter.body).await {
+            Ok(()) => marking.commit().await?,
+            Err(e) => {
+                tracing::warn!(error = %e, "the dead letter's items could not be marked as held");
+                marking.rollback().await?;
+            }
+        }
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -125,13 +146,29 @@ pub async fn get(pool: &Pool, id: i64) -> Result<Option<DeadLetterView>, StoreEr
     Ok(row.as_ref().map(view))
 }
 
-/// Deletes one dead letter; whether it existed.
-pub async fn discard(pool: &Pool, id: i64) -> Result<bool, StoreError> {
-    let client = pool.get().await?;
-    Ok(client
-        .execute("DELETE FROM dead_letter WHERE id = $1", &[&id])
+/// Deletes one dead letter and closes the items it held (see [`items`]);
+/// `None` when there is no such dead letter, otherwise the outbox rows of
+/// the items' results, to hand to a relay.
+pub async fn discard(
+    pool: &Pool,
+    id: i64,
+    closer: &Closer<'_>,
+) -> Result<Option<Vec<Stored>>, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let Some(row) = tx
+        .query_opt(
+            "DELETE FROM dead_letter WHERE id = $1 RETURNING body, reason",
+            &[&id],
+        )
         .await?
-        > 0)
+    else {
+        return Ok(None);
+    };
+    let results = items::close(pool, &tx, id, row.get("body"), row.get("reason"), closer).await?;
+    let stored = outbox::insert(&tx, results).await?;
+    tx.commit().await?;
+    Ok(Some(stored))
 }
 
 /// Which dead letters to replay.
@@ -183,6 +220,9 @@ pub async fn replay(
         .await?;
     let mut rows: Vec<_> = rows.iter().collect();
     rows.sort_by_key(|row| row.get::<_, i64>(0));
+    for row in &rows {
+        items::release(&tx, row.get("id"), row.get("body")).await?;
+    }
     let messages = rows
         .iter()
         .map(|row| OutboxMessage {
