@@ -229,6 +229,11 @@ pub struct Config {
     /// queued before the probe counts as lost. Above the retry ladder (1 s,
     /// 10 s, 60 s, 60 s) plus a message's processing time.
     pub reconcile_settle_secs: u64,
+    /// The variables of the worker's environment a `command` process gets
+    /// (by name; those the worker does not have are left out). Nothing
+    /// else is passed on: the worker's `FILA_*` settings hold the database
+    /// and broker passwords.
+    pub process_command_env: Vec<String>,
 }
 
 impl Default for Config {
@@ -273,6 +278,9 @@ impl Default for Config {
             login_failure_window_secs: 60,
             reconcile_interval_secs: 30,
             reconcile_settle_secs: 180,
+            process_command_env: ["PATH", "LANG", "LC_ALL", "TZ", "HOME"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }
@@ -402,6 +410,19 @@ impl Config {
                 "give the management API's base URL, as http://rabbitmq:15672",
             );
         }
+        if let Some(bad) = self
+            .process_command_env
+            .iter()
+            .find(|name| !is_variable_name(name) || name.starts_with("FILA_"))
+        {
+            return Err(ConfigError::Invalid {
+                field: "process_command_env",
+                reason: format!(
+                    "{bad:?}: give variable names (letters, digits, '_'); FILA_ variables, \
+                     fila's own settings, are never passed on"
+                ),
+            });
+        }
         for user in &self.users {
             if user.name.is_empty() || user.name.contains(':') {
                 return invalid("users", "a user name must be non-empty and without ':'");
@@ -443,6 +464,13 @@ impl Config {
     }
 }
 
+/// A name a variable of the environment may have.
+fn is_variable_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c == '_')
@@ -477,5 +505,22 @@ mod tests {
         };
         let err = config.validate().expect_err("invalid");
         assert!(err.to_string().starts_with("worker_prefetch"));
+    }
+
+    #[test]
+    fn command_env_names_plain_variables_but_no_fila_setting() {
+        for names in [vec!["FILA_DATABASE_URL"], vec!["PATH", "A=B"], vec![""]] {
+            let config = Config {
+                process_command_env: names.iter().map(|n| n.to_string()).collect(),
+                ..Config::default()
+            };
+            let err = config.validate().expect_err("invalid");
+            assert!(err.to_string().starts_with("process_command_env"), "{err}");
+        }
+        let config = Config {
+            process_command_env: vec!["PATH".into(), "ERP_HOME".into(), "_X1".into()],
+            ..Config::default()
+        };
+        config.validate().expect("valid");
     }
 }

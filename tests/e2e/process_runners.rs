@@ -1,6 +1,7 @@
 //! The `http` and `command` runners: outputs, progress, failures, retries,
-//! timeouts, and a command stopped cleanly with its worker; a run whose
-//! worker died is taken over; a run outliving its broker channel.
+//! timeouts, and a command stopped cleanly with its worker; a command's
+//! environment; a run whose worker died is taken over; a run outliving its
+//! broker channel.
 
 use std::path::Path;
 use std::time::Duration;
@@ -157,6 +158,49 @@ async fn command_runner_outputs_progress_and_failures() {
         "{}",
         runs[0].message
     );
+}
+
+/// The names and values of an `env` listing.
+fn variables(listing: &str) -> std::collections::HashMap<&str, &str> {
+    listing
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_command_gets_only_the_variables_the_allow_list_names() {
+    let dir = std::env::temp_dir().join(format!("fila-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let definitions = command("Env", &["env", &dir.display().to_string()], "");
+    let fila = Setup::new()
+        .processes(&definitions)
+        .env("PROCESS_COMMAND_ENV", r#"["PATH", "LEDGER_REGION"]"#)
+        .environment("LEDGER_REGION", "south")
+        .environment("LEDGER_TOKEN", "not-for-commands")
+        .start()
+        .await;
+    let worker = fila.running_workers().next().expect("a worker").pid();
+    let worker_env = std::fs::read(format!("/proc/{worker}/environ")).expect("worker environ");
+    let worker_env = String::from_utf8_lossy(&worker_env).replace('\0', "\n");
+    let worker_env = variables(&worker_env);
+    for held in ["FILA_DATABASE_URL", "FILA_AMQP_URL", "LEDGER_TOKEN", "PATH"] {
+        assert!(worker_env.contains_key(held), "the worker has {held}");
+    }
+
+    let id = run(&fila, "Env", json!({})).await;
+    let runs = wait_ended(&fila, id, 1, 30).await;
+    assert_eq!(runs[0].status, "succeeded", "{runs:?}");
+    let listing = std::fs::read_to_string(dir.join("env")).expect("the command's environment");
+    let seen = variables(&listing);
+    assert_eq!(seen.get("PATH"), worker_env.get("PATH"), "{listing}");
+    assert_eq!(seen.get("LEDGER_REGION"), Some(&"south"), "{listing}");
+    for name in seen.keys() {
+        assert!(!name.starts_with("FILA_"), "{name} reached the command");
+    }
+    assert!(!seen.contains_key("LEDGER_TOKEN"), "{listing}");
+    assert!(!listing.contains(worker_env["FILA_AMQP_URL"]), "{listing}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Whether a process runs (not a zombie).

@@ -82,6 +82,13 @@ impl Setup {
         self
     }
 
+    /// Sets a variable of the processes' environment that is not a fila
+    /// setting (the processes inherit the tests' others but `FILA_*`).
+    pub fn environment(mut self, key: &str, value: impl ToString) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
     pub fn branches(mut self, branches: &[(&str, &str, Option<&str>)]) -> Self {
         self.branches = branches
             .iter()

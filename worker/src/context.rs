@@ -12,6 +12,8 @@ use fila_shared::outbox::Relay;
 use fila_shared::process::definition::Catalog;
 use tokio::sync::watch;
 
+use crate::runner::CommandEnv;
+
 pub struct Context {
     pub config: Config,
     pub pool: Pool,
@@ -21,6 +23,8 @@ pub struct Context {
     pub eai: Registry,
     /// The HTTP client of EAI destinations and http process runners.
     pub http: reqwest::Client,
+    /// The environment `command` process runners get.
+    pub command_env: CommandEnv,
     /// The process definitions in force.
     pub processes: Arc<Catalog>,
     /// This worker's name, recorded on what it processes.

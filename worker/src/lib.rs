@@ -82,6 +82,7 @@ pub async fn run(
     let metrics = Metrics::new();
     let (relay, relayed) =
         Relay::spawn(pool.clone(), broker.clone(), metrics.outbox_refused.clone());
+    let command_env = runner::CommandEnv::of_worker(&config.process_command_env);
     let ctx = Arc::new(Context {
         config,
         pool,
@@ -89,6 +90,7 @@ pub async fn run(
         relay,
         eai,
         http: http_destination::client(),
+        command_env,
         processes,
         name,
         database: Outage::default(),

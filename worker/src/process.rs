@@ -67,7 +67,10 @@ pub async fn handle(
                     definition.timeout,
                     runner::run(
                         &definition.runner,
-                        &ctx.http,
+                        &runner::Tools {
+                            http: &ctx.http,
+                            env: &ctx.command_env,
+                        },
                         definition.timeout,
                         &claimed.parameters,
                         &progress,

@@ -3,16 +3,20 @@
 //! - `http`: the parameters are POSTed as JSON; a 2xx answer with a JSON
 //!   object is the outputs; anything else is a failure.
 //! - `command`: the executable runs (with its configured arguments, never
-//!   through a shell) in a process group of its own, the parameters as JSON
-//!   on stdin; a JSON object on stdout is the outputs; stderr lines
-//!   `progress N` report progress; a non-zero exit is a failure whose message
-//!   is the tail of stderr. When the run is abandoned (timeout, worker
-//!   stopping), the group gets SIGTERM, then SIGKILL if it is still there
-//!   two seconds later; its output pipes stay open until then, so that a
-//!   command reporting its own shutdown is not ended by SIGPIPE instead.
+//!   through a shell) in a process group of its own, with only the variables
+//!   of the worker's environment that `process_command_env` names (the
+//!   worker's own settings hold the database and broker passwords), the
+//!   parameters as JSON on stdin; a JSON object on stdout is the outputs;
+//!   stderr lines `progress N` report progress; a non-zero exit is a failure
+//!   whose message is the tail of stderr. When the run is abandoned
+//!   (timeout, worker stopping), the group gets SIGTERM, then SIGKILL if it
+//!   is still there two seconds later; its output pipes stay open until
+//!   then, so that a command reporting its own shutdown is not ended by
+//!   SIGPIPE instead.
 //! - builtins: `FullName`, `Echo`, `Sleep` and `Fail`, for demos and tests.
 
 use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,18 +43,45 @@ static TERMINATING: AtomicUsize = AtomicUsize::new(0);
 /// Where a run reports its progress (0-100).
 pub type Progress = watch::Sender<i32>;
 
+/// The environment a command gets: the variables of the worker's own that
+/// the allow-list names, read once when the worker starts.
+#[derive(Debug, Clone, Default)]
+pub struct CommandEnv(Vec<(OsString, OsString)>);
+
+impl CommandEnv {
+    /// The worker's variables named in `allowed` (absent ones are left out).
+    pub fn of_worker(allowed: &[String]) -> Self {
+        Self(
+            allowed
+                .iter()
+                .filter_map(|name| Some((OsString::from(name), std::env::var_os(name)?)))
+                .collect(),
+        )
+    }
+}
+
+/// What a run may use of its worker.
+pub struct Tools<'a> {
+    /// The client of `http` runners.
+    pub http: &'a reqwest::Client,
+    /// The environment of `command` runners.
+    pub env: &'a CommandEnv,
+}
+
 /// Runs a process to its outputs, or to the message of its failure.
 pub async fn run(
     runner: &Runner,
-    http: &reqwest::Client,
+    tools: &Tools<'_>,
     timeout: Duration,
     parameters: &Map<String, Value>,
     progress: &Progress,
 ) -> Result<Map<String, Value>, String> {
     match runner {
         Runner::Builtin(builtin) => run_builtin(*builtin, parameters, progress).await,
-        Runner::Http { url } => run_http(http, url, timeout, parameters).await,
-        Runner::Command { program, args } => run_command(program, args, parameters, progress).await,
+        Runner::Http { url } => run_http(tools.http, url, timeout, parameters).await,
+        Runner::Command { program, args } => {
+            run_command(program, args, tools.env, parameters, progress).await
+        }
     }
 }
 
@@ -177,12 +208,15 @@ impl Drop for GroupGuard {
 async fn run_command(
     program: &std::path::Path,
     args: &[String],
+    env: &CommandEnv,
     parameters: &Map<String, Value>,
     progress: &Progress,
 ) -> Result<Map<String, Value>, String> {
     let name = program.display().to_string();
     let mut child = tokio::process::Command::new(program)
         .args(args)
+        .env_clear()
+        .envs(env.0.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
