@@ -7,6 +7,7 @@ mod cli;
 mod dead_letters;
 mod eai_contents;
 mod eai_transactions;
+mod egress;
 mod faults;
 mod metrics;
 mod openapi;

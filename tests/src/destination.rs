@@ -1,5 +1,6 @@
-//! A stand-in HTTP destination for EAI: answers the n-th request as its
-//! script says (then always as its last step), and keeps the bodies it got.
+//! A stand-in HTTP destination for EAI and process runners: answers the
+//! n-th request as its script says (then always as its last step), counts
+//! the requests and keeps the bodies it got.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,11 +18,14 @@ pub enum Reply {
     Json(u16, String),
     /// Wait this long first (longer than the destination's timeout).
     Slow(Duration, u16, String),
+    /// This redirect status, to this `Location`.
+    Redirect(u16, String),
 }
 
 pub struct Destination {
     pub url: String,
     received: Arc<Mutex<Vec<Value>>>,
+    count: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
 
@@ -33,9 +37,10 @@ impl Destination {
         let count = Arc::new(AtomicUsize::new(0));
         let script = Arc::new(script);
         let kept = received.clone();
+        let counted = count.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (kept, count, script) = (kept.clone(), count.clone(), script.clone());
+                let (kept, count, script) = (kept.clone(), counted.clone(), script.clone());
                 tokio::spawn(async move {
                     let n = count.fetch_add(1, Ordering::SeqCst);
                     let reply = script[n.min(script.len() - 1)].clone();
@@ -46,8 +51,19 @@ impl Destination {
         Self {
             url,
             received,
+            count,
             task,
         }
+    }
+
+    /// The address, `http://host:port`, without the path.
+    pub fn origin(&self) -> String {
+        self.url.trim_end_matches("/eai").to_string()
+    }
+
+    /// The requests accepted so far (connections, each with one request).
+    pub fn requests(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
     }
 
     /// The bodies received so far.
@@ -92,16 +108,17 @@ async fn serve(mut stream: TcpStream, reply: Reply, kept: Arc<Mutex<Vec<Value>>>
     if let Ok(body) = serde_json::from_slice(&request[head_end..head_end + length]) {
         kept.lock().expect("lock").push(body);
     }
-    let (status, body) = match reply {
-        Reply::Json(status, body) => (status, body),
+    let (status, body, location) = match reply {
+        Reply::Json(status, body) => (status, body, String::new()),
         Reply::Slow(delay, status, body) => {
             tokio::time::sleep(delay).await;
-            (status, body)
+            (status, body, String::new())
         }
+        Reply::Redirect(status, to) => (status, String::new(), format!("Location: {to}\r\n")),
     };
     let response = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
+         {location}Connection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = stream.write_all(response.as_bytes()).await;

@@ -1,13 +1,16 @@
 //! Delivering EAI messages to an HTTP destination: a POST of the message (or
 //! of the business lot, as a JSON array) as received. A 2xx answer is the
 //! ReturnContent (the answer's own ReturnContent when it is an EAI response
-//! message); a 4xx refuses the message; a 5xx, a timeout or a connection
-//! failure is worth another attempt.
+//! message); a 4xx, or a redirect fila does not follow (see [`egress`]),
+//! refuses the message; a 5xx, a timeout or a connection failure is worth
+//! another attempt. Neither reason holds the URL's password.
 
 use std::time::Duration;
 
 use fila_shared::eai::keys::field;
 use serde_json::Value;
+
+use crate::egress::{self, Answer, Endpoint};
 
 /// Bytes of a refusal's body kept in the message's details.
 const MAX_REFUSAL_BODY: usize = 1_000;
@@ -18,44 +21,28 @@ pub enum DeliveryError {
     Unavailable(String),
 }
 
-/// An HTTP client for destinations (TLS through rustls and the platform's
-/// certificates).
-pub fn client() -> reqwest::Client {
-    fila_shared::tls::install();
-    reqwest::Client::builder()
-        .user_agent(concat!("fila/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
-}
-
 pub async fn deliver(
     client: &reqwest::Client,
     url: &str,
     timeout: Duration,
     body: &Value,
 ) -> Result<Value, DeliveryError> {
-    let response = client
-        .post(url)
-        .timeout(timeout)
-        .json(body)
-        .send()
+    let endpoint = Endpoint::new(url);
+    let answer = egress::post(client, &endpoint, timeout, body)
         .await
-        .map_err(|e| DeliveryError::Unavailable(e.to_string()))?;
-    let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|e| DeliveryError::Unavailable(e.to_string()))?;
-    if status.is_success() {
-        return Ok(return_content(&text));
-    }
-    if status.is_client_error() {
-        return Err(DeliveryError::Refused {
+        .map_err(DeliveryError::Unavailable)?;
+    match answer {
+        Answer::Redirect { status, why } => Err(DeliveryError::Refused {
             status: status.as_u16(),
-            body: text.chars().take(MAX_REFUSAL_BODY).collect(),
-        });
+            body: why,
+        }),
+        Answer::Final { status, body } if status.is_success() => Ok(return_content(&body)),
+        Answer::Final { status, body } if status.is_client_error() => Err(DeliveryError::Refused {
+            status: status.as_u16(),
+            body: body.chars().take(MAX_REFUSAL_BODY).collect(),
+        }),
+        Answer::Final { status, .. } => Err(DeliveryError::Unavailable(format!("HTTP {status}"))),
     }
-    Err(DeliveryError::Unavailable(format!("HTTP {status}")))
 }
 
 /// The ReturnContent of a destination's answer.

@@ -7,6 +7,7 @@ mod consumer;
 mod context;
 mod disposition;
 mod eai;
+mod egress;
 mod handler;
 mod handling;
 mod http_destination;
@@ -42,6 +43,8 @@ pub enum WorkerStartError {
     Eai(#[from] RegistryError),
     #[error(transparent)]
     Processes(#[from] DefinitionError),
+    #[error("HTTP client of destinations and runners: {0}")]
+    Http(#[from] reqwest::Error),
     #[error("worker_metrics_addr {addr}: {error}")]
     Metrics {
         addr: std::net::SocketAddr,
@@ -89,7 +92,7 @@ pub async fn run(
         broker: broker.clone(),
         relay,
         eai,
-        http: http_destination::client(),
+        http: egress::client()?,
         command_env,
         processes,
         name,

@@ -1,7 +1,8 @@
 //! Running a process: fila's builtins, an HTTP endpoint, or a command.
 //!
 //! - `http`: the parameters are POSTed as JSON; a 2xx answer with a JSON
-//!   object is the outputs; anything else is a failure.
+//!   object is the outputs; anything else is a failure, whose message shows
+//!   the URL without its password (see [`crate::egress`]).
 //! - `command`: the executable runs (with its configured arguments, never
 //!   through a shell) in a process group of its own, with only the variables
 //!   of the worker's environment that `process_command_env` names (the
@@ -28,6 +29,8 @@ use nix::unistd::Pid;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
+
+use crate::egress::{self, Answer, Endpoint};
 
 /// Lines of stderr kept for a failure's message.
 const STDERR_TAIL: usize = 20;
@@ -140,25 +143,23 @@ async fn run_http(
     timeout: Duration,
     parameters: &Map<String, Value>,
 ) -> Result<Map<String, Value>, String> {
-    let response = http
-        .post(url)
-        .timeout(timeout)
-        .json(parameters)
-        .send()
+    let endpoint = Endpoint::new(url);
+    let answer = egress::post(http, &endpoint, timeout, parameters)
         .await
-        .map_err(|e| format!("{url} did not answer: {e}"))?;
-    let status = response.status();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| format!("{url} answer unreadable: {e}"))?;
-    if !status.is_success() {
-        let excerpt: String = body.chars().take(500).collect();
-        return Err(format!("{url} answered HTTP {status}: {excerpt}"));
-    }
+        .map_err(|reason| format!("{endpoint} did not answer: {reason}"))?;
+    let body = match answer {
+        Answer::Redirect { status, why } => {
+            return Err(format!("{endpoint} answered HTTP {status}: {why}"));
+        }
+        Answer::Final { status, body } if !status.is_success() => {
+            let excerpt: String = body.chars().take(500).collect();
+            return Err(format!("{endpoint} answered HTTP {status}: {excerpt}"));
+        }
+        Answer::Final { body, .. } => body,
+    };
     match serde_json::from_str::<Value>(&body) {
         Ok(Value::Object(outputs)) => Ok(outputs),
-        _ => Err(format!("{url} did not answer a JSON object")),
+        _ => Err(format!("{endpoint} did not answer a JSON object")),
     }
 }
 
