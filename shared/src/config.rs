@@ -234,6 +234,11 @@ pub struct Config {
     /// else is passed on: the worker's `FILA_*` settings hold the database
     /// and broker passwords.
     pub process_command_env: Vec<String>,
+    /// Whether clients reach the API over HTTPS (a TLS-terminating proxy or
+    /// Ingress in front of it: fila itself serves plain HTTP). When true,
+    /// the login session cookies are `Secure`, so browsers never send them
+    /// over plain HTTP.
+    pub served_over_https: bool,
 }
 
 impl Default for Config {
@@ -281,6 +286,7 @@ impl Default for Config {
             process_command_env: ["PATH", "LANG", "LC_ALL", "TZ", "HOME"]
                 .map(String::from)
                 .to_vec(),
+            served_over_https: false,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Creatio's ProcessEngineService.svc (seed 003): Execute with and without
-//! ResultParameterName, RunProcess, and the login cookie flow.
+//! ResultParameterName, RunProcess, the login cookie flow and the cookies'
+//! attributes.
 
 use fila_tests::fila::{PRODUCER, send};
 use fila_tests::runs::{DEFINITIONS, executions, job_id, only_job, wait_ended};
@@ -326,4 +327,55 @@ async fn login_then_cookie_and_csrf_header() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = send(fila.anonymous(Method::GET, &execute)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// The attributes of the Set-Cookie header named `name`, lower-cased.
+fn cookie_attributes(response: &reqwest::Response, name: &str) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            v.split(';')
+                .skip(1)
+                .map(|a| a.trim().to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn login_cookies_are_strict_and_secure_when_served_over_https() {
+    for served_over_https in [false, true] {
+        let fila = Setup::new()
+            .workers(0)
+            .env("SERVED_OVER_HTTPS", served_over_https)
+            .start()
+            .await;
+        let response = fila
+            .anonymous(Method::POST, "/ServiceModel/AuthService.svc/Login")
+            .json(&json!({ "UserName": PRODUCER.0, "UserPassword": PRODUCER.1 }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), StatusCode::OK);
+        for name in [".ASPXAUTH", "BPMCSRF", "UserName"] {
+            let attributes = cookie_attributes(&response, name);
+            let has = |attribute: &str| attributes.iter().any(|a| a == attribute);
+            assert!(has("path=/"), "{name}: {attributes:?}");
+            assert!(has("samesite=strict"), "{name}: {attributes:?}");
+            assert_eq!(
+                has("secure"),
+                served_over_https,
+                "{name} with served_over_https = {served_over_https}: {attributes:?}"
+            );
+            assert_eq!(
+                has("httponly"),
+                name == ".ASPXAUTH",
+                "{name}: {attributes:?}"
+            );
+        }
+    }
 }

@@ -19,7 +19,10 @@
 //! - `POST /ServiceModel/AuthService.svc/Login` with `{UserName,
 //!   UserPassword}` answers `{"Code": 0, ...}` and the session cookies
 //!   `.ASPXAUTH`, `BPMCSRF` and `UserName`; wrong credentials answer
-//!   `{"Code": 1, "Message": ...}`.
+//!   `{"Code": 1, "Message": ...}`. The cookies are `SameSite=Strict` (a
+//!   link from another site does not carry the session), the session's
+//!   `HttpOnly` (scripts need only `BPMCSRF`, to echo it), and all `Secure`
+//!   when `served_over_https` says clients reach fila over HTTPS.
 
 use axum::Json;
 use axum::body::Body;
@@ -344,14 +347,19 @@ pub async fn login(State(state): State<SharedState>, request: Request) -> Respon
         }
     };
     let user: String = form_urlencoded::byte_serialize(caller.name.as_bytes()).collect();
+    let secure = if state.config.served_over_https {
+        "; Secure"
+    } else {
+        ""
+    };
     let mut response = login_answer(StatusCode::OK, 0, "");
     for cookie in [
         format!(
-            "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax",
+            "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
             created.token
         ),
-        format!("{CSRF}={}; Path=/; SameSite=Lax", created.csrf),
-        format!("UserName={user}; Path=/; SameSite=Lax"),
+        format!("{CSRF}={}; Path=/; SameSite=Strict{secure}", created.csrf),
+        format!("UserName={user}; Path=/; SameSite=Strict{secure}"),
     ] {
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(SET_COOKIE, value);
