@@ -11,6 +11,7 @@ use fila_shared::db::StoreError;
 use serde_json::json;
 
 use crate::backpressure::Busy;
+use crate::overload::Overload;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -32,6 +33,9 @@ pub enum ApiError {
     Store(#[from] StoreError),
     #[error("{}", Busy::MESSAGE)]
     Busy,
+    /// Shed, or not answered in time (HTTP 503).
+    #[error(transparent)]
+    Overloaded(Overload),
 }
 
 /// The JSON error body fila answers with outside the protocols.
@@ -51,6 +55,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Busy => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -75,6 +80,7 @@ impl IntoResponse for ApiError {
                     .insert(RETRY_AFTER, HeaderValue::from(retry_after));
             }
             ApiError::Busy => Busy::retry_after(&mut response),
+            ApiError::Overloaded(overload) => return overload.mark(response, status.as_u16()),
             _ => {}
         }
         response

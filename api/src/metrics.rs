@@ -3,7 +3,7 @@
 //! (see `fila_shared::telemetry`). TAF counts
 //! its items in its own handler; EAI and process submissions are counted
 //! here, one per request, by their answer's status, and so are submissions
-//! refused for backpressure.
+//! refused for backpressure, shed, or not answered in time.
 
 use std::time::Instant;
 
@@ -18,6 +18,7 @@ use fila_shared::telemetry;
 use tracing::Instrument;
 
 use crate::intake;
+use crate::overload::Unhandled;
 use crate::state::SharedState;
 
 pub async fn render(State(state): State<SharedState>) -> impl IntoResponse {
@@ -68,12 +69,14 @@ pub async fn track(State(state): State<SharedState>, request: Request, next: Nex
         })
         .inc();
     // TAF counts its items in its handler, which a lot refused for
-    // backpressure never reaches.
-    let counted_here =
-        |protocol: &&str| *protocol != TAF || status == StatusCode::TOO_MANY_REQUESTS;
+    // backpressure, shed or not answered in time never reaches.
+    let unhandled = response.extensions().get::<Unhandled>().map(|u| u.0);
+    let counted_here = |protocol: &&str| {
+        *protocol != TAF || status == StatusCode::TOO_MANY_REQUESTS || unhandled.is_some()
+    };
     if let Some(protocol) = intake.filter(counted_here) {
-        let code = (!status.is_success()).then(|| status.as_u16().to_string());
-        metrics.count_intake(protocol, code, 1);
+        let code = unhandled.or_else(|| (!status.is_success()).then(|| status.as_u16()));
+        metrics.count_intake(protocol, code.map(|c| c.to_string()), 1);
     }
     response
 }

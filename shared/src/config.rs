@@ -234,6 +234,16 @@ pub struct Config {
     /// else is passed on: the worker's `FILA_*` settings hold the database
     /// and broker passwords.
     pub process_command_env: Vec<String>,
+    /// Seconds the API gives a request, from its head read to its answer
+    /// (reading the body included); past them it answers its protocol's
+    /// "unavailable" error. At least 5 s above `eai_sync_timeout_secs` and
+    /// `process_sync_timeout_secs`, so that a synchronous call that waited
+    /// its whole time still gets its own answer.
+    pub http_request_timeout_secs: u64,
+    /// Requests the API handles at once (the probes and `/metrics` aside);
+    /// one more is answered at once with 503 and `Retry-After`, in its
+    /// protocol's format, rather than queued.
+    pub http_max_concurrent_requests: usize,
     /// Whether clients reach the API over HTTPS (a TLS-terminating proxy or
     /// Ingress in front of it: fila itself serves plain HTTP). When true,
     /// the login session cookies are `Secure`, so browsers never send them
@@ -286,6 +296,8 @@ impl Default for Config {
             process_command_env: ["PATH", "LANG", "LC_ALL", "TZ", "HOME"]
                 .map(String::from)
                 .to_vec(),
+            http_request_timeout_secs: 90,
+            http_max_concurrent_requests: 256,
             served_over_https: false,
         }
     }
@@ -429,6 +441,23 @@ impl Config {
                 ),
             });
         }
+        let longest_wait = self
+            .eai_sync_timeout_secs
+            .max(self.process_sync_timeout_secs);
+        if self.http_request_timeout_secs < longest_wait.saturating_add(REQUEST_TIMEOUT_MARGIN_SECS)
+        {
+            return Err(ConfigError::Invalid {
+                field: "http_request_timeout_secs",
+                reason: format!(
+                    "must be at least {REQUEST_TIMEOUT_MARGIN_SECS} s above eai_sync_timeout_secs \
+                     and process_sync_timeout_secs (at least {} here)",
+                    longest_wait.saturating_add(REQUEST_TIMEOUT_MARGIN_SECS)
+                ),
+            });
+        }
+        if self.http_max_concurrent_requests == 0 {
+            return invalid("http_max_concurrent_requests", "must be at least 1");
+        }
         for user in &self.users {
             if user.name.is_empty() || user.name.contains(':') {
                 return invalid("users", "a user name must be non-empty and without ':'");
@@ -459,6 +488,10 @@ impl Config {
         Duration::from_secs(self.reconcile_settle_secs)
     }
 
+    pub fn http_request_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_request_timeout_secs)
+    }
+
     /// This worker's name: configured, or `<hostname>-<pid>`.
     pub fn worker_name(&self) -> String {
         self.worker_id.clone().unwrap_or_else(|| {
@@ -469,6 +502,9 @@ impl Config {
         })
     }
 }
+
+/// How far the request timeout must stay above the synchronous waits.
+const REQUEST_TIMEOUT_MARGIN_SECS: u64 = 5;
 
 /// A name a variable of the environment may have.
 fn is_variable_name(s: &str) -> bool {
@@ -528,5 +564,30 @@ mod tests {
             ..Config::default()
         };
         config.validate().expect("valid");
+    }
+
+    #[test]
+    fn the_request_timeout_stays_above_the_synchronous_waits() {
+        let config = Config {
+            process_sync_timeout_secs: 120,
+            ..Config::default()
+        };
+        let err = config.validate().expect_err("invalid");
+        assert!(
+            err.to_string().starts_with("http_request_timeout_secs"),
+            "{err}"
+        );
+        let config = Config {
+            eai_sync_timeout_secs: 1,
+            process_sync_timeout_secs: 1,
+            http_request_timeout_secs: 6,
+            ..Config::default()
+        };
+        config.validate().expect("valid");
+        let config = Config {
+            http_max_concurrent_requests: 0,
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
     }
 }

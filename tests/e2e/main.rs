@@ -3,6 +3,7 @@
 mod abuse;
 mod access;
 mod backpressure;
+mod bounds;
 mod cli;
 mod dead_letters;
 mod eai_contents;

@@ -1,7 +1,8 @@
 //! The one place where EAI errors become the wire format of the TOTVS API
 //! guide: `{"code", "message", "detailedMessage", "helpUrl", "details"}`
 //! with a fitting HTTP status. Server-side failures say only that the
-//! service is unavailable; the detail goes to the log.
+//! service is unavailable; the detail goes to the log. A request the API
+//! sheds or does not answer in time is EAI-503 too.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -12,6 +13,7 @@ use fila_shared::eai::problem::Problem;
 use serde_json::{Value, json};
 
 use crate::errors::ApiError;
+use crate::overload::Overload;
 
 #[derive(Debug)]
 pub enum EaiError {
@@ -26,6 +28,7 @@ pub enum EaiError {
     NotFound(String),
     Store(StoreError),
     Api(ApiError),
+    Overloaded(Overload),
 }
 
 impl EaiError {
@@ -91,6 +94,12 @@ impl IntoResponse for EaiError {
                 )
             }
             EaiError::Api(e) => return e.into_response(),
+            EaiError::Overloaded(overload) => {
+                let status = StatusCode::SERVICE_UNAVAILABLE;
+                let body = body("EAI-503", &overload.to_string(), Vec::new());
+                let response = (status, Json(body)).into_response();
+                return overload.mark(response, status.as_u16());
+            }
         };
         (status, Json(body)).into_response()
     }

@@ -8,6 +8,8 @@ mod contents;
 mod errors;
 mod transactions;
 
+pub use errors::EaiError;
+
 use axum::Router;
 use axum::routing::{get, post};
 

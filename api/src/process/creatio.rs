@@ -19,10 +19,16 @@
 //! - `POST /ServiceModel/AuthService.svc/Login` with `{UserName,
 //!   UserPassword}` answers `{"Code": 0, ...}` and the session cookies
 //!   `.ASPXAUTH`, `BPMCSRF` and `UserName`; wrong credentials answer
-//!   `{"Code": 1, "Message": ...}`. The cookies are `SameSite=Strict` (a
-//!   link from another site does not carry the session), the session's
-//!   `HttpOnly` (scripts need only `BPMCSRF`, to echo it), and all `Secure`
-//!   when `served_over_https` says clients reach fila over HTTPS.
+//!   `{"Code": 1, "Message": ...}`. The body holds two short strings: one
+//!   over [`LOGIN_MAX_BODY`] is refused with 413 unread, since anyone may
+//!   call the login. The cookies are `SameSite=Strict` (a link from another
+//!   site does not carry the session), the session's `HttpOnly` (scripts
+//!   need only `BPMCSRF`, to echo it), and all `Secure` when
+//!   `served_over_https` says clients reach fila over HTTPS.
+//!
+//! Requests the API sheds or does not answer in time are refused in each
+//! call's own format (see [`refusal`]): 503 with `{"code", "message"}` for
+//! Execute, RunProcess's envelope with `errorInfo`, the login's answer.
 
 use axum::Json;
 use axum::body::Body;
@@ -41,6 +47,7 @@ use super::{Start, StartError, start, wait_final};
 use crate::auth::{self, CSRF, SESSION_COOKIE};
 use crate::body::read_limited;
 use crate::errors::{ApiError, error_body};
+use crate::overload::Overload;
 use crate::state::SharedState;
 
 const SERIALIZATION_NS: &str = "http://schemas.microsoft.com/2003/10/Serialization/";
@@ -60,6 +67,31 @@ pub enum CreatioError {
     Timeout { secs: u64, uid: String },
     #[error("database unavailable")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Overloaded(Overload),
+}
+
+/// Which of Creatio's calls answers a refusal, each in its own format.
+#[derive(Debug, Clone, Copy)]
+pub enum Operation {
+    Execute,
+    RunProcess,
+    Login,
+}
+
+/// The answer of `operation` to a request the API did not handle.
+pub fn refusal(operation: Operation, overload: Overload) -> Response {
+    let status = StatusCode::SERVICE_UNAVAILABLE;
+    match operation {
+        Operation::Execute => CreatioError::Overloaded(overload).into_response(),
+        Operation::RunProcess => {
+            CreatioError::Overloaded(overload).run_process_answer(None, NOT_STARTED)
+        }
+        Operation::Login => overload.mark(
+            login_answer(status, 1, &overload.to_string()),
+            status.as_u16(),
+        ),
+    }
 }
 
 impl CreatioError {
@@ -77,6 +109,7 @@ impl CreatioError {
                 tracing::error!(error = %e, "store failure");
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            CreatioError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -90,7 +123,16 @@ impl CreatioError {
             CreatioError::Start(StartError::UnknownGroup(_)) => "UnknownWorkerGroup",
             CreatioError::Failed(_) => "ProcessFailed",
             CreatioError::Timeout { .. } => "Timeout",
-            CreatioError::Store(_) | CreatioError::Start(StartError::Store(_)) => "Unavailable",
+            CreatioError::Store(_)
+            | CreatioError::Start(StartError::Store(_))
+            | CreatioError::Overloaded(_) => "Unavailable",
+        }
+    }
+
+    fn overload(&self) -> Option<Overload> {
+        match self {
+            CreatioError::Overloaded(overload) => Some(*overload),
+            _ => None,
         }
     }
 
@@ -100,6 +142,7 @@ impl CreatioError {
             CreatioError::Failed(_) | CreatioError::Timeout { .. } => StatusCode::OK,
             _ => self.status(),
         };
+        let overload = self.overload();
         let body = json!({
             "processId": process_id,
             "processStatus": process_status,
@@ -111,14 +154,22 @@ impl CreatioError {
                 "stackTrace": null,
             },
         });
-        (status, Json(body)).into_response()
+        let response = (status, Json(body)).into_response();
+        match overload {
+            Some(overload) => overload.mark(response, status.as_u16()),
+            None => response,
+        }
     }
 }
 
 impl IntoResponse for CreatioError {
     fn into_response(self) -> Response {
         let status = self.status();
-        error_body(status, status.as_u16(), &self.to_string())
+        let response = error_body(status, status.as_u16(), &self.to_string());
+        match self.overload() {
+            Some(overload) => overload.mark(response, status.as_u16()),
+            None => response,
+        }
     }
 }
 
@@ -308,9 +359,13 @@ fn login_answer(status: StatusCode, code: i32, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// The largest login body read: `UserName` and `UserPassword` fit many
+/// times over.
+const LOGIN_MAX_BODY: usize = 16 * 1024;
+
 pub async fn login(State(state): State<SharedState>, request: Request) -> Response {
     let client = auth::client_address(&request);
-    let bytes = match read_limited(request.into_body(), state.config.max_body_bytes).await {
+    let bytes = match read_limited(request.into_body(), LOGIN_MAX_BODY).await {
         Ok(bytes) => bytes,
         Err(e) => return login_answer(StatusCode::PAYLOAD_TOO_LARGE, 1, &e.to_string()),
     };

@@ -12,6 +12,8 @@ mod robusta;
 mod wsdl;
 mod wsprocess;
 
+pub use creatio::{Operation as CreatioOperation, refusal as creatio_refusal};
+pub use robusta::RobustaError;
 pub use wsprocess::WsError;
 
 use std::time::Duration;
@@ -25,20 +27,42 @@ use serde_json::{Map, Value};
 
 use crate::state::SharedState;
 
-/// The routes that need an authenticated producer.
-pub fn routes() -> Router<SharedState> {
-    let mut router = Router::new().route("/wsProcess/IwsProcess", post(wsprocess::call));
+// Each protocol's routes apart, so that each is declared with the format
+// of its refusals (see `router` in `lib.rs`). These need an authenticated
+// caller.
+
+/// wsProcess's operations.
+pub fn wsprocess_routes() -> Router<SharedState> {
+    Router::new().route("/wsProcess/IwsProcess", post(wsprocess::call))
+}
+
+/// Creatio's Execute, as a GET or a POST.
+pub fn execute_routes() -> Router<SharedState> {
+    let mut router = Router::new();
     for base in ["/0/ServiceModel", "/ServiceModel"] {
-        router = router
-            .route(
-                &format!("{base}/ProcessEngineService.svc/{{schema}}/Execute"),
-                get(creatio::execute).post(creatio::execute),
-            )
-            .route(
-                &format!("{base}/ProcessEngineService.svc/RunProcess"),
-                post(creatio::run_process),
-            );
+        router = router.route(
+            &format!("{base}/ProcessEngineService.svc/{{schema}}/Execute"),
+            get(creatio::execute).post(creatio::execute),
+        );
     }
+    router
+}
+
+/// Creatio's RunProcess.
+pub fn run_process_routes() -> Router<SharedState> {
+    let mut router = Router::new();
+    for base in ["/0/ServiceModel", "/ServiceModel"] {
+        router = router.route(
+            &format!("{base}/ProcessEngineService.svc/RunProcess"),
+            post(creatio::run_process),
+        );
+    }
+    router
+}
+
+/// The scheduler connector API.
+pub fn scheduler_routes() -> Router<SharedState> {
+    let mut router = Router::new();
     for base in ["/scheduler/connector-api", "/scheduler/connector-API"] {
         router = router
             .route(
@@ -53,13 +77,16 @@ pub fn routes() -> Router<SharedState> {
     router
 }
 
-/// The routes open to anyone: the WSDL (SOAP tooling fetches it without
-/// credentials) and the login.
-pub fn open_routes() -> Router<SharedState> {
+/// The WSDL, open to anyone: SOAP tooling fetches it without credentials.
+pub fn wsdl_routes() -> Router<SharedState> {
     Router::new()
         .route("/wsProcess/IwsProcess", get(wsdl::document))
         .route("/wsProcess/MEX", get(wsdl::document))
-        .route("/ServiceModel/AuthService.svc/Login", post(creatio::login))
+}
+
+/// Creatio's login, open to anyone.
+pub fn login_routes() -> Router<SharedState> {
+    Router::new().route("/ServiceModel/AuthService.svc/Login", post(creatio::login))
 }
 
 /// A job a protocol asks for.

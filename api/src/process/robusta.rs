@@ -36,6 +36,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Start, StartError, start};
 use crate::body::read_limited;
+use crate::overload::Overload;
 use crate::state::SharedState;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,9 @@ pub enum RobustaError {
     NotFound(String),
     #[error("database unavailable")]
     Store(#[from] StoreError),
+    /// Shed, or not answered in time (HTTP 503).
+    #[error(transparent)]
+    Overloaded(Overload),
 }
 
 impl IntoResponse for RobustaError {
@@ -70,8 +74,13 @@ impl IntoResponse for RobustaError {
                 tracing::error!(error = %e, "store failure");
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            RobustaError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
-        (status, Json(json!({ "message": self.to_string() }))).into_response()
+        let response = (status, Json(json!({ "message": self.to_string() }))).into_response();
+        match self {
+            RobustaError::Overloaded(overload) => overload.mark(response, status.as_u16()),
+            _ => response,
+        }
     }
 }
 

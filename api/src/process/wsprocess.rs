@@ -16,7 +16,9 @@
 //! UTF-16 with a byte order mark); a SOAPAction header, when sent, must name
 //! the body's operation. Bad requests get `Client` faults, failures `Server`
 //! faults, both with HTTP 500 as SOAP 1.1 has it; a `reader` calling an
-//! Execute operation gets a `Client` fault with HTTP 403.
+//! Execute operation gets a `Client` fault with HTTP 403. A call the API
+//! sheds (too many at once) is a `Server` fault with HTTP 503 and
+//! `Retry-After`; one not answered in time a `Server` fault (HTTP 500).
 
 use axum::body::Body;
 use axum::extract::{Extension, State};
@@ -35,6 +37,7 @@ use super::{Start, StartError, start, wait_final};
 use crate::auth::Caller;
 use crate::backpressure::Busy;
 use crate::body::read_limited;
+use crate::overload::Overload;
 use crate::state::SharedState;
 
 /// The operations of IwsProcess, with their parameters.
@@ -87,6 +90,8 @@ pub enum WsError {
     Store(#[from] StoreError),
     #[error("{}", Busy::MESSAGE)]
     Busy,
+    #[error(transparent)]
+    Overloaded(Overload),
 }
 
 impl WsError {
@@ -96,6 +101,7 @@ impl WsError {
             | WsError::Timeout { .. }
             | WsError::Store(_)
             | WsError::Busy
+            | WsError::Overloaded(_)
             | WsError::Start(StartError::Store(_)) => FaultCode::Server,
             _ => FaultCode::Client,
         }
@@ -108,14 +114,17 @@ impl IntoResponse for WsError {
             WsError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             WsError::Forbidden => StatusCode::FORBIDDEN,
             WsError::Busy => StatusCode::TOO_MANY_REQUESTS,
+            WsError::Overloaded(Overload::Saturated) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if let WsError::Store(e) | WsError::Start(StartError::Store(e)) = &self {
             tracing::error!(error = %e, "store failure");
         }
         let mut response = xml(status, soap::fault(self.code(), &self.to_string()));
-        if let WsError::Busy = self {
-            Busy::retry_after(&mut response);
+        match self {
+            WsError::Busy => Busy::retry_after(&mut response),
+            WsError::Overloaded(overload) => return overload.mark(response, status.as_u16()),
+            _ => {}
         }
         response
     }

@@ -7,6 +7,8 @@ mod get;
 mod post;
 mod query;
 
+pub use errors::TafError;
+
 use axum::Router;
 use axum::routing::get;
 
