@@ -23,6 +23,7 @@ pub mod taf;
 pub mod tally;
 pub mod telemetry;
 pub mod tls;
+pub mod watched_file;
 
 #[cfg(test)]
 pub(crate) mod testing;

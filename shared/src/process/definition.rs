@@ -25,17 +25,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::amqp::topology::{DEFAULT_GROUP, valid_group};
 use crate::db;
-
-/// How often the definitions file is looked at for changes.
-const RELOAD_EVERY: Duration = Duration::from_secs(2);
+use crate::watched_file::WatchedFile;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DefinitionError {
@@ -373,82 +371,37 @@ impl Processes {
 
 /// The definitions in force, read again when their file changes.
 pub struct Catalog {
-    path: Option<PathBuf>,
-    current: RwLock<(Arc<Processes>, Option<SystemTime>)>,
+    file: Arc<WatchedFile<Processes, DefinitionError>>,
 }
 
 impl Catalog {
     /// Reads the file (none: no process is defined); a bad file stops the
     /// start.
     pub fn load(path: Option<&Path>) -> Result<Arc<Self>, DefinitionError> {
-        let (processes, modified) = match path {
-            Some(path) => (Processes::read(path)?, modified(path)),
-            None => (Processes::default(), None),
-        };
-        Ok(Arc::new(Self {
-            path: path.map(Path::to_path_buf),
-            current: RwLock::new((Arc::new(processes), modified)),
-        }))
+        let file = WatchedFile::load("process definitions", path, |path| match path {
+            Some(path) => Processes::read(path),
+            None => Ok(Processes::default()),
+        })?;
+        Ok(Arc::new(Self { file }))
     }
 
     pub fn current(&self) -> Arc<Processes> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .clone()
+        self.file.current()
     }
 
     /// A definition by name; when it is unknown, the file is looked at again
     /// first (it may have just gained it).
     pub fn lookup(&self, name: &str) -> Option<Arc<Definition>> {
         self.current().get(name).or_else(|| {
-            let path = self.path.as_deref()?;
-            self.reload_if_changed(path);
+            self.file.reload_if_changed();
             self.current().get(name)
         })
     }
 
     /// Watches the file for the life of the process.
-    pub fn watch(self: &Arc<Self>) {
-        let Some(path) = self.path.clone() else {
-            return;
-        };
-        let catalog = Arc::clone(self);
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(RELOAD_EVERY);
-            loop {
-                ticker.tick().await;
-                catalog.reload_if_changed(&path);
-            }
-        });
+    pub fn watch(&self) {
+        self.file.watch();
     }
-
-    fn reload_if_changed(&self, path: &Path) {
-        let seen = self.current.read().unwrap_or_else(|e| e.into_inner()).1;
-        let now = modified(path);
-        if now == seen {
-            return;
-        }
-        match Processes::read(path) {
-            Ok(processes) => {
-                tracing::info!(
-                    processes = processes.by_name.len(),
-                    "process definitions reloaded"
-                );
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) =
-                    (Arc::new(processes), now);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "process definitions not reloaded; the previous ones stay");
-                self.current.write().unwrap_or_else(|e| e.into_inner()).1 = now;
-            }
-        }
-    }
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 #[cfg(test)]
