@@ -7,6 +7,7 @@ mod bounds;
 mod cli;
 mod dead_letters;
 mod eai_contents;
+mod eai_order;
 mod eai_transactions;
 mod egress;
 mod faults;

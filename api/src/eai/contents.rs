@@ -15,13 +15,14 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use fila_shared::eai::entity::{self, ENTITY_FIELDS};
 use fila_shared::eai::keys::{KeyStyle, field};
 use fila_shared::eai::listing::Listing;
 use fila_shared::eai::message::{Event, Message, SubType};
 use fila_shared::eai::problem::Problem;
 use fila_shared::eai::registry::{Destination, Transaction};
-use fila_shared::eai::response::{Answered, Outcome, Status, response_message};
+use fila_shared::eai::response::{Answered, Status, response_message};
 use fila_shared::eai::store_destination::{self, Apply};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -114,6 +115,8 @@ struct Change {
     source_application: String,
     content: Value,
     style: KeyStyle,
+    /// A message's GeneratedOn.
+    generated_on: Option<DateTime<Utc>>,
 }
 
 fn read_change(body: &[u8], transaction: &str, version: Option<&str>) -> Result<Change, EaiError> {
@@ -131,6 +134,7 @@ fn read_change(body: &[u8], transaction: &str, version: Option<&str>) -> Result<
             source_application: message.header.source_application,
             content: message.content,
             style: message.style,
+            generated_on: message.header.generated_on,
         });
     }
     if fila_shared::db::holds_nul(&value) || version.is_some_and(|v| v.contains('\0')) {
@@ -142,6 +146,7 @@ fn read_change(body: &[u8], transaction: &str, version: Option<&str>) -> Result<
         source_application: String::new(),
         style: KeyStyle::of(map),
         content: value,
+        generated_on: None,
     })
 }
 
@@ -155,6 +160,11 @@ async fn change(
     let transaction = stored_transaction(state, transaction)?;
     let params = query_pairs(query.as_deref());
     let change = read_change(body, &transaction.name, query_value(&params, "version"))?;
+    let client = state
+        .pool
+        .get()
+        .await
+        .map_err(fila_shared::db::StoreError::from)?;
     let apply = Apply {
         transaction,
         version: &change.version,
@@ -163,16 +173,9 @@ async fn change(
         content: &change.content,
         style: change.style,
         message_uuid: None,
+        order: entity::place_now(&client, change.generated_on).await?,
     };
-    let client = state
-        .pool
-        .get()
-        .await
-        .map_err(fila_shared::db::StoreError::from)?;
-    let outcome = match store_destination::apply(&client, &apply).await? {
-        Ok(return_content) => Outcome::ok(return_content),
-        Err(problem) => Outcome::error(&problem),
-    };
+    let outcome = store_destination::apply(&client, &apply).await?;
     let processed_on = time::OffsetDateTime::now_utc()
         .format(&Rfc3339)
         .unwrap_or_default();

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (13, include_str!("../../migrations/0013_ops_lists.sql")),
     (14, include_str!("../../migrations/0014_outbox_retries.sql")),
     (15, include_str!("../../migrations/0015_reconcile.sql")),
+    (16, include_str!("../../migrations/0016_eai_order.sql")),
 ];
 
 /// The schema version this build expects.

@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde_json::Value;
 
@@ -204,13 +205,20 @@ async fn insert_messages(
     let styles = column(|m| Some(m.style.as_str()));
     let headers: Vec<&Value> = messages.iter().map(|(_, m)| &m.raw_header).collect();
     let contents: Vec<&Value> = messages.iter().map(|(_, m)| &m.content).collect();
+    let generated: Vec<Option<DateTime<Utc>>> = messages
+        .iter()
+        .map(|(_, m)| m.header.generated_on)
+        .collect();
+    // `arrival` (the acceptance order) is given by its sequence as the rows
+    // come, in the lot's order.
     let statement = tx
         .prepare_cached(
             "INSERT INTO eai_message (batch_id, event, uuid, seq, transaction, version, sub_type,
-                 source_application, company_id, branch_id, sync, key_style, header, content)
+                 source_application, company_id, branch_id, sync, key_style, header, content,
+                 generated_on)
              SELECT $1, $2, * FROM unnest($3::text[], $4::int4[], $5::text[], $6::text[],
                  $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::text[],
-                 $13::jsonb[], $14::jsonb[])
+                 $13::jsonb[], $14::jsonb[], $15::timestamptz[])
              ON CONFLICT (uuid) DO NOTHING
              RETURNING uuid",
         )
@@ -233,6 +241,7 @@ async fn insert_messages(
                 &styles,
                 &headers,
                 &contents,
+                &generated,
             ],
         )
         .await?;

@@ -10,6 +10,9 @@
 //!   workers do not deliver the same message at once), delivered by the
 //!   worker, and their outcomes recorded only by the claim's holder.
 //!
+//! Entity writes apply in their producers' order (see `eai::order`): a
+//! message carries its place (GeneratedOn, or its acceptance) to the store.
+//!
 //! Every outcome publishes the message's response message to
 //! `<prefix>.results` with routing key `eai.<transaction>.<ok|error>`; a
 //! business lot also publishes `eai.batch.<ok|error>`. A message sent with
@@ -23,6 +26,7 @@ use tokio_postgres::types::ToSql;
 
 use super::keys::KeyStyle;
 use super::message::{Event, SubType};
+use super::order::OrderKey;
 use super::problem::Problem;
 use super::registry::Registry;
 use super::response::{Answered, Outcome, Status, response_message};
@@ -47,6 +51,8 @@ pub struct Pending {
     pub style: KeyStyle,
     pub header: Value,
     pub content: Value,
+    /// Its place in its producer's order.
+    pub order: OrderKey,
 }
 
 impl Pending {
@@ -93,24 +99,32 @@ pub struct JobContext<'a> {
     pub channel: &'a str,
 }
 
+/// A message's place: GeneratedOn or, without it, its acceptance; the
+/// acceptance number breaks ties (0 for messages accepted before fila gave
+/// them one).
 const COLUMNS: &str = "uuid, batch_id, transaction, version, event, sub_type, source_application,
-     company_id, branch_id, sync, key_style, header, content";
+     company_id, branch_id, sync, key_style, header, content,
+     coalesce(generated_on, accepted_at) AS order_time, coalesce(arrival, 0) AS order_arrival";
 
 fn pending(row: &tokio_postgres::Row) -> Pending {
     Pending {
-        uuid: row.get(0),
-        batch: row.get(1),
-        transaction: row.get(2),
-        version: row.get(3),
-        event: Event::from_db(row.get(4)),
-        sub_type: SubType::from_db(row.get(5)),
-        source_application: row.get(6),
-        company_id: row.get(7),
-        branch_id: row.get(8),
-        sync: row.get(9),
-        style: KeyStyle::from_db(row.get(10)),
-        header: row.get(11),
-        content: row.get(12),
+        uuid: row.get("uuid"),
+        batch: row.get("batch_id"),
+        transaction: row.get("transaction"),
+        version: row.get("version"),
+        event: Event::from_db(row.get("event")),
+        sub_type: SubType::from_db(row.get("sub_type")),
+        source_application: row.get("source_application"),
+        company_id: row.get("company_id"),
+        branch_id: row.get("branch_id"),
+        sync: row.get("sync"),
+        style: KeyStyle::from_db(row.get("key_style")),
+        header: row.get("header"),
+        content: row.get("content"),
+        order: OrderKey {
+            time: row.get("order_time"),
+            arrival: row.get("order_arrival"),
+        },
     }
 }
 
@@ -167,12 +181,12 @@ pub async fn process_in_store(
     let mut client = ctx.pool.get().await?;
     let mut tx = client.transaction().await?;
     let sql = format!(
-        "SELECT {COLUMNS}, {NOW} FROM eai_message WHERE {} AND status = 'pending'
+        "SELECT {COLUMNS}, {NOW} AS now FROM eai_message WHERE {} AND status = 'pending'
          ORDER BY seq FOR UPDATE SKIP LOCKED",
         target.condition()
     );
     let rows = tx.query(&sql, &[target.param()]).await?;
-    let processed_on: Option<String> = rows.first().map(|row| row.get(13));
+    let processed_on: Option<String> = rows.first().map(|row| row.get("now"));
     let messages: Vec<Pending> = rows.iter().map(pending).collect();
     let busy = match target {
         Target::Messages(uuids) if messages.len() == uuids.len() => false,
@@ -261,6 +275,7 @@ fn apply_of<'a>(registry: &'a Registry, message: &'a Pending) -> Result<Apply<'a
         content: &message.content,
         style: message.style,
         message_uuid: Some(&message.uuid),
+        order: message.order,
     })
 }
 
@@ -286,12 +301,9 @@ async fn write_all(
 ) -> Result<Vec<Outcome>, StoreError> {
     let writes = applies.iter().zip(checks).map(|(apply, check)| async move {
         match (apply, check) {
-            (Ok(apply), Ok(internal_id)) => Ok(
-                match store_destination::write(client, apply, internal_id).await? {
-                    Ok(return_content) => Outcome::ok(return_content),
-                    Err(problem) => Outcome::error(&problem),
-                },
-            ),
+            (Ok(apply), Ok(internal_id)) => {
+                store_destination::write(client, apply, internal_id).await
+            }
             (Err(problem), _) | (_, Err(problem)) => Ok(Outcome::error(problem)),
         }
     });
@@ -349,8 +361,10 @@ pub async fn claim(
         .await?;
     let busy = still_pending(&tx, target).await? > rows.len();
     tx.commit().await?;
-    let mut claimed: Vec<(i32, Pending)> =
-        rows.iter().map(|row| (row.get(13), pending(row))).collect();
+    let mut claimed: Vec<(i32, Pending)> = rows
+        .iter()
+        .map(|row| (row.get("seq"), pending(row)))
+        .collect();
     claimed.sort_by_key(|(seq, _)| *seq);
     Ok((claimed.into_iter().map(|(_, p)| p).collect(), busy))
 }

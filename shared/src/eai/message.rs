@@ -3,11 +3,16 @@
 //! `{transactionID}`), Version and SourceApplication; Type must be
 //! BusinessMessage, SubType `event` or `request`, DeliveryType `sync` or
 //! `async` (defaults: BusinessMessage, event, async). The HTTP method, not
-//! the Header's Event, decides between upsert and delete.
+//! the Header's Event, decides between upsert and delete. GeneratedOn, when
+//! it reads as a date-time, places the message in its producer's order
+//! (see `eai::order`); one that does not is not a refusal, as it was not
+//! before fila read it.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::keys::{KeyStyle, field};
+use super::order;
 use super::problem::Problem;
 use crate::db;
 
@@ -73,6 +78,8 @@ pub struct Header {
     pub company_id: Option<String>,
     pub branch_id: Option<String>,
     pub sync: bool,
+    /// GeneratedOn, when it reads as a date-time.
+    pub generated_on: Option<DateTime<Utc>>,
 }
 
 /// A checked message.
@@ -184,6 +191,9 @@ fn read_header(
         company_id: text(raw, "CompanyId")?,
         branch_id: text(raw, "BranchId")?,
         sync,
+        generated_on: field(raw, "GeneratedOn")
+            .and_then(Value::as_str)
+            .and_then(order::generated_on),
     })
 }
 
@@ -232,6 +242,7 @@ mod tests {
         assert_eq!(upper.header.transaction, "CUSTOMERVENDOR");
         assert!(upper.header.sync);
         assert_eq!(upper.style, KeyStyle::Upper);
+        assert_eq!(upper.header.generated_on, None);
         let lower = Message::parse(
             &json!({ "header": { "uuid": "u2", "transaction": "X", "version": 2,
                                  "sourceApplication": "RM", "subType": "request" },
@@ -242,6 +253,28 @@ mod tests {
         assert_eq!(lower.header.version, "2");
         assert_eq!(lower.header.sub_type, SubType::Request);
         assert_eq!(lower.style, KeyStyle::Lower);
+    }
+
+    #[test]
+    fn generated_on_is_read_when_it_is_a_date_time_and_never_refused() {
+        let header = |generated: Value| {
+            message(json!({ "UUID": "u", "Transaction": "X", "Version": "1",
+                            "SourceApplication": "RM", "GeneratedOn": generated }))
+        };
+        let read = |generated| {
+            Message::parse(&header(generated), None)
+                .expect("valid")
+                .header
+                .generated_on
+                .map(|t| t.to_rfc3339())
+        };
+        assert_eq!(
+            read(json!("2026-11-21T10:00:00-03:00")).as_deref(),
+            Some("2026-11-21T13:00:00+00:00")
+        );
+        assert_eq!(read(json!("not a date")), None);
+        assert_eq!(read(json!(20261121)), None);
+        assert_eq!(read(json!({ "at": "noon" })), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod listing;
 pub mod lot;
 pub mod message;
+pub mod order;
 pub mod problem;
 pub mod registry;
 pub mod response;

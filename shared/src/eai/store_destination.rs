@@ -6,18 +6,21 @@
 //!   entity fila does not have succeeds: the message's intent holds);
 //! - a request (SubType request) answers the stored entity.
 //!
+//! Events apply in their producer's order (`eai::order`): one older than
+//! what the store holds changes nothing and is OK with a notice (EAI-301).
 //! The ReturnContent lists the entity's ids: `ListOfInternalId` with Name
 //! (the Transaction), Origin (the InternalId) and Destination (fila's id).
 
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 
-use super::entity;
+use super::entity::{self, Written};
 use super::keys::KeyStyle;
 use super::message::{Event, SubType};
+use super::order::OrderKey;
 use super::problem::Problem;
 use super::registry::Transaction;
-use super::response::internal_ids;
+use super::response::{Outcome, internal_ids};
 use crate::db::StoreError;
 
 /// A message to apply, as stored or as received.
@@ -29,6 +32,8 @@ pub struct Apply<'a> {
     pub content: &'a Value,
     pub style: KeyStyle,
     pub message_uuid: Option<&'a str>,
+    /// Its place in the producer's order.
+    pub order: OrderKey,
 }
 
 /// What can be known of a message without the store: its Content satisfies
@@ -41,57 +46,67 @@ pub fn check(message: &Apply<'_>) -> Result<String, Problem> {
     entity::internal_id(message.content).ok_or(Problem::MissingInternalId)
 }
 
-/// Applies a checked message in the caller's transaction: the
-/// ReturnContent, or the problem that makes it an ERROR.
+/// Applies a checked message in the caller's transaction: its outcome (OK
+/// with the ReturnContent, or the problem that makes it an ERROR).
 pub async fn write(
     client: &impl GenericClient,
     message: &Apply<'_>,
     internal_id: &str,
-) -> Result<Result<Value, Problem>, StoreError> {
+) -> Result<Outcome, StoreError> {
     let transaction = &message.transaction.name;
-    let ids = |destination: Option<i64>| {
-        let destination = destination.map(|d| d.to_string()).unwrap_or_default();
-        internal_ids(message.style, transaction, internal_id, &destination)
-    };
     let list_key = message.style.key("ListOfInternalId");
-    let return_content = match (message.sub_type, message.event) {
+    let ids = |destination: i64| {
+        let ids = internal_ids(
+            message.style,
+            transaction,
+            internal_id,
+            &destination.to_string(),
+        );
+        Value::Object([(list_key.clone(), ids)].into_iter().collect())
+    };
+    let delete = match (message.sub_type, message.event) {
         (SubType::Request, _) => {
             let Some(found) = entity::get(client, transaction, internal_id).await? else {
-                return Ok(Err(Problem::EntityNotFound(internal_id.to_string())));
+                return Ok(Outcome::error(&Problem::EntityNotFound(
+                    internal_id.to_string(),
+                )));
             };
             let mut content = found.content;
-            if let Some(map) = content.as_object_mut() {
-                map.insert(list_key, ids(Some(found.destination_id)));
+            if let (Some(map), Value::Object(ids)) =
+                (content.as_object_mut(), ids(found.destination_id))
+            {
+                map.extend(ids);
             }
-            content
+            return Ok(Outcome::ok(content));
         }
-        (SubType::Event, Event::Upsert) => {
-            let destination = entity::upsert(
-                client,
-                transaction,
-                internal_id,
-                message.version,
-                message.content,
-                message.message_uuid,
-            )
-            .await?;
-            Value::Object([(list_key, ids(Some(destination)))].into_iter().collect())
-        }
-        (SubType::Event, Event::Delete) => {
-            let destination = entity::delete(client, transaction, internal_id).await?;
-            Value::Object([(list_key, ids(destination))].into_iter().collect())
-        }
+        (SubType::Event, event) => event == Event::Delete,
     };
-    Ok(Ok(return_content))
+    let change = entity::Change {
+        transaction,
+        internal_id,
+        version: message.version,
+        content: message.content,
+        message_uuid: message.message_uuid,
+        order: message.order,
+        delete,
+    };
+    Ok(match entity::write(client, &change).await? {
+        Written::Applied { destination_id } => Outcome::ok(ids(destination_id)),
+        Written::Superseded { destination_id, by } => {
+            let mut outcome = Outcome::ok(ids(destination_id));
+            outcome.details.push(by.detail());
+            outcome
+        }
+    })
 }
 
 /// Checks and applies a message (`/contents`).
 pub async fn apply(
     client: &impl GenericClient,
     message: &Apply<'_>,
-) -> Result<Result<Value, Problem>, StoreError> {
+) -> Result<Outcome, StoreError> {
     match check(message) {
         Ok(internal_id) => write(client, message, &internal_id).await,
-        Err(problem) => Ok(Err(problem)),
+        Err(problem) => Ok(Outcome::error(&problem)),
     }
 }
