@@ -73,7 +73,11 @@ pub async fn run(
     if config.users.is_empty() {
         return Err(ApiStartError::NoUsers);
     }
-    let eai = Registry::load(&config.eai_transactions)?;
+    let eai = Registry::load(
+        &config.eai_transactions,
+        config.eai_transactions_file.as_deref(),
+    )?;
+    eai.watch();
     let processes = Catalog::load(config.processes_file.as_deref())?;
     processes.watch();
     let pool = db::pool(&config, "fila-api")?;

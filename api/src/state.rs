@@ -25,8 +25,8 @@ pub struct AppState {
     pub broker: Arc<Broker>,
     pub relay: Relay,
     pub users: Users,
-    /// The EAI Transactions, with their compiled schemas.
-    pub eai: Registry,
+    /// The EAI Transactions in force, with their compiled schemas.
+    pub eai: Arc<Registry>,
     /// The process definitions in force.
     pub processes: Arc<Catalog>,
     /// Producers waiting for synchronous work.
@@ -43,7 +43,7 @@ pub struct Parts {
     pub pool: Pool,
     pub broker: Arc<Broker>,
     pub relay: Relay,
-    pub eai: Registry,
+    pub eai: Arc<Registry>,
     pub processes: Arc<Catalog>,
     pub waiters: Waiters,
     pub backpressure: Arc<Backpressure>,

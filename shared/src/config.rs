@@ -130,6 +130,31 @@ fn default_eai_timeout() -> u64 {
     30
 }
 
+impl EaiTransactionConfig {
+    /// What serde cannot check of one Transaction: its name, the URL of an
+    /// HTTP destination, the timeout.
+    pub fn check(&self) -> Result<(), String> {
+        let name = self.transaction.trim();
+        if name.is_empty() || name.chars().any(char::is_control) {
+            return Err("each transaction needs a name".into());
+        }
+        if self.destination == EaiDestination::Http
+            && !self
+                .url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(format!(
+                "{name}: an http destination needs an http:// or https:// url"
+            ));
+        }
+        if self.timeout_secs == 0 {
+            return Err(format!("{name}: timeout_secs must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
 /// Every setting of fila-api and fila-worker.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -249,6 +274,11 @@ pub struct Config {
     /// the login session cookies are `Secure`, so browsers never send them
     /// over plain HTTP.
     pub served_over_https: bool,
+    /// A TOML file of further EAI Transactions (`[[eai_transactions]]`, as
+    /// inline), read again whenever it changes, so that Transactions are
+    /// registered without a restart; a Transaction is given either inline
+    /// or in the file, not in both. None: the inline ones only.
+    pub eai_transactions_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -299,6 +329,7 @@ impl Default for Config {
             http_request_timeout_secs: 90,
             http_max_concurrent_requests: 256,
             served_over_https: false,
+            eai_transactions_file: None,
         }
     }
 }
@@ -378,27 +409,14 @@ impl Config {
         }
         let mut transactions = std::collections::HashSet::new();
         for eai in &self.eai_transactions {
-            if eai.transaction.trim().is_empty()
-                || !transactions.insert(eai.transaction.to_ascii_uppercase())
-            {
+            if let Err(reason) = eai.check() {
+                return invalid("eai_transactions", &reason);
+            }
+            if !transactions.insert(eai.transaction.trim().to_ascii_uppercase()) {
                 return invalid(
                     "eai_transactions",
-                    "each transaction needs a name, given once",
+                    &format!("{} is given twice", eai.transaction.trim()),
                 );
-            }
-            if eai.destination == EaiDestination::Http
-                && !eai
-                    .url
-                    .as_deref()
-                    .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
-            {
-                return invalid(
-                    "eai_transactions",
-                    "an http destination needs an http:// or https:// url",
-                );
-            }
-            if eai.timeout_secs == 0 {
-                return invalid("eai_transactions", "timeout_secs must be at least 1");
             }
         }
         if self.eai_max_lot_messages == 0 || self.eai_chunk_size == 0 {

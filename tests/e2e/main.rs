@@ -8,6 +8,7 @@ mod cli;
 mod dead_letters;
 mod eai_contents;
 mod eai_order;
+mod eai_registry;
 mod eai_transactions;
 mod egress;
 mod faults;

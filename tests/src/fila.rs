@@ -26,6 +26,9 @@ const ADMIN_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$5WwezsJZrMOt3NkeBp3/bA$
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// The name of a deployment's EAI Transactions file, in its folder.
+const EAI_TRANSACTIONS_FILE: &str = "eai_transactions.toml";
+
 /// How to start a deployment.
 pub struct Setup {
     workers: usize,
@@ -35,6 +38,7 @@ pub struct Setup {
     own_role: bool,
     toml: String,
     processes: Option<String>,
+    eai_transactions: Option<String>,
 }
 
 impl Default for Setup {
@@ -58,6 +62,7 @@ impl Setup {
             database_url: None,
             own_role: false,
             processes: None,
+            eai_transactions: None,
             toml: "\n[[eai_transactions]]\ntransaction = \"CUSTOMERVENDOR\"\n\
                    \n[[eai_transactions]]\ntransaction = \"ITEM\"\n"
                 .into(),
@@ -114,6 +119,13 @@ impl Setup {
     /// The process definitions file (TOML, `[[process]]`).
     pub fn processes(mut self, toml: &str) -> Self {
         self.processes = Some(toml.to_string());
+        self
+    }
+
+    /// The EAI Transactions file (TOML, `[[eai_transactions]]`), besides the
+    /// inline CUSTOMERVENDOR and ITEM.
+    pub fn eai_transactions(mut self, toml: &str) -> Self {
+        self.eai_transactions = Some(toml.to_string());
         self
     }
 
@@ -224,6 +236,14 @@ impl Fila {
             groups = write_processes(&file, processes);
             env.push(("FILA_PROCESSES_FILE".into(), file.display().to_string()));
         }
+        if let Some(transactions) = &setup.eai_transactions {
+            let file = dir.join(EAI_TRANSACTIONS_FILE);
+            std::fs::write(&file, transactions).expect("EAI Transactions file");
+            env.push((
+                "FILA_EAI_TRANSACTIONS_FILE".into(),
+                file.display().to_string(),
+            ));
+        }
         for (key, value) in setup.env {
             env.retain(|(k, _)| *k != key);
             env.push((key, value));
@@ -250,6 +270,12 @@ impl Fila {
     pub fn rewrite_processes(&mut self, toml: &str) {
         let groups = write_processes(&self.dir.join("processes.toml"), toml);
         self.groups.extend(groups);
+    }
+
+    /// Rewrites the EAI Transactions file (the processes read it again
+    /// within seconds, or at once for a Transaction they do not know).
+    pub fn rewrite_eai_transactions(&self, toml: &str) {
+        std::fs::write(self.dir.join(EAI_TRANSACTIONS_FILE), toml).expect("EAI Transactions file");
     }
 
     /// Starts (or restarts) the API and waits until it is ready.

@@ -19,8 +19,8 @@ pub struct Context {
     pub pool: Pool,
     pub broker: Arc<Broker>,
     pub relay: Relay,
-    /// The EAI Transactions, with their compiled schemas.
-    pub eai: Registry,
+    /// The EAI Transactions in force, with their compiled schemas.
+    pub eai: Arc<Registry>,
     /// The HTTP client of EAI destinations and http process runners.
     pub http: reqwest::Client,
     /// The environment `command` process runners get.

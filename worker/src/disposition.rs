@@ -207,6 +207,28 @@ mod tests {
     }
 
     #[test]
+    fn work_a_replica_does_not_know_yet_is_a_counted_retry() {
+        assert_eq!(
+            Failure::of(HandleError::UnknownTransaction("ORDER".into())),
+            Failure::Retry("EAI Transaction ORDER is not known to this worker".into())
+        );
+        assert_eq!(
+            Failure::of(HandleError::UndefinedProcess("P".into())),
+            Failure::Retry("process P is not defined on this worker".into())
+        );
+        let unknown = || Err(Failure::of(HandleError::UnknownTransaction("ORDER".into())));
+        assert!(matches!(
+            decide(unknown(), 1, 3, false),
+            Disposition::Retry {
+                tier: 1,
+                attempt: 2,
+                counted: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn only_an_unreachable_database_pauses_the_consumers() {
         assert!(Disposition::Return { reason: "r".into() }.database_unavailable());
         assert!(

@@ -3,6 +3,9 @@
 //! an HTTP destination gets the messages under a claim, and its answer
 //! decides their outcome. A destination that does not answer is tried again
 //! with the queue's backoff; at the last attempt the messages end in ERROR.
+//! So do messages whose Transaction this worker does not know yet: they
+//! wait for a later attempt, by when the Transactions file may have
+//! reached this worker.
 
 use std::time::Duration;
 
@@ -32,6 +35,7 @@ pub async fn handle(
         registry: &ctx.eai,
         worker: &ctx.name,
         channel: &ctx.config.database_schema,
+        last_attempt: attempt.last,
     };
     let Some(transaction) = job::transaction_of(&ctx.pool, target).await? else {
         return Ok(());
@@ -51,6 +55,9 @@ pub async fn handle(
             );
             ctx.relay.publish(output.stored).await;
             count_finished(ctx, output.finished.into_iter());
+            if !output.unknown.is_empty() {
+                return Err(HandleError::UnknownTransaction(output.unknown.join(", ")));
+            }
             if output.busy {
                 return Err(HandleError::Busy(HELD.into()));
             }

@@ -27,6 +27,12 @@ pub enum HandleError {
     /// run fails on its last attempt.
     #[error("process {0} is not defined on this worker")]
     UndefinedProcess(String),
+    /// Messages of an EAI Transaction this worker does not know (the
+    /// Transactions file reaches replicas at different times) were left
+    /// pending: the message is retried later, and on its last attempt they
+    /// end in ERROR.
+    #[error("EAI Transaction {0} is not known to this worker")]
+    UnknownTransaction(String),
 }
 
 /// Which attempt of the queue message this is.

@@ -61,7 +61,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), WorkerStartError> {
     let name = config.worker_name();
-    let eai = Registry::load(&config.eai_transactions)?;
+    let eai = Registry::load(
+        &config.eai_transactions,
+        config.eai_transactions_file.as_deref(),
+    )?;
+    eai.watch();
     let processes = Catalog::load(config.processes_file.as_deref())?;
     processes.watch();
     let metrics_addr = config.worker_metrics_addr;

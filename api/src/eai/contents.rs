@@ -10,6 +10,8 @@
 //!   the workers, answering the response message: 200 when OK, 400 when
 //!   ERROR.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -33,7 +35,7 @@ use crate::body::read_limited;
 use crate::state::SharedState;
 
 /// The Transaction, if fila keeps its contents.
-fn stored_transaction<'a>(state: &'a SharedState, name: &str) -> Result<&'a Transaction, EaiError> {
+fn stored_transaction(state: &SharedState, name: &str) -> Result<Arc<Transaction>, EaiError> {
     let transaction = state
         .eai
         .get(name)
@@ -166,7 +168,7 @@ async fn change(
         .await
         .map_err(fila_shared::db::StoreError::from)?;
     let apply = Apply {
-        transaction,
+        transaction: &transaction,
         version: &change.version,
         event,
         sub_type: SubType::Event,

@@ -12,12 +12,17 @@
 //!
 //! Entity writes apply in their producers' order (see `eai::order`): a
 //! message carries its place (GeneratedOn, or its acceptance) to the store.
+//! A message whose Transaction this worker does not know (yet: the
+//! Transactions file reaches replicas at different times) is left pending
+//! for a later attempt, unless this is the last one, when it is an ERROR.
 //!
 //! Every outcome publishes the message's response message to
 //! `<prefix>.results` with routing key `eai.<transaction>.<ok|error>`; a
 //! business lot also publishes `eai.batch.<ok|error>`. A message sent with
 //! DeliveryType sync is announced with `NOTIFY`, for the API waiting for it.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Pool, Transaction as DbTransaction};
@@ -28,7 +33,7 @@ use super::keys::KeyStyle;
 use super::message::{Event, SubType};
 use super::order::OrderKey;
 use super::problem::Problem;
-use super::registry::Registry;
+use super::registry::{Registry, Transaction};
 use super::response::{Answered, Outcome, Status, response_message};
 use super::store_destination::{self, Apply};
 use crate::db::StoreError;
@@ -88,6 +93,9 @@ pub struct EaiOutput {
     pub busy: bool,
     /// The status each finished message ended with.
     pub finished: Vec<Status>,
+    /// The Transactions this worker does not know, whose messages were left
+    /// pending for a later attempt.
+    pub unknown: Vec<String>,
 }
 
 /// What processing needs besides the message.
@@ -97,6 +105,9 @@ pub struct JobContext<'a> {
     pub worker: &'a str,
     /// The NOTIFY channel of this deployment (its schema).
     pub channel: &'a str,
+    /// Whether this is the queue message's last attempt: a message whose
+    /// Transaction is unknown is then an ERROR rather than left pending.
+    pub last_attempt: bool,
 }
 
 /// A message's place: GeneratedOn or, without it, its acceptance; the
@@ -192,14 +203,23 @@ pub async fn process_in_store(
         Target::Messages(uuids) if messages.len() == uuids.len() => false,
         _ => still_pending(&tx, target).await? > messages.len(),
     };
+    let Known {
+        messages,
+        transactions,
+        unknown,
+    } = known(ctx, target, messages);
     if messages.is_empty() {
         return Ok(EaiOutput {
             busy,
+            unknown,
             ..EaiOutput::default()
         });
     }
-    let applies: Vec<Result<Apply<'_>, Problem>> =
-        messages.iter().map(|m| apply_of(ctx.registry, m)).collect();
+    let applies: Vec<Result<Apply<'_>, Problem>> = messages
+        .iter()
+        .zip(&transactions)
+        .map(|(m, t)| apply_of(m, t.as_deref()))
+        .collect();
     let checks: Vec<Result<String, Problem>> = applies
         .iter()
         .map(|a| {
@@ -245,7 +265,53 @@ pub async fn process_in_store(
         stored,
         busy,
         finished: results.iter().map(|(_, o)| o.status).collect(),
+        unknown,
     })
+}
+
+/// The messages to process now, each with its Transaction (none:
+/// unknown, an ERROR), and the Transactions whose messages wait.
+struct Known {
+    messages: Vec<Pending>,
+    transactions: Vec<Option<Arc<Transaction>>>,
+    unknown: Vec<String>,
+}
+
+/// Looks up the messages' Transactions. Before the last attempt, the
+/// messages of Transactions this worker does not know are left out (a
+/// business lot whole), to wait for a later attempt.
+fn known(ctx: &JobContext<'_>, target: Target<'_>, messages: Vec<Pending>) -> Known {
+    let transactions: Vec<Option<Arc<Transaction>>> = messages
+        .iter()
+        .map(|m| ctx.registry.get(&m.transaction))
+        .collect();
+    let unknown: BTreeSet<String> = messages
+        .iter()
+        .zip(&transactions)
+        .filter(|(_, t)| t.is_none())
+        .map(|(m, _)| m.transaction.clone())
+        .collect();
+    if unknown.is_empty() || ctx.last_attempt {
+        return Known {
+            messages,
+            transactions,
+            unknown: Vec::new(),
+        };
+    }
+    let (messages, transactions) = if target.batch().is_some() {
+        (Vec::new(), Vec::new())
+    } else {
+        messages
+            .into_iter()
+            .zip(transactions)
+            .filter(|(_, t)| t.is_some())
+            .unzip()
+    };
+    Known {
+        messages,
+        transactions,
+        unknown: unknown.into_iter().collect(),
+    }
 }
 
 /// The transaction's time, as RFC 3339 in UTC.
@@ -262,11 +328,14 @@ async fn still_pending(tx: &DbTransaction<'_>, target: Target<'_>) -> Result<usi
     Ok(usize::try_from(count).unwrap_or(0))
 }
 
-/// What to apply for a message, or why it cannot be.
-fn apply_of<'a>(registry: &'a Registry, message: &'a Pending) -> Result<Apply<'a>, Problem> {
-    let transaction = registry
-        .get(&message.transaction)
-        .ok_or_else(|| Problem::UnknownTransaction(message.transaction.clone()))?;
+/// What to apply for a message of `transaction` (none: unknown), or why
+/// it cannot be.
+fn apply_of<'a>(
+    message: &'a Pending,
+    transaction: Option<&'a Transaction>,
+) -> Result<Apply<'a>, Problem> {
+    let transaction =
+        transaction.ok_or_else(|| Problem::UnknownTransaction(message.transaction.clone()))?;
     Ok(Apply {
         transaction,
         version: &message.version,

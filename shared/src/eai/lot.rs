@@ -212,7 +212,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    fn registry() -> Registry {
+    fn registry() -> std::sync::Arc<Registry> {
         let config = |name: &str| EaiTransactionConfig {
             transaction: name.into(),
             destination: Default::default(),
@@ -220,7 +220,7 @@ mod tests {
             timeout_secs: 30,
             schemas: Default::default(),
         };
-        Registry::load(&[config("ITEM"), config("ORDER")]).expect("registry")
+        Registry::load(&[config("ITEM"), config("ORDER")], None).expect("registry")
     }
 
     fn message(uuid: &str, transaction: &str, version: &str) -> Value {
