@@ -180,6 +180,12 @@ async fn a_worker_that_does_not_know_a_transaction_yet_retries_then_processes_it
         .expect("dead letters")
         .get(0);
     assert_eq!(dead, 0, "nothing was dead-lettered");
+    let retries = fila
+        .worker(worker)
+        .log_text()
+        .matches("message failed; retrying later")
+        .count();
+    println!("INV-1: {retries} retries before the worker knew INVOICE, then OK");
     results.close().await;
 }
 
