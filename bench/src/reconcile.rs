@@ -53,7 +53,7 @@ pub async fn run(deploy: &Deploy, records: usize) -> Vec<Figures> {
         ..Config::default()
     };
     let pool = fila_shared::db::pool(&config, "fila-bench").expect("pool");
-    let registry = Registry::load(&[]).expect("registry");
+    let registry = Registry::load(&[], None).expect("registry");
     let settings = Settings {
         settle: Duration::from_secs(1),
         chunks: Chunks {

@@ -132,6 +132,7 @@ pub async fn close(
         registry: closer.registry,
         worker: closer.who,
         channel: closer.channel,
+        last_attempt: true,
     };
     let problem = Problem::Discarded {
         dead_letter: id,
