@@ -199,7 +199,11 @@ pub struct Config {
     /// Unacknowledged messages a worker holds per work queue (bounded so
     /// that priorities are honored under backlog).
     pub worker_prefetch: u16,
-    /// Attempts of a failing queue message before it is dead-lettered.
+    /// Attempts of a failing queue message before it is dead-lettered;
+    /// also the starts of a redelivered message's handling that may end
+    /// without an outcome (its worker died) before it is, and the claims of
+    /// a process execution whose worker stopped while running it before it
+    /// fails.
     pub worker_max_attempts: u32,
     /// Seconds a stopping worker waits for its in-flight messages.
     pub worker_shutdown_grace_secs: u64,

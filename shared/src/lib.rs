@@ -6,6 +6,7 @@ pub mod amqp;
 pub mod config;
 pub mod db;
 pub mod dead_letter;
+pub mod deliveries;
 pub mod eai;
 pub mod envelope;
 pub mod health;

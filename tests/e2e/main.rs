@@ -5,6 +5,7 @@ mod access;
 mod backpressure;
 mod bounds;
 mod cli;
+mod crash;
 mod dead_letters;
 mod eai_contents;
 mod eai_order;

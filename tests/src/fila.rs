@@ -310,6 +310,16 @@ impl Fila {
 
     /// Starts a worker with extra `FILA_<key>` settings.
     pub async fn start_worker_with(&mut self, settings: &[(&str, &str)]) -> usize {
+        self.start_worker_limited(settings, None).await
+    }
+
+    /// Starts a worker whose memory is limited to `limit` bytes (see
+    /// [`Process::limit_memory`]) from before it consumes.
+    pub async fn start_worker_limited(
+        &mut self,
+        settings: &[(&str, &str)],
+        limit: Option<u64>,
+    ) -> usize {
         let index = self.workers.len();
         let mut env = self.env.clone();
         for (key, value) in settings {
@@ -318,6 +328,9 @@ impl Fila {
         env.push(("FILA_WORKER_ID".into(), format!("worker-{index}")));
         let log = self.dir.join(format!("worker-{index}.log"));
         let mut worker = Process::spawn("fila-worker", &[], &env, log);
+        if let Some(limit) = limit {
+            worker.limit_memory(limit);
+        }
         if worker.wait_for_line("\"consuming\"", 30).await.is_none() {
             panic!("fila-worker did not start:\n{}", worker.log_text());
         }

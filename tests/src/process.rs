@@ -88,6 +88,40 @@ impl Process {
             .map(str::to_string)
     }
 
+    /// The exit status, if the process ended.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// The process's data segment (VmData: its heap and other private
+    /// writable memory), in KiB.
+    pub fn data_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmData:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .expect("VmData")
+    }
+
+    /// Limits the process's data segment (RLIMIT_DATA) to `limit` bytes, as
+    /// a container's memory limit would: an allocation past it fails, and a
+    /// Rust process aborts.
+    pub fn limit_memory(&self, limit: u64) {
+        let set = Command::new("prlimit")
+            .args([
+                "--pid",
+                &self.pid().to_string(),
+                &format!("--data={limit}:{limit}"),
+            ])
+            .status()
+            .expect("prlimit runs");
+        assert!(set.success(), "prlimit failed");
+    }
+
     /// SIGKILL, as a crash would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

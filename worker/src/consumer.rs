@@ -10,7 +10,9 @@
 //! message that cannot be decoded, it is recorded as a dead letter in
 //! PostgreSQL with its reason and history (see [`fila_shared::dead_letter`]).
 //! A handler that panics counts as a failure; a message whose work another
-//! transaction holds waits 10 s without counting. When the failed message
+//! transaction holds waits 10 s without counting. A message the broker
+//! delivers again is handled alone and its starts are counted, so that one
+//! that kills its worker is dead-lettered too (see [`crate::redelivery`]). When the failed message
 //! cannot be moved (broker or database trouble), it is returned to the queue
 //! after a pause rather than at once.
 //!
@@ -33,6 +35,7 @@ use std::time::{Duration, Instant};
 use fila_shared::amqp::{BrokerError, Outgoing, WorkQueue};
 use fila_shared::db::{self, StoreError};
 use fila_shared::dead_letter::{self, DeadLetter};
+use fila_shared::deliveries::Starts;
 use fila_shared::envelope::WorkMessage;
 use fila_shared::metrics::{Gauge, MessageLabels, QueueLabels};
 use fila_shared::outbox::ACCEPTED_AT_HEADER;
@@ -50,6 +53,7 @@ use crate::context::{Context, Stop};
 use crate::disposition::{self, Disposition, Failure};
 use crate::handler;
 use crate::handling::{Ack, Attempt};
+use crate::redelivery::{self, Counted};
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
@@ -195,6 +199,21 @@ async fn consume(
         };
         match next {
             Some(Ok(delivery)) => {
+                let mut permit = permit;
+                // A redelivered message is handled alone: if it kills the
+                // worker, it is the one whose handling started.
+                let others = ctx.config.worker_concurrency.saturating_sub(1);
+                if delivery.redelivered && others > 0 {
+                    let others = u32::try_from(others).unwrap_or(u32::MAX);
+                    let rest = tokio::select! {
+                        rest = permits.clone().acquire_many_owned(others) => rest,
+                        _ = stop.wait() => break Ok(Ended::Stopped),
+                    };
+                    match rest {
+                        Ok(rest) => permit.merge(rest),
+                        Err(_) => break Ok(Ended::Stopped),
+                    }
+                }
                 let (ctx, queue) = (ctx.clone(), queue.clone());
                 tasks.spawn(async move {
                     handle(&ctx, &queue, delivery).await;
@@ -308,10 +327,26 @@ impl Drop for InFlight {
 async fn handle_delivery(ctx: &Context, queue: &WorkQueue, delivery: Delivery) -> Handled {
     let attempt = attempts::attempt_of(delivery.properties.headers().as_ref());
     let ack = Ack::new(delivery.acker.clone());
-    let outcome = handle_message(ctx, &delivery.data, attempt, &ack).await;
     let max_attempts = ctx.config.worker_max_attempts;
-    let disposition = disposition::decide(outcome, attempt, max_attempts, ack.sent());
-    apply(ctx, queue, &delivery, attempt, &ack, disposition).await
+    let counted = Counted::of(ctx, &queue.key(), &delivery).await;
+    if let Counted::DatabaseUnavailable(reason) = counted {
+        let returned = Disposition::Return { reason };
+        return apply(ctx, queue, &delivery, attempt, &ack, returned, None).await;
+    }
+    let starts = counted.starts();
+    let disposition = match starts.and_then(|s| disposition::admit(s.count, attempt, max_attempts))
+    {
+        Some(buried) => buried,
+        None => {
+            let outcome = handle_message(ctx, &delivery.data, attempt, &ack).await;
+            disposition::decide(outcome, attempt, max_attempts, ack.sent())
+        }
+    };
+    let handled = apply(ctx, queue, &delivery, attempt, &ack, disposition, starts).await;
+    if starts.is_some() {
+        redelivery::ended(ctx, &delivery).await;
+    }
+    handled
 }
 
 /// Decodes and dispatches the message; a handler that panics fails.
@@ -335,7 +370,8 @@ async fn handle_message(
     }
 }
 
-/// Carries out the message's disposition.
+/// Carries out the message's disposition; `starts`, the counted starts of
+/// a redelivered message's handling, join a dead letter's history.
 async fn apply(
     ctx: &Context,
     queue: &WorkQueue,
@@ -343,6 +379,7 @@ async fn apply(
     attempt: u32,
     ack: &Ack,
     disposition: Disposition,
+    starts: Option<&Starts>,
 ) -> Handled {
     let label = disposition.label();
     if disposition.database_unavailable() {
@@ -399,7 +436,13 @@ async fn apply(
                 worker: &ctx.name,
             };
             let headers = attempts::next_trip(headers, count, &reason, Some(failed));
-            bury(ctx, queue, delivery, count, &reason, &headers).await
+            let mut history = attempts::history(&headers);
+            if let (Some(starts), Some(entries)) = (starts, history.as_array_mut()) {
+                let stops = redelivery::stopped_starts(starts, attempt);
+                let at = entries.len().saturating_sub(1);
+                entries.splice(at..at, stops);
+            }
+            bury(ctx, queue, delivery, count, &reason, history).await
         }
     };
     match moved {
@@ -461,7 +504,7 @@ async fn bury(
     delivery: &Delivery,
     attempts: u32,
     reason: &str,
-    headers: &FieldTable,
+    history: serde_json::Value,
 ) -> Result<(), MoveError> {
     let message_id = delivery
         .properties
@@ -476,7 +519,7 @@ async fn bury(
         body: &delivery.data,
         reason,
         attempts,
-        history: attempts::history(headers),
+        history,
     };
     Ok(dead_letter::record(&ctx.pool, &letter).await?)
 }

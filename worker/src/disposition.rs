@@ -103,6 +103,20 @@ impl Disposition {
     }
 }
 
+/// Whether a redelivered message whose handling started `starts` times,
+/// this one included, is handled: not once `max_attempts` starts ended
+/// without an outcome (each killed its worker); it is dead-lettered.
+pub fn admit(starts: u32, attempt: u32, max_attempts: u32) -> Option<Disposition> {
+    let stopped = starts.saturating_sub(1);
+    (stopped >= max_attempts).then(|| Disposition::DeadLetter {
+        attempts: attempt,
+        reason: format!(
+            "its handling started {stopped} times without ending: each time, the worker \
+             handling it stopped (killed, out of memory or aborted)"
+        ),
+    })
+}
+
 /// Decides the fate of a message handled on `attempt` (from 1), given
 /// `max_attempts` and whether the handler acknowledged it already.
 pub fn decide(
@@ -226,6 +240,21 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_message_whose_handling_keeps_stopping_is_buried_unhandled() {
+        for (starts, admitted) in [(1, true), (2, true), (3, true), (4, false), (9, false)] {
+            let fate = admit(starts, 2, 3);
+            assert_eq!(fate.is_none(), admitted, "{starts} starts");
+            if let Some(Disposition::DeadLetter { attempts, reason }) = fate {
+                assert_eq!(attempts, 2);
+                assert!(
+                    reason.contains(&format!("{} times", starts - 1)),
+                    "{reason}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod metrics;
 mod pauses;
 mod process;
 mod reconciler;
+mod redelivery;
 mod runner;
 mod scheduler;
 mod sweeper;

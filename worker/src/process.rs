@@ -5,7 +5,10 @@
 //! a backoff, which the sweeper enqueues; so does a run whose lease ran out
 //! (its worker died or was stopped). A run whose process this worker does
 //! not know (yet) is handed back before the acknowledgement and retried; on
-//! the message's last attempt it fails.
+//! the message's last attempt it fails. An execution claimed again after
+//! its worker stopped while running it `worker_max_attempts` times (a run
+//! that kills its worker: out of memory, an abort) fails without a retry
+//! instead of running once more.
 
 use std::time::Duration;
 
@@ -35,7 +38,8 @@ pub async fn handle(
     let lease = definition
         .as_ref()
         .map_or(UNDEFINED_LEASE, |d| d.timeout + LEASE_MARGIN);
-    let claimed = match store::claim(&ctx.pool, job_id, &ctx.name, lease).await? {
+    let max_stops = ctx.config.worker_max_attempts;
+    let claimed = match store::claim(&ctx.pool, job_id, &ctx.name, lease, max_stops).await? {
         Claim::Claimed(claimed) => claimed,
         Claim::Busy => {
             return Err(HandleError::Busy(format!(
@@ -44,12 +48,16 @@ pub async fn handle(
         }
         Claim::Nothing => return Ok(()),
     };
-    if definition.is_none() && !attempt.last {
+    if definition.is_none() && !attempt.last && claimed.abandoned.is_none() {
         store::release(&ctx.pool, &claimed, &ctx.name).await?;
         return Err(HandleError::UndefinedProcess(claimed.process));
     }
     ack.send().await;
     let outcome = match definition {
+        _ if let Some(stops) = claimed.abandoned => RunOutcome::Abandoned(format!(
+            "its worker stopped {stops} times while running it (killed, out of memory or \
+             aborted): not run again"
+        )),
         None => RunOutcome::Failed(format!("process {} is not defined", claimed.process)),
         Some(definition) => {
             let (progress, mut reported) = watch::channel(-1);
@@ -103,7 +111,7 @@ pub async fn handle(
     ctx.relay.publish(stored).await;
     let status = match outcome {
         RunOutcome::Succeeded(_) => "succeeded",
-        RunOutcome::Failed(_) => "failed",
+        RunOutcome::Failed(_) | RunOutcome::Abandoned(_) => "failed",
     };
     ctx.metrics.count_finished(PROCESS, status, 1);
     Ok(())

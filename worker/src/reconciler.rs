@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use fila_shared::amqp::WorkQueue;
+use fila_shared::deliveries;
 use fila_shared::metrics::{EAI, PROCESS, ProtocolLabels, TAF};
 use fila_shared::reconcile::{self, Chunks, Scope, Settings};
 
@@ -73,5 +74,8 @@ async fn pass(ctx: &Context) {
         }
         Ok(None) => tracing::debug!("another worker is reconciling"),
         Err(e) => tracing::warn!(error = %e, "reconciliation pass failed; tried again later"),
+    }
+    if let Err(e) = deliveries::forget_stale(&ctx.pool).await {
+        tracing::debug!(error = %e, "stale delivery counts not forgotten this time");
     }
 }

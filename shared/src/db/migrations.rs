@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (14, include_str!("../../migrations/0014_outbox_retries.sql")),
     (15, include_str!("../../migrations/0015_reconcile.sql")),
     (16, include_str!("../../migrations/0016_eai_order.sql")),
+    (17, include_str!("../../migrations/0017_deliveries.sql")),
 ];
 
 /// The schema version this build expects.

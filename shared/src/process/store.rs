@@ -218,6 +218,9 @@ pub struct Claimed {
     pub process: String,
     pub parameters: Map<String, Value>,
     pub retry_count: i32,
+    /// How many times its workers stopped while running it, when that is
+    /// too many: it is not run again (and its parameters were not read).
+    pub abandoned: Option<i32>,
 }
 
 #[derive(Debug)]
@@ -230,19 +233,23 @@ pub enum Claim {
 }
 
 /// Claims the job's oldest waiting execution that is due (or one whose
-/// worker's lease ran out) for `lease` (one statement).
+/// worker's lease ran out) for `lease` (one statement). An execution whose
+/// workers stopped `max_stops` times while running it (each claim but this
+/// one ended without an outcome) is claimed abandoned, without its
+/// parameters: they may be what kills its workers.
 pub async fn claim(
     pool: &Pool,
     job_id: i64,
     worker: &str,
     lease: Duration,
+    max_stops: u32,
 ) -> Result<Claim, StoreError> {
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
             "UPDATE process_execution e
              SET status = 'running', worker = $2, started_at = now(),
-                 claimed_until = now() + make_interval(secs => $3)
+                 claimed_until = now() + make_interval(secs => $3), claims = e.claims + 1
              FROM process_job j
              WHERE j.id = e.job_id
                AND (e.job_id, e.exec_id) = (
@@ -253,12 +260,17 @@ pub async fn claim(
                    ORDER BY exec_id
                    LIMIT 1
                    FOR UPDATE SKIP LOCKED)
-             RETURNING e.exec_id, e.fire, e.attempt, e.sync, j.uid, j.process, j.parameters,
-                       j.retry_count",
+             RETURNING e.exec_id, e.fire, e.attempt, e.sync, j.uid, j.process,
+                       CASE WHEN e.claims - 1 < $4 THEN j.parameters END AS parameters,
+                       j.retry_count, e.claims - 1 AS stops",
         )
         .await?;
+    let max_stops = i32::try_from(max_stops).unwrap_or(i32::MAX);
     let row = client
-        .query_opt(&statement, &[&job_id, &worker, &lease.as_secs_f64()])
+        .query_opt(
+            &statement,
+            &[&job_id, &worker, &lease.as_secs_f64(), &max_stops],
+        )
         .await?;
     let Some(row) = row else {
         // The job's run message lives on while another worker runs it:
@@ -276,7 +288,8 @@ pub async fn claim(
             .get(0);
         return Ok(if open { Claim::Busy } else { Claim::Nothing });
     };
-    let parameters: Value = row.get(6);
+    let parameters: Option<Value> = row.get("parameters");
+    let stops: i32 = row.get("stops");
     Ok(Claim::Claimed(Claimed {
         job_id,
         exec_id: row.get(0),
@@ -285,8 +298,13 @@ pub async fn claim(
         sync: row.get(3),
         uid: row.get(4),
         process: row.get(5),
-        parameters: parameters.as_object().cloned().unwrap_or_default(),
+        parameters: parameters
+            .as_ref()
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
         retry_count: row.get(7),
+        abandoned: (stops >= max_stops).then_some(stops),
     }))
 }
 
@@ -323,6 +341,8 @@ pub async fn progress(pool: &Pool, claimed: &Claimed, progress: i32) -> Result<(
 pub enum RunOutcome {
     Succeeded(Map<String, Value>),
     Failed(String),
+    /// Failed, and not to be retried: the run kept stopping its workers.
+    Abandoned(String),
 }
 
 /// Records the end of a claimed execution (if this worker still holds it).
@@ -338,7 +358,9 @@ pub async fn finish(
 ) -> Result<Vec<Stored>, StoreError> {
     let (status, outputs, message) = match outcome {
         RunOutcome::Succeeded(outputs) => ("succeeded", Some(Value::Object(outputs.clone())), ""),
-        RunOutcome::Failed(message) => ("failed", None, message.as_str()),
+        RunOutcome::Failed(message) | RunOutcome::Abandoned(message) => {
+            ("failed", None, message.as_str())
+        }
     };
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
@@ -365,7 +387,7 @@ pub async fn finish(
     if updated == 0 {
         return Ok(Vec::new());
     }
-    let retry = status == "failed" && claimed.attempt <= claimed.retry_count;
+    let retry = matches!(outcome, RunOutcome::Failed(_)) && claimed.attempt <= claimed.retry_count;
     let mut rows = Vec::new();
     if retry {
         let next = new_execution(
