@@ -31,7 +31,8 @@ use fila_shared::amqp::management::{Management, ManagementError};
 use fila_shared::amqp::{Broker, Topology, WorkQueue};
 use fila_shared::config::Config;
 use fila_shared::db::listen::Waiters;
-use fila_shared::db::{self, PoolSetupError, StoreError, migrations};
+use fila_shared::db::migrations::{self, MigrationError};
+use fila_shared::db::{self, PoolSetupError};
 use fila_shared::eai::registry::{Registry, RegistryError};
 use fila_shared::metrics::Metrics;
 use fila_shared::outbox::Relay;
@@ -49,7 +50,7 @@ pub enum ApiStartError {
     #[error(transparent)]
     Pool(#[from] PoolSetupError),
     #[error("migrations: {0}")]
-    Migrate(StoreError),
+    Migrate(MigrationError),
     #[error(transparent)]
     Seed(#[from] SeedError),
     #[error("no users are configured: add [[users]] with an argon2 password_hash")]
@@ -82,7 +83,7 @@ pub async fn run(
     processes.watch();
     let pool = db::pool(&config, "fila-api")?;
     if config.migrate_on_start {
-        migrations::apply(&pool, &config.database_schema)
+        migrations::apply(&config, "fila-api")
             .await
             .map_err(ApiStartError::Migrate)?;
     }
@@ -106,7 +107,7 @@ pub async fn run(
     let metrics = Metrics::new();
     let (relay, relayed) =
         Relay::spawn(pool.clone(), broker.clone(), metrics.outbox_refused.clone());
-    let waiters = Waiters::spawn(&config);
+    let waiters = Waiters::spawn(&config)?;
     let backpressure = Backpressure::spawn(
         pool.clone(),
         broker.clone(),

@@ -165,6 +165,19 @@ pub struct Config {
     pub database_schema: String,
     /// Connections per process.
     pub database_pool_size: usize,
+    /// Seconds to open a connection (TCP, TLS, authentication), and that a
+    /// request waits for a free one, before the database counts as
+    /// unreachable.
+    pub database_connect_timeout_secs: u64,
+    /// Seconds a statement may run before PostgreSQL cancels it
+    /// (`statement_timeout` of fila's sessions; migrations have none).
+    /// A server that sends nothing for 5 s more while an answer is due is
+    /// taken for gone: the connection is failed and the statement with it.
+    pub database_statement_timeout_secs: u64,
+    /// Seconds after which the kernel gives up on a connection whose peer
+    /// stopped acknowledging (TCP user timeout), and probes an idle one
+    /// (TCP keepalives every third of it).
+    pub database_tcp_timeout_secs: u64,
     /// RabbitMQ connection URL.
     pub amqp_url: SecretString,
     /// Base URL of RabbitMQ's management API (`http://rabbitmq:15672`),
@@ -291,6 +304,9 @@ impl Default for Config {
             database_url: SecretString::from("postgres://postgres@127.0.0.1:5432/postgres"),
             database_schema: "fila".into(),
             database_pool_size: 16,
+            database_connect_timeout_secs: 5,
+            database_statement_timeout_secs: 60,
+            database_tcp_timeout_secs: 30,
             amqp_url: SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
             amqp_management_url: None,
             amqp_prefix: "fila".into(),
@@ -380,6 +396,16 @@ impl Config {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
         {
             return invalid("amqp_prefix", "must be letters, digits, '_', '-' or '.'");
+        }
+        if self.database_connect_timeout_secs == 0
+            || self.database_statement_timeout_secs == 0
+            || self.database_tcp_timeout_secs < 3
+        {
+            return invalid(
+                "database_statement_timeout_secs",
+                "database_connect_timeout_secs and database_statement_timeout_secs must be at \
+                 least 1, database_tcp_timeout_secs at least 3",
+            );
         }
         if self.database_pool_size < 2 {
             return invalid("database_pool_size", "must be at least 2");
@@ -496,6 +522,18 @@ impl Config {
 
     pub fn sweep_interval(&self) -> Duration {
         Duration::from_millis(self.sweep_interval_ms)
+    }
+
+    pub fn database_connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.database_connect_timeout_secs)
+    }
+
+    pub fn database_statement_timeout(&self) -> Duration {
+        Duration::from_secs(self.database_statement_timeout_secs)
+    }
+
+    pub fn database_tcp_timeout(&self) -> Duration {
+        Duration::from_secs(self.database_tcp_timeout_secs)
     }
 
     pub fn outbox_grace(&self) -> Duration {

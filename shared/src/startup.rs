@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use crate::config::Config;
-use crate::db::{self, migrations};
+use crate::db::migrations;
 use crate::telemetry::{self, Telemetry};
 
 /// The configuration, with logging and tracing installed; or the exit code
@@ -31,8 +31,7 @@ pub fn init(binary: &str) -> Result<(Config, Telemetry), ExitCode> {
 
 /// Applies the migrations (the `migrate` subcommand).
 pub async fn migrate(config: &Config, binary: &str) -> Result<(), String> {
-    let pool = db::pool(config, binary).map_err(|e| e.to_string())?;
-    let version = migrations::apply(&pool, &config.database_schema)
+    let version = migrations::apply(config, binary)
         .await
         .map_err(|e| format!("migrations: {e}"))?;
     tracing::info!(version, schema = %config.database_schema, "schema is up to date");

@@ -287,3 +287,76 @@ async fn a_database_failover_costs_no_attempt_and_work_resumes_by_itself() {
     assert_eq!(stored, 0, "nothing refused was stored");
     results.close().await;
 }
+
+#[tokio::test]
+async fn a_database_that_stops_answering_is_given_up_within_the_bounds() {
+    let proxy = postgres_proxy().await;
+    let mut fila = Setup::new()
+        .workers(0)
+        .database_url(postgres_proxy_url(&proxy))
+        .env("DATABASE_STATEMENT_TIMEOUT_SECS", 2)
+        .env("DATABASE_CONNECT_TIMEOUT_SECS", 2)
+        .env("WORKER_CONCURRENCY", 1)
+        .env("WORKER_PREFETCH", 1)
+        .env("TAF_CHUNK_SIZE", 10)
+        .start()
+        .await;
+    let worker = fila.start_worker().await;
+    let mut results = Results::observe(&fila).await;
+    let (status, answer) = fila.post_lot(&lot("T-HOLE", items("A", 3000))).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        fila.wait_finished("T-HOLE", 1, 30).await,
+        "the worker is processing the lot"
+    );
+
+    // The database stops answering; no connection is closed.
+    proxy.black_hole();
+    let started = std::time::Instant::now();
+    let (status, answer) = fila.post_lot(&lot("T-HOLE-X", items("X", 2))).await;
+    let waited = started.elapsed();
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert_eq!(answer["code"], 702, "TAF's RESTFAULT: {answer}");
+    assert!(
+        waited < std::time::Duration::from_secs(30),
+        "answered within the bounds (statement 2 s + 5 s, connect 2 s), not the kernel's: {waited:?}"
+    );
+    let eai = message(
+        "d6e4b0c2-0000-4000-8000-0000000000b1",
+        "CUSTOMERVENDOR",
+        "B1",
+    );
+    let (status, answer) = fila.post_eai(&eai).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "EAI: {answer}");
+    let paused = fila
+        .worker(worker)
+        .wait_for_line("consumption paused", 60)
+        .await;
+    assert!(paused.is_some(), "the worker gave up the silent database");
+    let log = fila.worker(worker).log_text();
+    assert!(
+        log.contains("PostgreSQL sent nothing for 7 s while an answer was due"),
+        "the watchdog ended the wait of the statement in flight"
+    );
+
+    proxy.heal();
+    let resumed = fila
+        .worker(worker)
+        .wait_for_line("consumption resumes", 60)
+        .await;
+    assert!(resumed.is_some(), "the worker resumes by itself");
+    let accepted = fila_tests::eventually(60, || async {
+        fila.post_lot(&lot("T-HOLE", items("B", 10))).await.0 == StatusCode::OK
+    })
+    .await;
+    assert!(accepted, "the API takes work again by itself");
+    assert!(fila.wait_finished("T-HOLE", 3010, 180).await);
+    assert_eq!(results.collect_taf(3010, 60).await, 3010);
+    assert!(results.taf_records().values().all(|r| r.once()));
+    let log = fila.worker(worker).log_text();
+    assert!(
+        !log.contains("retrying later") && !log.contains("dead-lettered"),
+        "a silent database costs no attempt"
+    );
+    results.close().await;
+}

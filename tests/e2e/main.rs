@@ -6,6 +6,7 @@ mod backpressure;
 mod bounds;
 mod cli;
 mod crash;
+mod database_tls;
 mod dead_letters;
 mod eai_contents;
 mod eai_order;

@@ -7,6 +7,7 @@ pub mod collector;
 pub mod destination;
 pub mod eai;
 pub mod fila;
+pub mod postgres_node;
 pub mod process;
 pub mod prometheus;
 pub mod proxy;

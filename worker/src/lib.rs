@@ -26,7 +26,8 @@ use std::sync::Arc;
 
 use fila_shared::amqp::{Broker, Topology, WorkQueue};
 use fila_shared::config::Config;
-use fila_shared::db::{self, PoolSetupError, StoreError, migrations};
+use fila_shared::db::migrations::{self, MigrationError};
+use fila_shared::db::{self, PoolSetupError};
 use fila_shared::eai::registry::{Registry, RegistryError};
 use fila_shared::metrics::Metrics;
 use fila_shared::outbox::Relay;
@@ -39,7 +40,7 @@ pub enum WorkerStartError {
     #[error(transparent)]
     Pool(#[from] PoolSetupError),
     #[error("migrations: {0}")]
-    Migrate(StoreError),
+    Migrate(MigrationError),
     #[error(transparent)]
     Eai(#[from] RegistryError),
     #[error(transparent)]
@@ -78,7 +79,7 @@ pub async fn run(
         })?;
     let pool = db::pool(&config, "fila-worker")?;
     if config.migrate_on_start {
-        migrations::apply(&pool, &config.database_schema)
+        migrations::apply(&config, "fila-worker")
             .await
             .map_err(WorkerStartError::Migrate)?;
     }

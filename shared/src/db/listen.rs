@@ -5,25 +5,30 @@
 //! wakes the waiters of each payload. A notification can be missed (sent
 //! before the waiter registered, or while the connection was being
 //! reopened), so a waiter also looks at the store when it starts, every
-//! second, and after each reconnection.
+//! second, and after each reconnection. The listening connection asks the
+//! server something every [`HEARTBEAT`], so that its watchdog finds out
+//! when the server stopped answering (an idle connection has nothing due)
+//! and the connection is opened anew.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
+use super::connect::Connector;
+use super::{PoolSetupError, Use};
 use crate::config::Config;
 
 /// How often a waiter looks at the store without being woken.
 const FALLBACK_CHECK: Duration = Duration::from_secs(1);
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+/// How often the listening connection checks that the server answers.
+const HEARTBEAT: Duration = Duration::from_secs(15);
 
 type Registry = HashMap<String, Vec<(u64, mpsc::UnboundedSender<()>)>>;
 
@@ -57,15 +62,15 @@ impl Drop for Registration {
 impl Waiters {
     /// Starts listening on the deployment's channel; the task lives as long
     /// as the process and reconnects by itself.
-    pub fn spawn(config: &Config) -> Self {
+    pub fn spawn(config: &Config) -> Result<Self, PoolSetupError> {
         let waiters = Waiters {
             registry: Arc::new(Mutex::new(HashMap::new())),
             next_id: Arc::new(AtomicU64::new(0)),
         };
-        let url = config.database_url.expose_secret().to_string();
+        let connector = super::connector(config, "fila-listen", Use::Work)?;
         let channel = config.database_schema.clone();
-        tokio::spawn(listen(url, channel, waiters.clone()));
-        waiters
+        tokio::spawn(listen(connector, channel, waiters.clone()));
+        Ok(waiters)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
@@ -134,9 +139,9 @@ impl Waiters {
     }
 }
 
-async fn listen(url: String, channel: String, waiters: Waiters) {
+async fn listen(connector: Connector, channel: String, waiters: Waiters) {
     loop {
-        match connect_and_listen(&url, &channel, &waiters).await {
+        match connect_and_listen(&connector, &channel, &waiters).await {
             Ok(()) => tracing::warn!("notification connection closed; reopening"),
             Err(e) => tracing::warn!(error = %e, "notification connection failed; retrying"),
         }
@@ -146,13 +151,11 @@ async fn listen(url: String, channel: String, waiters: Waiters) {
 }
 
 async fn connect_and_listen(
-    url: &str,
+    connector: &Connector,
     channel: &str,
     waiters: &Waiters,
 ) -> Result<(), tokio_postgres::Error> {
-    let mut config = tokio_postgres::Config::from_str(url)?;
-    config.application_name("fila-listen");
-    let (client, mut connection) = config.connect(NoTls).await?;
+    let (client, mut connection) = connector.open().await?;
     let (payloads, mut received) = mpsc::unbounded_channel::<String>();
     let driver = tokio::spawn(async move {
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -176,9 +179,21 @@ async fn connect_and_listen(
         .await?;
     // Anything finished while the connection was down is found by a check.
     waiters.wake_all();
-    while let Some(payload) = received.recv().await {
-        waiters.wake(&payload);
-    }
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ended = loop {
+        tokio::select! {
+            payload = received.recv() => match payload {
+                Some(payload) => waiters.wake(&payload),
+                None => break Ok(()),
+            },
+            _ = heartbeat.tick() => {
+                if let Err(e) = client.simple_query("SELECT 1").await {
+                    break Err(e);
+                }
+            }
+        }
+    };
     driver.abort();
-    Ok(())
+    ended
 }

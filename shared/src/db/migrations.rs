@@ -2,7 +2,10 @@
 //! advisory lock, so that an API and several workers starting together
 //! migrate once. The applied versions are kept in `schema_migrations`.
 
-use deadpool_postgres::Pool;
+use tokio_postgres::Client;
+
+use super::Use;
+use crate::config::Config;
 
 use super::StoreError;
 
@@ -30,16 +33,40 @@ const MIGRATIONS: &[(i32, &str)] = &[
 /// The schema version this build expects.
 pub const LATEST: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
-/// Creates the schema if needed and applies the missing migrations.
-pub async fn apply(pool: &Pool, schema: &str) -> Result<i32, StoreError> {
-    let mut client = pool.get().await?;
+/// Creates the schema if needed and applies the missing migrations, on a
+/// connection of its own whose statements may run as long as they take.
+pub async fn apply(config: &Config, application: &str) -> Result<i32, MigrationError> {
+    let connector = super::connector(config, application, Use::Migrations)?;
+    let (mut client, driver) = connector.open().await.map_err(StoreError::from)?;
+    let driving = tokio::spawn(async move {
+        if let Err(e) = driver.await {
+            tracing::debug!(error = %e, "migration connection ended");
+        }
+    });
+    let schema = &config.database_schema;
+    let applied = apply_on(&mut client, schema).await;
+    drop(client);
+    let _ = driving.await;
+    Ok(applied?)
+}
+
+/// Why migrations could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error(transparent)]
+    Setup(#[from] super::PoolSetupError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+async fn apply_on(client: &mut Client, schema: &str) -> Result<i32, StoreError> {
     client
         .execute(
             "SELECT pg_advisory_lock(hashtext('fila.migrations.' || $1))",
             &[&schema],
         )
         .await?;
-    let outcome = apply_locked(&mut client, schema).await;
+    let outcome = apply_locked(client, schema).await;
     let unlocked = client
         .execute(
             "SELECT pg_advisory_unlock(hashtext('fila.migrations.' || $1))",
@@ -51,10 +78,7 @@ pub async fn apply(pool: &Pool, schema: &str) -> Result<i32, StoreError> {
     Ok(version)
 }
 
-async fn apply_locked(
-    client: &mut deadpool_postgres::Object,
-    schema: &str,
-) -> Result<i32, StoreError> {
+async fn apply_locked(client: &mut Client, schema: &str) -> Result<i32, StoreError> {
     client
         .batch_execute(&format!(
             "CREATE SCHEMA IF NOT EXISTS \"{schema}\";
@@ -80,7 +104,7 @@ async fn apply_locked(
 }
 
 /// The highest applied version; 0 when nothing was ever applied.
-pub async fn current_version(client: &deadpool_postgres::Object) -> Result<i32, StoreError> {
+pub async fn current_version(client: &Client) -> Result<i32, StoreError> {
     let exists: bool = client
         .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
         .await?

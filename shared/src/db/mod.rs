@@ -6,9 +6,12 @@
 //! does is refused before it reaches a statement ([`holds_nul`]), and a key
 //! holding one names nothing stored.
 
+pub mod connect;
 mod failover;
 pub mod listen;
 pub mod migrations;
+pub mod tls;
+mod watchdog;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -16,14 +19,13 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use secrecy::ExposeSecret;
 use serde_json::Value;
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use crate::config::Config;
 
-/// How long a request waits for a connection, or for a new one to open,
-/// before the database counts as unreachable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much longer than `statement_timeout` a server may stay silent
+/// while an answer is due before the connection's watchdog fails it.
+const ANSWER_MARGIN: Duration = Duration::from_secs(5);
 
 /// fila never leaves a transaction open while it waits on something else
 /// for long (the longest is a sweep waiting for broker confirms), so a
@@ -33,7 +35,7 @@ const IDLE_IN_TRANSACTION_TIMEOUT: &str = "30s";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("no database connection: {0}")]
+    #[error("no database connection: {}", pool_detail(.0))]
     Pool(#[from] deadpool_postgres::PoolError),
     #[error("database: {}", detail(.0))]
     Db(tokio_postgres::Error),
@@ -49,6 +51,14 @@ impl From<tokio_postgres::Error> for StoreError {
             failover::read_only_seen();
         }
         StoreError::Db(e)
+    }
+}
+
+/// Why the pool gave no connection, with the cause of a failed opening.
+fn pool_detail(e: &deadpool_postgres::PoolError) -> String {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => detail(e),
+        other => other.to_string(),
     }
 }
 
@@ -128,34 +138,70 @@ fn unreachable(e: &tokio_postgres::Error) -> bool {
 pub enum PoolSetupError {
     #[error("database_url: {0}")]
     Url(tokio_postgres::Error),
+    #[error("database_url: {0}")]
+    Tls(#[from] tls::TlsOptionError),
     #[error("database pool: {0}")]
     Build(#[from] deadpool_postgres::BuildError),
 }
 
+/// What the connections of a process are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// The pool and the listening connection: statements bounded by
+    /// `database_statement_timeout_secs`, connections under the watchdog.
+    Work,
+    /// Migrations: statements as long as they take, no watchdog.
+    Migrations,
+}
+
+/// The connector of `config`'s database, whose sessions use its schema.
+pub fn connector(
+    config: &Config,
+    application: &str,
+    usage: Use,
+) -> Result<connect::Connector, PoolSetupError> {
+    let (url, tls_options) = tls::split(config.database_url.expose_secret())?;
+    let mut pg = tokio_postgres::Config::from_str(&url).map_err(PoolSetupError::Url)?;
+    let statement_timeout = match usage {
+        Use::Work => config.database_statement_timeout(),
+        Use::Migrations => Duration::ZERO,
+    };
+    pg.application_name(application).options(format!(
+        "-c search_path={} -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT} \
+         -c statement_timeout={}",
+        config.database_schema,
+        statement_timeout.as_millis()
+    ));
+    let bounds = connect::Bounds {
+        connect: config.database_connect_timeout(),
+        tcp: config.database_tcp_timeout(),
+        answer: (usage == Use::Work).then(|| statement_timeout + ANSWER_MARGIN),
+    };
+    Ok(connect::Connector::new(
+        pg,
+        tls::Tls::new(&tls_options)?,
+        bounds,
+    ))
+}
+
 /// A pool of connections whose `search_path` is the configured schema.
 pub fn pool(config: &Config, application: &str) -> Result<Pool, PoolSetupError> {
-    let mut pg = tokio_postgres::Config::from_str(config.database_url.expose_secret())
-        .map_err(PoolSetupError::Url)?;
-    pg.application_name(application)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .options(format!(
-            "-c search_path={} -c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT}",
-            config.database_schema
-        ));
-    let manager = Manager::from_config(
-        pg,
-        NoTls,
+    let connector = connector(config, application, Use::Work)?;
+    let manager = Manager::from_connect(
+        tokio_postgres::Config::new(),
+        connector,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
     );
+    let wait = Some(config.database_connect_timeout());
     Ok(Pool::builder(manager)
         .pre_recycle(failover::discard_read_only())
         .max_size(config.database_pool_size)
         .runtime(deadpool::Runtime::Tokio1)
-        .wait_timeout(Some(CONNECT_TIMEOUT))
-        .create_timeout(Some(CONNECT_TIMEOUT))
-        .recycle_timeout(Some(CONNECT_TIMEOUT))
+        .wait_timeout(wait)
+        .create_timeout(wait)
+        .recycle_timeout(wait)
         .build()?)
 }
 
@@ -176,15 +222,54 @@ pub async fn ping(pool: &Pool) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    fn config(url: &str) -> Config {
+        Config {
+            database_url: secrecy::SecretString::from(url.to_string()),
+            ..Config::default()
+        }
+    }
+
     #[tokio::test]
     async fn a_refused_connection_is_unavailable() {
-        let refused = tokio_postgres::connect("host=127.0.0.1 port=1 user=fila", NoTls)
+        let connector = connector(&config("postgres://fila@127.0.0.1:1/fila"), "t", Use::Work)
+            .expect("a connector");
+        let refused = connector
+            .open()
             .await
             .err()
             .map(StoreError::Db)
             .expect("nothing listens on port 1");
         assert!(refused.is_unavailable(), "{refused}");
         assert!(refused.to_string().contains("refused"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_does_not_answer_is_given_up_within_the_connect_timeout() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = silent.local_addr().expect("addr").port();
+        let mut config = config(&format!("postgres://fila@127.0.0.1:{port}/fila"));
+        config.database_connect_timeout_secs = 1;
+        let connector = connector(&config, "t", Use::Work).expect("a connector");
+        let opened = tokio::time::timeout(Duration::from_secs(5), connector.open()).await;
+        let refused = opened
+            .expect("bounded")
+            .err()
+            .map(StoreError::Db)
+            .expect("no answer");
+        assert!(refused.is_unavailable(), "{refused}");
+        drop(silent);
+    }
+
+    #[test]
+    fn tls_options_are_checked_with_the_url() {
+        let refused = connector(
+            &config("postgres://db/fila?sslmode=sometimes"),
+            "t",
+            Use::Work,
+        );
+        assert!(matches!(refused, Err(PoolSetupError::Tls(_))));
     }
 
     #[test]
