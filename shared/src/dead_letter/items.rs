@@ -6,6 +6,7 @@
 //! execution), with their results published like any other.
 
 use deadpool_postgres::{Pool, Transaction};
+use tokio_postgres::types::ToSql;
 
 use crate::db::StoreError;
 use crate::eai::job::{self as eai_job, JobContext, Target};
@@ -16,46 +17,59 @@ use crate::outbox::OutboxMessage;
 use crate::process::store as process_store;
 use crate::taf::job as taf_job;
 
+/// The rows of the items a work message carries: their table, the
+/// condition that selects them by `$2` (with `key`), and the condition of
+/// those still open and waiting for a message.
+struct Items<'m> {
+    table: &'static str,
+    selects: &'static str,
+    open: &'static str,
+    key: &'m (dyn ToSql + Sync),
+}
+
+impl<'m> Items<'m> {
+    /// `None` for a message that carries no item (a probe).
+    fn of(message: &'m WorkMessage) -> Option<Self> {
+        const PENDING: &str = "status = 'pending'";
+        let (table, selects, open, key): (_, _, _, &(dyn ToSql + Sync)) = match message {
+            WorkMessage::TafRecords { ids } => ("taf_record", "id = ANY($2)", PENDING, ids),
+            WorkMessage::EaiMessages { uuids } => ("eai_message", "uuid = ANY($2)", PENDING, uuids),
+            WorkMessage::EaiBatch { batch } => ("eai_message", "batch_id = $2", PENDING, batch),
+            WorkMessage::ProcessRun { job, .. } => (
+                "process_execution",
+                "job_id = $2",
+                "status = 'waiting' AND claimed_until IS NULL",
+                job,
+            ),
+            WorkMessage::Probe { .. } => return None,
+        };
+        Some(Self {
+            table,
+            selects,
+            open,
+            key,
+        })
+    }
+}
+
 /// Marks the open items of `body` (a work message) as held by dead letter
 /// `id`. A body that is not a work message holds nothing.
 pub async fn hold(tx: &Transaction<'_>, id: i64, body: &[u8]) -> Result<(), StoreError> {
     let Ok(message) = serde_json::from_slice::<WorkMessage>(body) else {
         return Ok(());
     };
-    match &message {
-        WorkMessage::TafRecords { ids } => {
-            tx.execute(
-                "UPDATE taf_record SET dead_letter_id = $1
-                 WHERE id = ANY($2) AND status = 'pending'",
-                &[&id, ids],
-            )
-            .await?;
-        }
-        WorkMessage::EaiMessages { uuids } => {
-            tx.execute(
-                "UPDATE eai_message SET dead_letter_id = $1
-                 WHERE uuid = ANY($2) AND status = 'pending'",
-                &[&id, uuids],
-            )
-            .await?;
-        }
-        WorkMessage::EaiBatch { batch } => {
-            tx.execute(
-                "UPDATE eai_message SET dead_letter_id = $1
-                 WHERE batch_id = $2 AND status = 'pending'",
-                &[&id, batch],
-            )
-            .await?;
-        }
-        WorkMessage::ProcessRun { job, .. } => {
-            tx.execute(
-                "UPDATE process_execution SET dead_letter_id = $1
-                 WHERE job_id = $2 AND status = 'waiting' AND claimed_until IS NULL",
-                &[&id, job],
-            )
-            .await?;
-        }
-        WorkMessage::Probe { .. } => {}
+    if let Some(items) = Items::of(&message) {
+        let Items {
+            table,
+            selects,
+            open,
+            key,
+        } = items;
+        tx.execute(
+            &format!("UPDATE {table} SET dead_letter_id = $1 WHERE {selects} AND {open}"),
+            &[&id, key],
+        )
+        .await?;
     }
     Ok(())
 }
@@ -66,39 +80,21 @@ pub async fn release(tx: &Transaction<'_>, id: i64, body: &[u8]) -> Result<(), S
     let Ok(message) = serde_json::from_slice::<WorkMessage>(body) else {
         return Ok(());
     };
-    let set = "SET dead_letter_id = NULL, queued_at = now()";
-    match &message {
-        WorkMessage::TafRecords { ids } => {
-            tx.execute(
-                &format!("UPDATE taf_record {set} WHERE id = ANY($2) AND dead_letter_id = $1"),
-                &[&id, ids],
-            )
-            .await?;
-        }
-        WorkMessage::EaiMessages { uuids } => {
-            tx.execute(
-                &format!("UPDATE eai_message {set} WHERE uuid = ANY($2) AND dead_letter_id = $1"),
-                &[&id, uuids],
-            )
-            .await?;
-        }
-        WorkMessage::EaiBatch { batch } => {
-            tx.execute(
-                &format!("UPDATE eai_message {set} WHERE batch_id = $2 AND dead_letter_id = $1"),
-                &[&id, batch],
-            )
-            .await?;
-        }
-        WorkMessage::ProcessRun { job, .. } => {
-            tx.execute(
-                &format!(
-                    "UPDATE process_execution {set} WHERE job_id = $2 AND dead_letter_id = $1"
-                ),
-                &[&id, job],
-            )
-            .await?;
-        }
-        WorkMessage::Probe { .. } => {}
+    if let Some(Items {
+        table,
+        selects,
+        key,
+        ..
+    }) = Items::of(&message)
+    {
+        tx.execute(
+            &format!(
+                "UPDATE {table} SET dead_letter_id = NULL, queued_at = now()
+                 WHERE {selects} AND dead_letter_id = $1"
+            ),
+            &[&id, key],
+        )
+        .await?;
     }
     Ok(())
 }
