@@ -1,9 +1,11 @@
 //! The soak run: TAF lots, EAI messages and process runs posted without a
 //! pause while one fault of each kind is injected in turn (a worker killed
 //! with SIGKILL, the broker cut, the database cut, the API killed with
-//! SIGKILL); then the counts: every accepted item finished, none lost, none
-//! done twice. Run by `deploy/local/soak.sh [ROUNDS]`, which prints the
-//! counts (one round in CI; more repeat the faults).
+//! SIGKILL, the work queues purged, the database black-holed); then the
+//! counts: every accepted item finished, none lost, none left open, none
+//! done twice, and results delivered at least once. Run by
+//! `deploy/local/soak.sh [ROUNDS]`, which prints the counts (one round in
+//! CI; more repeat the faults).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,18 +14,32 @@ use std::time::Duration;
 
 use fila_tests::Setup;
 use fila_tests::eai::message;
-use fila_tests::fila::PRODUCER;
+use fila_tests::fila::{PRODUCER, send};
 use fila_tests::proxy::Proxy;
+use fila_tests::rabbitmq::purge;
 use fila_tests::results::{Reports, Results};
 use fila_tests::taf::{item, lot};
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use tokio::time::sleep;
 
+/// The phases of a round, in order.
+const PHASES: [&str; 7] = [
+    "calm",
+    "a worker killed",
+    "the broker cut",
+    "the database cut",
+    "the API killed",
+    "the work queues purged",
+    "the database black-holed",
+];
 /// How long each phase of a round lasts.
 const PHASE: Duration = Duration::from_secs(10);
 /// How long the broker or the database stays cut.
 const OUTAGE: Duration = Duration::from_secs(4);
+/// How long the database stays black-holed: longer than the watchdog's
+/// bound (the statement timeout of 2 s, plus 5 s), so that it acts.
+const BLACK_HOLE: Duration = Duration::from_secs(10);
 /// Records in each TAF lot.
 const LOT: usize = 20;
 /// The pause between two turns of the producer (a lot, an EAI message and
@@ -158,6 +174,36 @@ async fn counted(db: &tokio_postgres::Client, sql: &str) -> HashMap<String, i64>
         .collect()
 }
 
+/// What the store holds of one protocol's items, by id.
+struct Stored {
+    /// How many times each stored item finished.
+    finished: HashMap<String, i64>,
+    /// The items still open.
+    open: HashSet<String>,
+}
+
+/// The result messages of one protocol: every delivery, and the distinct
+/// messages (by `message_id`) among them.
+struct Delivered {
+    deliveries: usize,
+    distinct: usize,
+}
+
+impl Delivered {
+    fn of(results: &Results, routing: &str) -> Self {
+        let received: Vec<&str> = results
+            .received
+            .iter()
+            .filter(|r| r.routing_key.starts_with(routing))
+            .map(|r| r.message_id.as_str())
+            .collect();
+        Self {
+            deliveries: received.len(),
+            distinct: received.iter().collect::<HashSet<_>>().len(),
+        }
+    }
+}
+
 /// The counts of one protocol, printed as a line of the table.
 struct Counts {
     accepted: usize,
@@ -166,51 +212,84 @@ struct Counts {
     /// Items stored although their request went unanswered.
     stored_unanswered: usize,
     finished: usize,
+    /// Accepted items that neither finished nor stayed open: gone.
     lost: usize,
+    /// Items still open after the run.
+    stranded: usize,
+    /// Items finished more than once in the store, or reported by more
+    /// than one distinct result message.
     duplicated: usize,
+    delivered: Delivered,
 }
 
 impl Counts {
-    /// `finished`: how many times each stored item finished (by id);
-    /// `results`: how many result messages each reported.
+    /// `results`: how each item was reported.
     fn of(
         sent: &Sent,
-        finished: &HashMap<String, i64>,
+        stored: &Stored,
         results: &HashMap<String, Reports>,
+        delivered: Delivered,
     ) -> Self {
-        let done = |id: &String| finished.get(id).is_some_and(|n| *n > 0);
+        let done = |id: &String| stored.finished.get(id).is_some_and(|n| *n > 0);
         Self {
             accepted: sent.accepted.len(),
             refused: sent.refused,
             unanswered: sent.unanswered,
-            stored_unanswered: finished
+            stored_unanswered: stored
+                .finished
                 .keys()
                 .filter(|id| !sent.accepted.contains(*id))
                 .count(),
-            finished: finished.values().filter(|n| **n > 0).count(),
+            finished: stored.finished.values().filter(|n| **n > 0).count(),
             lost: sent
                 .accepted
                 .iter()
+                .filter(|id| !stored.open.contains(*id))
                 .filter(|id| !done(id) || !results.contains_key(*id))
-                .count()
-                + finished.iter().filter(|(_, n)| **n == 0).count(),
-            duplicated: finished.values().filter(|n| **n > 1).count()
+                .count(),
+            stranded: stored.open.len(),
+            duplicated: stored.finished.values().filter(|n| **n > 1).count()
                 + results.values().filter(|r| r.messages.len() > 1).count(),
+            delivered,
         }
     }
 
-    fn line(&self, name: &str) -> String {
-        format!(
-            "{name:<14}{:>9}{:>9}{:>11}{:>18}{:>10}{:>6}{:>12}",
+    const HEADER: [&'static str; 10] = [
+        "accepted",
+        "refused",
+        "unanswered",
+        "stored-unanswered",
+        "finished",
+        "lost",
+        "stranded",
+        "duplicated",
+        "result deliveries",
+        "distinct results",
+    ];
+
+    fn cells(&self) -> [usize; 10] {
+        [
             self.accepted,
             self.refused,
             self.unanswered,
             self.stored_unanswered,
             self.finished,
             self.lost,
-            self.duplicated
-        )
+            self.stranded,
+            self.duplicated,
+            self.delivered.deliveries,
+            self.delivered.distinct,
+        ]
     }
+}
+
+/// A table row: a name, then right-aligned cells as wide as their header.
+fn row(name: &str, cells: &[String]) -> String {
+    let mut line = format!("{name:<14}");
+    for (cell, header) in cells.iter().zip(Counts::HEADER) {
+        line.push_str(&format!("{cell:>width$}", width = header.len() + 2));
+    }
+    line
 }
 
 /// The process the producer starts. A run whose end cannot be recorded
@@ -242,6 +321,9 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
             format!("amqp://guest:guest@127.0.0.1:{}/%2f", broker.port),
         )
         .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("RECONCILE_INTERVAL_SECS", 1)
+        .env("RECONCILE_SETTLE_SECS", 3)
+        .env("DATABASE_STATEMENT_TIMEOUT_SECS", 2)
         .start()
         .await;
     let mut results = Results::observe(&fila).await;
@@ -256,31 +338,55 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
 
     let mut workers = vec![0, 1];
     for round in 1..=rounds {
-        println!("soak round {round}/{rounds}: calm");
+        let phase = |name: &str| println!("soak round {round}/{rounds}: {name}");
+        phase(PHASES[0]);
         sleep(PHASE).await;
 
-        println!("soak round {round}/{rounds}: a worker killed");
+        phase(PHASES[1]);
         fila.kill_worker(workers.remove(0));
         sleep(Duration::from_secs(1)).await;
         workers.push(fila.start_worker().await);
         sleep(PHASE).await;
 
-        println!("soak round {round}/{rounds}: the broker cut");
+        phase(PHASES[2]);
         broker.cut();
         sleep(OUTAGE).await;
         broker.restore().await;
         sleep(PHASE).await;
 
-        println!("soak round {round}/{rounds}: the database cut");
+        phase(PHASES[3]);
         database.cut();
         sleep(OUTAGE).await;
         database.restore().await;
         sleep(PHASE).await;
 
-        println!("soak round {round}/{rounds}: the API killed");
+        phase(PHASES[4]);
         fila.kill_api();
         sleep(Duration::from_secs(1)).await;
         fila.start_api().await;
+        sleep(PHASE).await;
+
+        phase(PHASES[5]);
+        // Held back a moment, so that the purge drops work.
+        let queues = ["taf", "eai", "process.default"];
+        for queue in queues {
+            let pause = fila.admin(Method::POST, &format!("/admin/queues/{queue}/pause"));
+            assert_eq!(send(pause).await.0, StatusCode::OK);
+        }
+        sleep(OUTAGE).await;
+        let mut purged = 0;
+        for queue in queues {
+            purged += purge(&format!("{}.{queue}", fila.prefix)).await;
+            let resume = fila.admin(Method::POST, &format!("/admin/queues/{queue}/resume"));
+            assert_eq!(send(resume).await.0, StatusCode::OK);
+        }
+        println!("soak round {round}/{rounds}: {purged} work messages purged");
+        sleep(PHASE).await;
+
+        phase(PHASES[6]);
+        database.black_hole();
+        sleep(BLACK_HOLE).await;
+        database.heal();
         sleep(PHASE).await;
     }
     stop.store(true, Ordering::SeqCst);
@@ -288,40 +394,39 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
 
     let db = fila.db().await;
     let settled = fila_tests::eventually(300, || async {
-        let open: i64 = db
-            .query_one(
-                "SELECT (SELECT count(*) FROM taf_record WHERE status NOT IN ('processed', 'error'))
-                      + (SELECT count(*) FROM eai_message WHERE status = 'pending')
-                      + (SELECT count(*) FROM process_job j WHERE NOT EXISTS (
-                           SELECT 1 FROM process_execution e
-                           WHERE e.job_id = j.id AND e.status IN ('succeeded', 'failed')))",
-                &[],
-            )
-            .await
-            .expect("open work")
-            .get(0);
-        open == 0
+        opened(&db, OPEN_TAF).await.is_empty()
+            && opened(&db, OPEN_EAI).await.is_empty()
+            && opened(&db, OPEN_RUNS).await.is_empty()
     })
     .await;
-    let taf = counted(
-        &db,
-        "SELECT registry_key, count(*) FILTER (WHERE status = 'processed') FROM taf_record GROUP BY registry_key",
-    )
-    .await;
-    let eai = counted(
-        &db,
-        "SELECT uuid, count(*) FILTER (WHERE status = 'ok') FROM eai_message GROUP BY uuid",
-    )
-    .await;
-    let runs = counted(
-        &db,
-        "SELECT j.uid, count(e.*) FILTER (WHERE e.status = 'succeeded')
-         FROM process_job j LEFT JOIN process_execution e ON e.job_id = j.id GROUP BY j.uid",
-    )
-    .await;
-    results.collect_taf(taf.len(), 120).await;
-    results.collect_eai(eai.len(), 60).await;
-    results.collect_runs(runs.len(), 60).await;
+    let taf = Stored {
+        finished: counted(
+            &db,
+            "SELECT registry_key, count(*) FILTER (WHERE status = 'processed') FROM taf_record GROUP BY registry_key",
+        )
+        .await,
+        open: opened(&db, OPEN_TAF).await,
+    };
+    let eai = Stored {
+        finished: counted(
+            &db,
+            "SELECT uuid, count(*) FILTER (WHERE status = 'ok') FROM eai_message GROUP BY uuid",
+        )
+        .await,
+        open: opened(&db, OPEN_EAI).await,
+    };
+    let runs = Stored {
+        finished: counted(
+            &db,
+            "SELECT j.uid, count(e.*) FILTER (WHERE e.status = 'succeeded')
+             FROM process_job j LEFT JOIN process_execution e ON e.job_id = j.id GROUP BY j.uid",
+        )
+        .await,
+        open: opened(&db, OPEN_RUNS).await,
+    };
+    results.collect_taf(taf.finished.len(), 120).await;
+    results.collect_eai(eai.finished.len(), 60).await;
+    results.collect_runs(runs.finished.len(), 60).await;
 
     // TAF results name RecNos: count them by registryKey.
     let keys: HashMap<i64, String> = db
@@ -344,42 +449,75 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
 
     let tally = std::mem::take(&mut *tally.lock().expect("tally"));
     let counts = [
-        ("TAF records", Counts::of(&tally.taf, &taf, &taf_results)),
+        (
+            "TAF records",
+            Counts::of(
+                &tally.taf,
+                &taf,
+                &taf_results,
+                Delivered::of(&results, "taf."),
+            ),
+        ),
         (
             "EAI messages",
-            Counts::of(&tally.eai, &eai, results.eai_responses()),
+            Counts::of(
+                &tally.eai,
+                &eai,
+                results.eai_responses(),
+                Delivered::of(&results, "eai."),
+            ),
         ),
         (
             "process runs",
-            Counts::of(&tally.runs, &runs, results.process_runs()),
+            Counts::of(
+                &tally.runs,
+                &runs,
+                results.process_runs(),
+                Delivered::of(&results, "process."),
+            ),
         ),
     ];
+    let header: Vec<String> = Counts::HEADER.iter().map(|h| h.to_string()).collect();
     println!(
-        "\nsoak: {rounds} round(s) of calm, worker killed, broker cut, database cut, API killed ({} s phases)\n\
-         {:<14}{:>9}{:>9}{:>11}{:>18}{:>10}{:>6}{:>12}",
+        "\nsoak: {rounds} round(s) of {} ({} s phases)\n{}",
+        PHASES.join(", "),
         PHASE.as_secs(),
-        "",
-        "accepted",
-        "refused",
-        "unanswered",
-        "stored-unanswered",
-        "finished",
-        "lost",
-        "duplicated"
+        row("", &header)
     );
     for (name, count) in &counts {
-        println!("{}", count.line(name));
+        let cells: Vec<String> = count.cells().iter().map(|c| c.to_string()).collect();
+        println!("{}", row(name, &cells));
     }
     assert!(settled, "work still open after the run");
     for (name, count) in &counts {
         assert!(count.accepted > 0, "{name}: nothing accepted");
         assert_eq!(count.lost, 0, "{name} lost");
+        assert_eq!(count.stranded, 0, "{name} stranded");
         assert_eq!(count.duplicated, 0, "{name} duplicated");
         assert_eq!(
             count.finished,
             count.accepted + count.stored_unanswered,
             "{name}: accepted = finished"
         );
+        assert!(count.delivered.deliveries >= count.delivered.distinct);
     }
     results.close().await;
+}
+
+/// The open TAF records, EAI messages and process runs (jobs without a
+/// final execution), by id.
+const OPEN_TAF: &str =
+    "SELECT registry_key FROM taf_record WHERE status NOT IN ('processed', 'error')";
+const OPEN_EAI: &str = "SELECT uuid FROM eai_message WHERE status = 'pending'";
+const OPEN_RUNS: &str = "SELECT j.uid FROM process_job j WHERE NOT EXISTS (
+     SELECT 1 FROM process_execution e
+     WHERE e.job_id = j.id AND e.status IN ('succeeded', 'failed'))";
+
+async fn opened(db: &tokio_postgres::Client, sql: &str) -> HashSet<String> {
+    db.query(sql, &[])
+        .await
+        .expect(sql)
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
 }
