@@ -1,6 +1,8 @@
 //! RabbitMQ's management API, for what AMQP does not tell: the publish and
 //! deliver rates of fila's queues. Optional (`amqp_management_url`); it
-//! logs in with the user, and reads the virtual host, of `amqp_url`.
+//! logs in with the user, and reads the virtual host, of `amqp_url`. A
+//! redirect is not followed: it is an error, so that the credentials go
+//! nowhere but the configured server.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -22,6 +24,8 @@ pub enum ManagementError {
     AmqpUrl(String),
     #[error("RabbitMQ management API: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("RabbitMQ management API answered {0}, a redirect, which is not followed")]
+    Redirected(reqwest::StatusCode),
 }
 
 /// A queue's message rates, per second, as RabbitMQ averages them over its
@@ -54,7 +58,10 @@ impl Management {
             "columns=name,message_stats.publish_details.rate,message_stats.deliver_get_details.rate",
         ));
         crate::tls::install();
-        let client = reqwest::Client::builder().timeout(TIMEOUT).build()?;
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         Ok(Self {
             client,
             queues,
@@ -66,15 +73,16 @@ impl Management {
     /// The rates of every queue of the virtual host, by queue name. A queue
     /// without traffic yet has rates of 0.
     pub async fn rates(&self) -> Result<HashMap<String, Rates>, ManagementError> {
-        let listed: Vec<Listed> = self
+        let response = self
             .client
             .get(self.queues.clone())
             .basic_auth(&self.user, Some(self.password.expose_secret()))
             .send()
-            .await?
-            .error_for_status()?
-            .json()
             .await?;
+        if response.status().is_redirection() {
+            return Err(ManagementError::Redirected(response.status()));
+        }
+        let listed: Vec<Listed> = response.error_for_status()?.json().await?;
         Ok(listed
             .into_iter()
             .map(|queue| {
@@ -127,6 +135,52 @@ mod tests {
                 .queues
                 .as_str()
                 .starts_with("https://mq.example/rabbit/api/queues/erp?")
+        );
+    }
+
+    /// A server that answers every request with `answer` and counts them.
+    async fn server(answer: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let requests = std::sync::Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut request = vec![0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        (url, requests)
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_an_error_and_is_not_followed() {
+        use std::sync::atomic::Ordering;
+        let (elsewhere, asked) = server(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n[]".into(),
+        )
+        .await;
+        let (base, _) = server(format!(
+            "HTTP/1.1 302 Found\r\nlocation: {elsewhere}/api/queues/%2F\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        ))
+        .await;
+        let amqp = SecretString::from("amqp://fila:s3cret@127.0.0.1:5672/%2f");
+        let management = Management::new(&base, &amqp).expect("builds");
+        let error = management.rates().await.expect_err("a redirect");
+        assert!(
+            matches!(error, ManagementError::Redirected(status) if status.as_u16() == 302),
+            "{error}"
+        );
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            0,
+            "the redirect was not followed"
         );
     }
 
