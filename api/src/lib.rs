@@ -28,7 +28,7 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use fila_shared::amqp::management::{Management, ManagementError};
-use fila_shared::amqp::{Broker, Topology, WorkQueue};
+use fila_shared::amqp::{Broker, ConnectorError, Topology, WorkQueue};
 use fila_shared::config::Config;
 use fila_shared::db::listen::Waiters;
 use fila_shared::db::migrations::{self, MigrationError};
@@ -61,6 +61,8 @@ pub enum ApiStartError {
     Processes(#[from] DefinitionError),
     #[error(transparent)]
     Management(#[from] ManagementError),
+    #[error(transparent)]
+    Broker(#[from] ConnectorError),
     #[error("http server: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -92,10 +94,10 @@ pub async fn run(
         tracing::info!(branches = seeded, "TAF branches seeded from configuration");
     }
     let broker = Arc::new(Broker::new(
-        config.amqp_url.clone(),
+        &config,
         Topology::new(&config.amqp_prefix),
         "fila-api",
-    ));
+    )?);
     if let Err(e) = broker.publisher().await {
         tracing::warn!(error = %e, "RabbitMQ unavailable at start: accepted work waits in the outbox");
     }

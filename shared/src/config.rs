@@ -296,6 +296,22 @@ pub struct Config {
     /// registered without a restart; a Transaction is given either inline
     /// or in the file, not in both. None: the inline ones only.
     pub eai_transactions_file: Option<PathBuf>,
+    /// Seconds between the AMQP heartbeats fila proposes to RabbitMQ, unless
+    /// `amqp_url` names `heartbeat`. A connection on which nothing was heard
+    /// for two intervals is closed and opened again, by fila and by
+    /// RabbitMQ alike: a broker lost behind a partition is noticed within
+    /// about two intervals, rather than the two minutes of RabbitMQ's
+    /// default of 60 s.
+    pub amqp_heartbeat_secs: u16,
+    /// Seconds opening a connection to RabbitMQ may take (TCP, TLS, the
+    /// AMQP handshake, declaring the topology); also the most any other
+    /// call that waits for the broker may take: opening a channel, reading
+    /// a queue's figures, starting a consumer, acknowledging a message.
+    pub amqp_connect_timeout_secs: u64,
+    /// Seconds a batch of published messages waits for RabbitMQ's
+    /// confirms; an outbox row not confirmed by then is kept and tried
+    /// again later.
+    pub amqp_confirm_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -350,6 +366,9 @@ impl Default for Config {
             http_max_concurrent_requests: 256,
             served_over_https: false,
             eai_transactions_file: None,
+            amqp_heartbeat_secs: 10,
+            amqp_connect_timeout_secs: 5,
+            amqp_confirm_timeout_secs: 10,
         }
     }
 }
@@ -506,6 +525,18 @@ impl Config {
         if self.http_max_concurrent_requests == 0 {
             return invalid("http_max_concurrent_requests", "must be at least 1");
         }
+        if self.amqp_heartbeat_secs == 0 {
+            return invalid(
+                "amqp_heartbeat_secs",
+                "must be at least 1 (a connection without heartbeats never notices a silent broker)",
+            );
+        }
+        if self.amqp_connect_timeout_secs == 0 || self.amqp_confirm_timeout_secs == 0 {
+            return invalid(
+                "amqp_connect_timeout_secs",
+                "amqp_connect_timeout_secs and amqp_confirm_timeout_secs must be at least 1",
+            );
+        }
         for user in &self.users {
             if user.name.is_empty() || user.name.contains(':') {
                 return invalid("users", "a user name must be non-empty and without ':'");
@@ -550,6 +581,14 @@ impl Config {
 
     pub fn http_request_timeout(&self) -> Duration {
         Duration::from_secs(self.http_request_timeout_secs)
+    }
+
+    pub fn amqp_connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.amqp_connect_timeout_secs)
+    }
+
+    pub fn amqp_confirm_timeout(&self) -> Duration {
+        Duration::from_secs(self.amqp_confirm_timeout_secs)
     }
 
     /// This worker's name: configured, or `<hostname>-<pid>`.
@@ -624,6 +663,29 @@ mod tests {
             ..Config::default()
         };
         config.validate().expect("valid");
+    }
+
+    #[test]
+    fn amqp_bounds_are_checked() {
+        for (config, field) in [
+            (
+                Config {
+                    amqp_heartbeat_secs: 0,
+                    ..Config::default()
+                },
+                "amqp_heartbeat_secs",
+            ),
+            (
+                Config {
+                    amqp_confirm_timeout_secs: 0,
+                    ..Config::default()
+                },
+                "amqp_connect_timeout_secs",
+            ),
+        ] {
+            let err = config.validate().expect_err("invalid");
+            assert!(err.to_string().starts_with(field), "{err}");
+        }
     }
 
     #[test]

@@ -78,11 +78,12 @@ mod tests {
             ..Config::default()
         };
         let pool = db::pool(&config, "health-test").expect("pool");
-        let broker = Broker::new(
-            SecretString::from("amqp://guest:guest@127.0.0.1:1/%2f"),
-            Topology::new("health-test"),
-            "health-test",
-        );
+        let config = Config {
+            amqp_url: SecretString::from("amqp://guest:guest@127.0.0.1:1/%2f"),
+            ..config
+        };
+        let broker =
+            Broker::new(&config, Topology::new("health-test"), "health-test").expect("broker");
         let started = std::time::Instant::now();
         let readiness = check(&pool, &broker).await;
         assert!(started.elapsed() <= CHECK_TIMEOUT + Duration::from_millis(500));

@@ -16,7 +16,10 @@
 //! cannot be moved (broker or database trouble), it is returned to the queue
 //! after a pause rather than at once.
 //!
-//! When the connection drops, the loop reconnects with capped backoff;
+//! Consumers have a connection of their own, apart from publishing, and
+//! every call they make to the broker is bounded (see
+//! [`fila_shared::amqp::broker`]). When the connection drops, or stops
+//! answering (missed heartbeats), the loop reconnects with capped backoff;
 //! unacknowledged messages return to the queue by themselves, while the
 //! work in flight carries on (a message whose acknowledgement is lost is
 //! processed again, which every handler tolerates; a process run, which
@@ -42,7 +45,7 @@ use fila_shared::outbox::ACCEPTED_AT_HEADER;
 use fila_shared::telemetry;
 use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
-use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::options::{BasicCancelOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -165,19 +168,10 @@ async fn consume(
     permits: &Arc<Semaphore>,
     tasks: &mut JoinSet<()>,
 ) -> Result<Ended, BrokerError> {
-    let channel = ctx.broker.channel().await?;
-    ctx.broker.topology().declare_queue(&channel, queue).await?;
-    channel
-        .basic_qos(ctx.config.worker_prefetch, BasicQosOptions::default())
-        .await?;
     let tag = format!("{}-{}", ctx.name, queue.key());
-    let mut consumer = channel
-        .basic_consume(
-            ctx.broker.topology().queue(queue).into(),
-            tag.clone().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
+    let (channel, mut consumer) = ctx
+        .broker
+        .consume(queue, ctx.config.worker_prefetch, &tag)
         .await?;
     tracing::info!(queue = %queue.key(), "consuming");
     let key = queue.key();
@@ -234,8 +228,9 @@ async fn consume(
         }
     };
     if let Ok(ended) = &ended {
-        let _ = channel
-            .basic_cancel(tag.into(), BasicCancelOptions::default())
+        let _ = ctx
+            .broker
+            .bounded(channel.basic_cancel(tag.into(), BasicCancelOptions::default()))
             .await;
         // Messages in flight are acknowledged on this channel: it stays
         // open while they finish.
@@ -243,7 +238,10 @@ async fn consume(
             abandon(queue, tasks).await;
         }
     }
-    let _ = channel.close(200, "consumer stopping".into()).await;
+    let _ = ctx
+        .broker
+        .bounded(channel.close(200, "consumer stopping".into()))
+        .await;
     ended
 }
 
@@ -326,7 +324,7 @@ impl Drop for InFlight {
 
 async fn handle_delivery(ctx: &Context, queue: &WorkQueue, delivery: Delivery) -> Handled {
     let attempt = attempts::attempt_of(delivery.properties.headers().as_ref());
-    let ack = Ack::new(delivery.acker.clone());
+    let ack = Ack::new(delivery.acker.clone(), ctx.broker.call_timeout());
     let max_attempts = ctx.config.worker_max_attempts;
     let counted = Counted::of(ctx, &queue.key(), &delivery).await;
     if let Counted::DatabaseUnavailable(reason) = counted {
@@ -404,7 +402,7 @@ async fn apply(
         }
         Disposition::Return { reason } => {
             tracing::warn!(queue = %key, %reason, "database unreachable; the message returns to the queue");
-            requeue(delivery).await;
+            requeue(ctx, delivery).await;
             return label;
         }
         Disposition::Retry {
@@ -453,25 +451,25 @@ async fn apply(
         Err(MoveError::Store(e)) if e.is_unavailable() => {
             tracing::warn!(queue = %key, error = %e, "database unreachable; the message returns to the queue");
             ctx.database.report();
-            requeue(delivery).await;
+            requeue(ctx, delivery).await;
             disposition::RETURNED
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot move the failed message; it returns to the queue");
             tokio::time::sleep(BACKOFF_FIRST).await;
-            requeue(delivery).await;
+            requeue(ctx, delivery).await;
             disposition::RETURNED
         }
     }
 }
 
 /// Returns the message to its queue as it came (its attempt unchanged).
-async fn requeue(delivery: &Delivery) {
+async fn requeue(ctx: &Context, delivery: &Delivery) {
     let options = BasicNackOptions {
         requeue: true,
         ..Default::default()
     };
-    if let Err(e) = delivery.acker.nack(options).await {
+    if let Err(e) = ctx.broker.bounded(delivery.acker.nack(options)).await {
         tracing::warn!(error = %e, "acknowledgement lost; the message will be redelivered");
     }
 }

@@ -4,6 +4,7 @@
 //! them.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use fila_shared::db::StoreError;
 use lapin::Acker;
@@ -50,23 +51,36 @@ pub struct Attempt {
 pub struct Ack {
     acker: Acker,
     sent: AtomicBool,
+    /// The longest an acknowledgement may wait to be sent.
+    timeout: Duration,
 }
 
 impl Ack {
-    pub fn new(acker: Acker) -> Self {
+    pub fn new(acker: Acker, timeout: Duration) -> Self {
         Self {
             acker,
             sent: AtomicBool::new(false),
+            timeout,
         }
     }
 
-    /// Acknowledges the message (once; later calls do nothing).
+    /// Acknowledges the message (once; later calls do nothing). One that
+    /// cannot be sent within its timeout (a broker that stopped answering)
+    /// is given up: the broker delivers the message again, which every
+    /// handler tolerates.
     pub async fn send(&self) {
         if self.sent.swap(true, Ordering::AcqRel) {
             return;
         }
-        if let Err(e) = self.acker.ack(BasicAckOptions::default()).await {
-            tracing::warn!(error = %e, "acknowledgement lost; the message will be redelivered");
+        let sending = self.acker.ack(BasicAckOptions::default());
+        match tokio::time::timeout(self.timeout, sending).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "acknowledgement lost; the message will be redelivered");
+            }
+            Err(_) => {
+                tracing::warn!("acknowledgement not sent in time; the message will be redelivered");
+            }
         }
     }
 

@@ -24,7 +24,7 @@ mod tally;
 use std::future::Future;
 use std::sync::Arc;
 
-use fila_shared::amqp::{Broker, Topology, WorkQueue};
+use fila_shared::amqp::{Broker, ConnectorError, Topology, WorkQueue};
 use fila_shared::config::Config;
 use fila_shared::db::migrations::{self, MigrationError};
 use fila_shared::db::{self, PoolSetupError};
@@ -45,6 +45,8 @@ pub enum WorkerStartError {
     Eai(#[from] RegistryError),
     #[error(transparent)]
     Processes(#[from] DefinitionError),
+    #[error(transparent)]
+    Broker(#[from] ConnectorError),
     #[error("HTTP client of destinations and runners: {0}")]
     Http(#[from] reqwest::Error),
     #[error("worker_metrics_addr {addr}: {error}")]
@@ -84,10 +86,10 @@ pub async fn run(
             .map_err(WorkerStartError::Migrate)?;
     }
     let broker = Arc::new(Broker::new(
-        config.amqp_url.clone(),
+        &config,
         Topology::new(&config.amqp_prefix),
         format!("fila-worker {name}"),
-    ));
+    )?);
     let metrics = Metrics::new();
     let (relay, relayed) =
         Relay::spawn(pool.clone(), broker.clone(), metrics.outbox_refused.clone());

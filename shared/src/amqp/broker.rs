@@ -1,30 +1,43 @@
-//! One RabbitMQ connection per process, opened lazily, with fila's topology
-//! declared on every (re)connection. After a failure the next attempt waits
-//! with capped exponential backoff; meanwhile callers get
+//! fila's connections to RabbitMQ, opened lazily, each reopened after a
+//! failure with capped exponential backoff; meanwhile callers get
 //! [`BrokerError::Unavailable`] at once instead of piling up behind a dead
 //! socket (PostgreSQL holds what was accepted; the outbox sweeper publishes
 //! it later).
+//!
+//! A process has two connections, as RabbitMQ advises: one publishes (a
+//! confirm-mode channel, fila's topology declared through it), the other
+//! holds the consumers and reads the queues' figures, and never publishes.
+//! During a memory or disk alarm RabbitMQ blocks the connections that
+//! publish (it stops reading from them): acknowledgements, on the other
+//! connection, still flow, and the publishing side refuses at once while
+//! it is blocked.
+//!
+//! Nothing waits for the broker without a bound: connections carry
+//! heartbeats, opening one and every call are bounded by
+//! `amqp_connect_timeout_secs` (see [`Connector`]), and a batch of
+//! publishes waits for its confirms at most `amqp_confirm_timeout_secs`. A
+//! connection on which a channel does not open in time is dropped and
+//! opened again after the backoff.
 //!
 //! Publishing is pipelined: every message of a batch is sent before the first
 //! confirm is awaited, so a batch costs one round trip, not one per message.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
-use lapin::{
-    BasicProperties, Channel, ChannelStatus, Connection, ConnectionProperties, PublisherConfirm,
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    QueueDeclareOptions,
 };
-use secrecy::{ExposeSecret, SecretString};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, ChannelStatus, Connection, Consumer, PublisherConfirm};
 use tokio::sync::Mutex;
 
+use super::connector::{Connector, ConnectorError};
 use super::topology::{Topology, WorkQueue};
+use crate::config::Config;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// A broker that takes longer than this to confirm a batch (memory alarm,
-/// disk alarm) counts as unavailable for it.
-const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
@@ -77,23 +90,69 @@ pub struct Outgoing<'a> {
 }
 
 pub struct Broker {
-    url: SecretString,
+    connector: Connector,
+    confirm_timeout: Duration,
     name: String,
     topology: Topology,
-    state: Mutex<State>,
+    publishing: Mutex<Publishing>,
+    consuming: Mutex<Consuming>,
 }
 
+/// The publishing connection.
 #[derive(Default)]
-struct State {
+struct Publishing {
     link: Option<Link>,
-    failures: u32,
-    next_attempt: Option<Instant>,
+    backoff: Backoff,
     /// Work routing keys whose queue was declared on this connection.
     declared: HashSet<String>,
+}
+
+/// The connection of the consumers and of the queue readings.
+#[derive(Default)]
+struct Consuming {
+    connection: Option<Connection>,
+    backoff: Backoff,
     /// The status of each channel handed out by [`Broker::channel`], until
     /// seen closed (a status, not a clone of the channel: the last clone's
     /// drop closes a channel).
     lent: Vec<ChannelStatus>,
+}
+
+/// When a connection that failed to open may be tried again.
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+    next_attempt: Option<Instant>,
+}
+
+impl Backoff {
+    /// Refuses while the next attempt is not due.
+    fn due(&self) -> Result<(), BrokerError> {
+        match self.next_attempt.filter(|at| *at > Instant::now()) {
+            Some(at) => Err(BrokerError::Unavailable(format!(
+                "reconnecting in {} ms",
+                at.saturating_duration_since(Instant::now()).as_millis()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failure; the delay before the next attempt.
+    fn failed(&mut self) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        let delay = BACKOFF_FIRST
+            .saturating_mul(1 << self.failures.min(16))
+            .min(BACKOFF_MAX);
+        self.next_attempt = Some(Instant::now() + delay);
+        delay
+    }
+
+    /// Clears the failures; whether there were any.
+    fn succeeded(&mut self) -> bool {
+        let recovered = self.failures > 0;
+        *self = Self::default();
+        recovered
+    }
 }
 
 struct Link {
@@ -108,23 +167,44 @@ impl Link {
 }
 
 impl Broker {
-    /// `name` shows in RabbitMQ's connection list.
-    pub fn new(url: SecretString, topology: Topology, name: impl Into<String>) -> Self {
-        Self {
-            url,
+    /// The broker of `config`'s `amqp_url`, read with its TLS files now;
+    /// `name` shows in RabbitMQ's connection list (the consuming
+    /// connection's with ` (consuming)` after it). Nothing is opened yet.
+    pub fn new(
+        config: &Config,
+        topology: Topology,
+        name: impl Into<String>,
+    ) -> Result<Self, ConnectorError> {
+        Ok(Self {
+            connector: Connector::new(config)?,
+            confirm_timeout: config.amqp_confirm_timeout(),
             name: name.into(),
             topology,
-            state: Mutex::new(State::default()),
-        }
+            publishing: Mutex::new(Publishing::default()),
+            consuming: Mutex::new(Consuming::default()),
+        })
     }
 
     pub fn topology(&self) -> &Topology {
         &self.topology
     }
 
-    /// Whether a healthy connection is open now.
+    /// How long a call to the broker may take (`amqp_connect_timeout_secs`).
+    pub fn call_timeout(&self) -> Duration {
+        self.connector.timeout()
+    }
+
+    /// Waits for a call to the broker at most [`Broker::call_timeout`].
+    pub async fn bounded<T, E: Into<BrokerError>>(
+        &self,
+        call: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, BrokerError> {
+        self.connector.bounded(call).await
+    }
+
+    /// Whether a healthy publishing connection is open now.
     pub async fn connected(&self) -> bool {
-        self.state
+        self.publishing
             .lock()
             .await
             .link
@@ -134,7 +214,7 @@ impl Broker {
 
     /// The confirm-mode channel for publishing, reconnecting if needed.
     pub async fn publisher(&self) -> Result<Channel, BrokerError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.publishing.lock().await;
         self.ensure_link(&mut state)
             .await
             .map(|link| link.publisher.clone())
@@ -146,17 +226,17 @@ impl Broker {
         // A passive declare of a missing queue closes its channel: a
         // channel of its own.
         let channel = self.channel().await?;
-        let declared = channel
-            .queue_declare(
+        let declared = self
+            .bounded(channel.queue_declare(
                 self.topology.queue(queue).into(),
                 QueueDeclareOptions {
                     passive: true,
                     ..QueueDeclareOptions::default()
                 },
                 FieldTable::default(),
-            )
+            ))
             .await;
-        let _ = channel.close(200, "queue read".into()).await;
+        let _ = self.bounded(channel.close(200, "queue read".into())).await;
         let declared = declared?;
         Ok(QueueCounts {
             ready: declared.message_count(),
@@ -164,40 +244,94 @@ impl Broker {
         })
     }
 
-    /// A new channel on the connection (for a consumer).
-    pub async fn channel(&self) -> Result<Channel, BrokerError> {
-        let mut state = self.state.lock().await;
-        let channel = self
-            .ensure_link(&mut state)
-            .await?
-            .connection
-            .create_channel()
+    /// A consumer of `queue` (declared first) on a channel of its own, with
+    /// at most `prefetch` deliveries unacknowledged; the consumer is named
+    /// `tag`.
+    pub async fn consume(
+        &self,
+        queue: &WorkQueue,
+        prefetch: u16,
+        tag: &str,
+    ) -> Result<(Channel, Consumer), BrokerError> {
+        let channel = self.channel().await?;
+        let consumer = self
+            .bounded(async {
+                self.topology.declare_queue(&channel, queue).await?;
+                channel
+                    .basic_qos(prefetch, BasicQosOptions::default())
+                    .await?;
+                channel
+                    .basic_consume(
+                        self.topology.queue(queue).into(),
+                        tag.into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await
+            })
             .await?;
-        state.lent.retain(ChannelStatus::connected);
-        state.lent.push(channel.status().clone());
-        Ok(channel)
+        Ok((channel, consumer))
     }
 
-    /// The AMQP channels this process has open (its publishing channel and
-    /// the channels handed out that are still open), and the most its
-    /// connection may open; both 0 while disconnected.
-    pub async fn channel_use(&self) -> ChannelUse {
-        let mut state = self.state.lock().await;
-        state.lent.retain(ChannelStatus::connected);
-        match state
-            .link
-            .as_ref()
-            .filter(|l| l.connection.status().connected())
-        {
-            Some(link) => ChannelUse {
-                open: state.lent.len() + usize::from(link.publisher.status().connected()),
-                max: link.connection.configuration().channel_max(),
-            },
-            None => ChannelUse::default(),
+    /// A new channel on the consuming connection, reconnecting if needed.
+    pub async fn channel(&self) -> Result<Channel, BrokerError> {
+        let mut state = self.consuming.lock().await;
+        let opened = {
+            let connection = self.ensure_consuming(&mut state).await?;
+            self.bounded(connection.create_channel()).await
+        };
+        match opened {
+            Ok(channel) => {
+                state.lent.retain(ChannelStatus::connected);
+                state.lent.push(channel.status().clone());
+                Ok(channel)
+            }
+            Err(e) => {
+                // A connection that does not open a channel in time is
+                // taken for lost: the next callers are told at once.
+                if matches!(e, BrokerError::Unavailable(_)) {
+                    state.connection = None;
+                    state.backoff.failed();
+                }
+                Err(e)
+            }
         }
     }
 
-    async fn ensure_link<'s>(&self, state: &'s mut State) -> Result<&'s Link, BrokerError> {
+    /// The AMQP channels this process has open (its publishing channel and
+    /// the channels handed out that are still open), and the most one of
+    /// its connections may open; both 0 while disconnected.
+    pub async fn channel_use(&self) -> ChannelUse {
+        let publishing = {
+            let state = self.publishing.lock().await;
+            state
+                .link
+                .as_ref()
+                .filter(|l| l.connection.status().connected())
+                .map(|link| ChannelUse {
+                    open: usize::from(link.publisher.status().connected()),
+                    max: link.connection.configuration().channel_max(),
+                })
+                .unwrap_or_default()
+        };
+        let mut state = self.consuming.lock().await;
+        state.lent.retain(ChannelStatus::connected);
+        let consuming = state
+            .connection
+            .as_ref()
+            .filter(|c| c.status().connected())
+            .map(|connection| ChannelUse {
+                open: state.lent.len(),
+                max: connection.configuration().channel_max(),
+            })
+            .unwrap_or_default();
+        ChannelUse {
+            open: publishing.open + consuming.open,
+            max: publishing.max.max(consuming.max),
+        }
+    }
+
+    async fn ensure_link<'s>(&self, state: &'s mut Publishing) -> Result<&'s Link, BrokerError> {
         let connected = state
             .link
             .as_ref()
@@ -205,10 +339,9 @@ impl Broker {
         let healthy = state.link.as_ref().is_some_and(Link::healthy);
         if connected && !healthy {
             // The broker closed the publishing channel (a refused publish,
-            // say): replace the channel, keep the connection and its
-            // consumers.
+            // say): replace the channel, keep the connection.
             if let Some(link) = state.link.as_mut() {
-                match timeout(self.publisher_channel(&link.connection)).await {
+                match self.publisher_channel(&link.connection).await {
                     Ok(channel) => link.publisher = channel,
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot reopen the publishing channel");
@@ -218,31 +351,22 @@ impl Broker {
             }
         }
         if !state.link.as_ref().is_some_and(Link::healthy) {
-            if let Some(at) = state.next_attempt.filter(|at| *at > Instant::now()) {
-                return Err(BrokerError::Unavailable(format!(
-                    "reconnecting in {} ms",
-                    at.saturating_duration_since(Instant::now()).as_millis()
-                )));
-            }
+            state.backoff.due()?;
             if let Some(old) = state.link.take() {
-                let _ = old.connection.close(200, "reconnecting".into()).await;
+                let _ = self
+                    .bounded(old.connection.close(200, "reconnecting".into()))
+                    .await;
             }
-            match timeout(self.open()).await {
+            match self.open_link().await {
                 Ok(link) => {
-                    if state.failures > 0 {
+                    if state.backoff.succeeded() {
                         tracing::info!(broker = %self.name, "reconnected to RabbitMQ");
                     }
                     state.link = Some(link);
                     state.declared = WorkQueue::fixed().iter().map(WorkQueue::key).collect();
-                    state.failures = 0;
-                    state.next_attempt = None;
                 }
                 Err(e) => {
-                    state.failures = state.failures.saturating_add(1);
-                    let delay = BACKOFF_FIRST
-                        .saturating_mul(1 << state.failures.min(16))
-                        .min(BACKOFF_MAX);
-                    state.next_attempt = Some(Instant::now() + delay);
+                    let delay = state.backoff.failed();
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "RabbitMQ unavailable");
                     return Err(e);
                 }
@@ -254,25 +378,80 @@ impl Broker {
             .ok_or_else(|| BrokerError::Unavailable("no connection".into()))
     }
 
-    async fn open(&self) -> Result<Link, BrokerError> {
-        let properties =
-            ConnectionProperties::default().with_connection_name(self.name.clone().into());
-        let connection = Connection::connect(self.url.expose_secret(), properties).await?;
-        let publisher = self.publisher_channel(&connection).await?;
-        Ok(Link {
-            connection,
-            publisher,
+    /// Opens the publishing connection, within one [`Broker::call_timeout`].
+    async fn open_link(&self) -> Result<Link, BrokerError> {
+        self.bounded(async {
+            let connection = self.connector.connect(&self.name).await?;
+            let publisher = self.publisher_channel(&connection).await?;
+            Ok::<_, BrokerError>(Link {
+                connection,
+                publisher,
+            })
         })
+        .await
     }
 
     /// A confirm-mode channel, with the topology declared through it.
     async fn publisher_channel(&self, connection: &Connection) -> Result<Channel, BrokerError> {
-        let channel = connection.create_channel().await?;
-        self.topology.declare(&channel).await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        Ok(channel)
+        self.bounded(async {
+            let channel = connection.create_channel().await?;
+            self.topology.declare(&channel).await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            Ok::<_, lapin::Error>(channel)
+        })
+        .await
+    }
+
+    async fn ensure_consuming<'s>(
+        &self,
+        state: &'s mut Consuming,
+    ) -> Result<&'s Connection, BrokerError> {
+        if !state
+            .connection
+            .as_ref()
+            .is_some_and(|c| c.status().connected())
+        {
+            state.backoff.due()?;
+            if let Some(old) = state.connection.take() {
+                let _ = self.bounded(old.close(200, "reconnecting".into())).await;
+            }
+            match self.open_consuming().await {
+                Ok(connection) => {
+                    if state.backoff.succeeded() {
+                        tracing::info!(broker = %self.name, "consuming connection to RabbitMQ reopened");
+                    }
+                    state.connection = Some(connection);
+                }
+                Err(e) => {
+                    let delay = state.backoff.failed();
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "RabbitMQ unavailable to consumers");
+                    return Err(e);
+                }
+            }
+        }
+        state
+            .connection
+            .as_ref()
+            .ok_or_else(|| BrokerError::Unavailable("no connection".into()))
+    }
+
+    /// The consuming connection. The work queues bind to the work
+    /// exchange: the topology is declared here too, so that consumers do
+    /// not depend on the publishing connection.
+    async fn open_consuming(&self) -> Result<Connection, BrokerError> {
+        self.bounded(async {
+            let connection = self
+                .connector
+                .connect(&format!("{} (consuming)", self.name))
+                .await?;
+            let channel = connection.create_channel().await?;
+            self.topology.declare(&channel).await?;
+            channel.close(200, "topology declared".into()).await?;
+            Ok::<_, BrokerError>(connection)
+        })
+        .await
     }
 
     /// Publishes a batch; succeeds when the broker confirmed every message.
@@ -282,9 +461,9 @@ impl Broker {
 
     /// Publishes a batch and tells, message by message, what the broker
     /// said: confirmed, refused (nack), unroutable, or not confirmed within
-    /// [`CONFIRM_TIMEOUT`]. The error is for the whole batch: no connection,
-    /// or a broker that blocks publishers (a memory or disk alarm), in which
-    /// case nothing is sent.
+    /// `amqp_confirm_timeout_secs`. The error is for the whole batch: no
+    /// connection, or a broker that blocks publishers (a memory or disk
+    /// alarm), in which case nothing is sent.
     pub async fn publish_each(
         &self,
         messages: &[Outgoing<'_>],
@@ -293,7 +472,7 @@ impl Broker {
             return Ok(Vec::new());
         }
         let channel = self.publisher_for(messages).await?;
-        let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
+        let deadline = tokio::time::Instant::now() + self.confirm_timeout;
         publish_on(&channel, messages, deadline).await
     }
 
@@ -302,7 +481,7 @@ impl Broker {
     /// is published, and the runs wait in it until a worker of the group
     /// consumes them (a work message no queue takes would be refused).
     async fn publisher_for(&self, messages: &[Outgoing<'_>]) -> Result<Channel, BrokerError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.publishing.lock().await;
         let link = self.ensure_link(&mut state).await?;
         if link.connection.status().blocked() {
             return Err(BrokerError::Unavailable(
@@ -315,29 +494,28 @@ impl Broker {
                 continue;
             }
             if let Some(queue) = WorkQueue::from_key(m.routing_key) {
-                timeout(async { Ok(self.topology.declare_queue(&channel, &queue).await?) }).await?;
+                self.bounded(self.topology.declare_queue(&channel, &queue))
+                    .await?;
                 state.declared.insert(m.routing_key.to_string());
             }
         }
         Ok(channel)
     }
 
-    /// Closes the connection (at shutdown).
+    /// Closes the connections (at shutdown), each waiting at most
+    /// [`Broker::call_timeout`].
     pub async fn close(&self) {
-        if let Some(link) = self.state.lock().await.link.take() {
-            let _ = link.connection.close(200, "shutting down".into()).await;
+        if let Some(link) = self.publishing.lock().await.link.take() {
+            let _ = self
+                .bounded(link.connection.close(200, "shutting down".into()))
+                .await;
+        }
+        if let Some(connection) = self.consuming.lock().await.connection.take() {
+            let _ = self
+                .bounded(connection.close(200, "shutting down".into()))
+                .await;
         }
     }
-}
-
-/// Bounds a step of connecting: a broker that accepts the TCP connection
-/// and then stalls must not hold every publisher behind the lock.
-async fn timeout<T>(
-    step: impl std::future::Future<Output = Result<T, BrokerError>>,
-) -> Result<T, BrokerError> {
-    tokio::time::timeout(CONNECT_TIMEOUT, step)
-        .await
-        .map_err(|_| BrokerError::Unavailable("the broker did not answer in time".into()))?
 }
 
 async fn publish_on(
@@ -362,19 +540,25 @@ async fn publish_on(
             mandatory: m.mandatory,
             ..Default::default()
         };
-        let sent = channel
-            .basic_publish(
-                m.exchange.into(),
-                m.routing_key.into(),
-                options,
-                m.body,
-                properties,
-            )
-            .await;
+        // Sending waits while the connection is blocked (an alarm that
+        // began after the check): the deadline bounds it too.
+        let sending = channel.basic_publish(
+            m.exchange.into(),
+            m.routing_key.into(),
+            options,
+            m.body,
+            properties,
+        );
+        let sent = match tokio::time::timeout_at(deadline, sending).await {
+            Ok(sent) => sent.map_err(BrokerError::from),
+            Err(_) => Err(BrokerError::Unavailable(
+                "RabbitMQ did not take the message in time".into(),
+            )),
+        };
         match sent {
             Ok(confirm) => confirms.push(confirm),
             // Nothing was sent: the batch fails as a whole.
-            Err(e) if confirms.is_empty() => return Err(e.into()),
+            Err(e) if confirms.is_empty() => return Err(e),
             Err(e) => {
                 let reason = format!("publishing stopped: {e}");
                 let mut outcomes = settle(confirms, messages, deadline).await;

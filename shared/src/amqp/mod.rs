@@ -1,10 +1,12 @@
-//! The RabbitMQ side: topology names and declaration, and the broker
-//! connection that publishes with confirms, and the management API's
-//! rates.
+//! The RabbitMQ side: topology names and declaration, the broker's
+//! connections (opened with heartbeats and bounded waits) that publish
+//! with confirms and consume, and the management API's rates.
 
 pub mod broker;
+pub mod connector;
 pub mod management;
 pub mod topology;
 
 pub use broker::{Broker, BrokerError, Outgoing};
+pub use connector::ConnectorError;
 pub use topology::{Topology, WorkQueue};
