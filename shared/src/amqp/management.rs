@@ -5,10 +5,8 @@
 //! nowhere but the configured server.
 
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::time::Duration;
 
-use lapin::uri::AMQPUri;
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -47,7 +45,7 @@ impl Management {
     /// The client of `base` (`http://rabbitmq:15672`), with the credentials
     /// and virtual host of `amqp_url`.
     pub fn new(base: &str, amqp_url: &SecretString) -> Result<Self, ManagementError> {
-        let amqp = AMQPUri::from_str(amqp_url.expose_secret()).map_err(ManagementError::AmqpUrl)?;
+        let amqp = super::connector::parse_url(amqp_url).map_err(ManagementError::AmqpUrl)?;
         let mut queues = Url::parse(base).map_err(|e| ManagementError::Url(e.to_string()))?;
         queues
             .path_segments_mut()
