@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::taf::scope::Scope;
@@ -312,6 +312,17 @@ pub struct Config {
     /// confirms; an outbox row not confirmed by then is kept and tried
     /// again later.
     pub amqp_confirm_timeout_secs: u64,
+    /// A PEM file of the CA certificates that RabbitMQ's certificate must
+    /// chain to, for an `amqps://` URL; only these are trusted. None: the
+    /// system's roots.
+    pub amqp_tls_ca_file: Option<PathBuf>,
+    /// A PEM file of the client certificate (and its chain) fila presents
+    /// to RabbitMQ over `amqps://`, with `amqp_tls_client_key_file`. None:
+    /// no client certificate.
+    pub amqp_tls_client_cert_file: Option<PathBuf>,
+    /// The PEM private key of `amqp_tls_client_cert_file` (PKCS#8, PKCS#1
+    /// or SEC1).
+    pub amqp_tls_client_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -369,6 +380,9 @@ impl Default for Config {
             amqp_heartbeat_secs: 10,
             amqp_connect_timeout_secs: 5,
             amqp_confirm_timeout_secs: 10,
+            amqp_tls_ca_file: None,
+            amqp_tls_client_cert_file: None,
+            amqp_tls_client_key_file: None,
         }
     }
 }
@@ -537,6 +551,19 @@ impl Config {
                 "amqp_connect_timeout_secs and amqp_confirm_timeout_secs must be at least 1",
             );
         }
+        if self.amqp_tls_client_cert_file.is_some() != self.amqp_tls_client_key_file.is_some() {
+            return invalid(
+                "amqp_tls_client_cert_file",
+                "give amqp_tls_client_cert_file and amqp_tls_client_key_file together",
+            );
+        }
+        let tls_files = self.amqp_tls_ca_file.is_some() || self.amqp_tls_client_cert_file.is_some();
+        if tls_files && !self.amqp_url.expose_secret().starts_with("amqps://") {
+            return invalid(
+                "amqp_tls_ca_file",
+                "the amqp_tls_* files are for TLS: amqp_url must be an amqps:// URL",
+            );
+        }
         for user in &self.users {
             if user.name.is_empty() || user.name.contains(':') {
                 return invalid("users", "a user name must be non-empty and without ':'");
@@ -666,7 +693,7 @@ mod tests {
     }
 
     #[test]
-    fn amqp_bounds_are_checked() {
+    fn amqp_bounds_and_tls_files_are_checked() {
         for (config, field) in [
             (
                 Config {
@@ -682,10 +709,33 @@ mod tests {
                 },
                 "amqp_connect_timeout_secs",
             ),
+            (
+                Config {
+                    amqp_url: SecretString::from("amqps://fila:pw@mq:5671/%2f"),
+                    amqp_tls_client_cert_file: Some("client.pem".into()),
+                    ..Config::default()
+                },
+                "amqp_tls_client_cert_file",
+            ),
+            (
+                Config {
+                    amqp_tls_ca_file: Some("ca.pem".into()),
+                    ..Config::default()
+                },
+                "amqp_tls_ca_file",
+            ),
         ] {
             let err = config.validate().expect_err("invalid");
             assert!(err.to_string().starts_with(field), "{err}");
         }
+        let config = Config {
+            amqp_url: SecretString::from("amqps://fila:pw@mq:5671/%2f"),
+            amqp_tls_ca_file: Some("ca.pem".into()),
+            amqp_tls_client_cert_file: Some("client.pem".into()),
+            amqp_tls_client_key_file: Some("client.key".into()),
+            ..Config::default()
+        };
+        config.validate().expect("valid");
     }
 
     #[test]

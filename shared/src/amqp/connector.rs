@@ -4,43 +4,55 @@
 //! intervals, so that a broker lost without a word (a node gone, a
 //! partition) is noticed in seconds, not when the kernel gives up.
 //!
-//! Opening a connection — TCP, the AMQP handshake — is bounded by
-//! `amqp_connect_timeout_secs`, and so is every other call that waits for
-//! the broker ([`Connector::bounded`]).
+//! An `amqps://` URL is served by rustls (see [`super::tls`]). Opening a
+//! connection — name resolution, TCP, TLS, the AMQP handshake — is bounded
+//! by `amqp_connect_timeout_secs`, and so is every other call that waits
+//! for the broker ([`Connector::bounded`]).
 
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
-use lapin::uri::AMQPUri;
-use lapin::{Connection, ConnectionProperties};
+use lapin::tcp::RustlsConnector;
+use lapin::uri::{AMQPScheme, AMQPUri};
+use lapin::{AsyncTcpStream, Connection, ConnectionProperties};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::broker::BrokerError;
+use super::tls::{self, TlsError};
 use crate::config::Config;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
     #[error("amqp_url cannot be read: {0}")]
     Url(String),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// Opens connections to one RabbitMQ, as configured.
 pub struct Connector {
     /// The URL, with its heartbeat (it holds the password: never logged).
     uri: AMQPUri,
+    /// For an `amqps://` URL.
+    tls: Option<RustlsConnector>,
     timeout: Duration,
 }
 
 impl Connector {
-    /// Reads `amqp_url`.
+    /// Reads `amqp_url` and, for `amqps://`, the TLS files.
     pub fn new(config: &Config) -> Result<Self, ConnectorError> {
         let mut uri = parse_url(&config.amqp_url).map_err(ConnectorError::Url)?;
         if uri.query.heartbeat.is_none() {
             uri.query.heartbeat = Some(config.amqp_heartbeat_secs);
         }
+        let tls = match uri.scheme {
+            AMQPScheme::AMQPS => Some(tls::connector(config)?),
+            AMQPScheme::AMQP => None,
+        };
         Ok(Self {
             uri,
+            tls,
             timeout: config.amqp_connect_timeout(),
         })
     }
@@ -58,7 +70,41 @@ impl Connector {
     /// Opens a connection named `name` (RabbitMQ shows it in its list).
     pub async fn connect(&self, name: &str) -> Result<Connection, BrokerError> {
         let properties = ConnectionProperties::default().with_connection_name(name.into());
-        let opening = Connection::connect_uri(self.uri.clone(), properties);
+        let runtime = lapin::runtime::default_runtime()?;
+        let tls = self.tls.clone();
+        let limit = self.timeout;
+        // lapin opens the socket on a thread of its own: the bound applies
+        // there too, so that a stalled TLS handshake does not hold it.
+        let opening = Connection::connector(
+            self.uri.clone(),
+            runtime,
+            async move |uri: AMQPUri, runtime| {
+                let host = uri.authority.host.clone();
+                let open = async {
+                    let addresses: Vec<std::net::SocketAddr> =
+                        tokio::net::lookup_host((host.as_str(), uri.authority.port))
+                            .await?
+                            .collect();
+                    let stream = AsyncTcpStream::connect(&runtime, addresses).await?;
+                    match (&uri.scheme, &tls) {
+                        (AMQPScheme::AMQP, _) => Ok(stream),
+                        (AMQPScheme::AMQPS, Some(tls)) => stream.into_rustls(tls, &host).await,
+                        (AMQPScheme::AMQPS, None) => {
+                            Err(std::io::Error::other("amqps:// without TLS settings"))
+                        }
+                    }
+                };
+                match tokio::time::timeout(limit, open).await {
+                    Ok(opened) => Ok(opened?),
+                    Err(_) => Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no connection to {host} within {} s", limit.as_secs()),
+                    )
+                    .into()),
+                }
+            },
+            properties,
+        );
         self.bounded(opening).await
     }
 

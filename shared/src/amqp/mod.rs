@@ -1,10 +1,11 @@
 //! The RabbitMQ side: topology names and declaration, the broker's
-//! connections (opened with heartbeats and bounded waits) that publish
+//! connections (opened with heartbeats, bounded waits and TLS) that publish
 //! with confirms and consume, and the management API's rates.
 
 pub mod broker;
 pub mod connector;
 pub mod management;
+pub mod tls;
 pub mod topology;
 
 pub use broker::{Broker, BrokerError, Outgoing};
