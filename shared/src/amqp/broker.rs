@@ -118,38 +118,49 @@ struct Consuming {
     lent: Vec<ChannelStatus>,
 }
 
-/// When a connection that failed to open may be tried again.
+/// When a connection that failed to open may be tried again. An attempt
+/// counts as failed until it succeeds: one its caller gave up on (the
+/// caller's own timeout) holds the next callers off all the same.
 #[derive(Default)]
 struct Backoff {
     failures: u32,
     next_attempt: Option<Instant>,
+    /// Why the last attempt failed, told to the callers held off.
+    reason: Option<String>,
 }
 
 impl Backoff {
-    /// Refuses while the next attempt is not due.
-    fn due(&self) -> Result<(), BrokerError> {
-        match self.next_attempt.filter(|at| *at > Instant::now()) {
-            Some(at) => Err(BrokerError::Unavailable(format!(
-                "reconnecting in {} ms",
+    /// Starts an attempt, or refuses while the next one is not due.
+    fn attempt(&mut self) -> Result<(), BrokerError> {
+        if let Some(at) = self.next_attempt.filter(|at| *at > Instant::now()) {
+            return Err(BrokerError::Unavailable(format!(
+                "{}; trying again in {} ms",
+                self.reason
+                    .as_deref()
+                    .unwrap_or("the last attempt did not finish"),
                 at.saturating_duration_since(Instant::now()).as_millis()
-            ))),
-            None => Ok(()),
+            )));
         }
-    }
-
-    /// Counts a failure; the delay before the next attempt.
-    fn failed(&mut self) -> Duration {
         self.failures = self.failures.saturating_add(1);
         let delay = BACKOFF_FIRST
             .saturating_mul(1 << self.failures.min(16))
             .min(BACKOFF_MAX);
         self.next_attempt = Some(Instant::now() + delay);
-        delay
+        self.reason = None;
+        Ok(())
     }
 
-    /// Clears the failures; whether there were any.
+    /// The attempt failed with `error`; how long until the next one.
+    fn failed(&mut self, error: &BrokerError) -> Duration {
+        self.reason = Some(error.to_string());
+        self.next_attempt.map_or(Duration::ZERO, |at| {
+            at.saturating_duration_since(Instant::now())
+        })
+    }
+
+    /// The attempt succeeded; whether attempts had failed before it.
     fn succeeded(&mut self) -> bool {
-        let recovered = self.failures > 0;
+        let recovered = self.failures > 1;
         *self = Self::default();
         recovered
     }
@@ -291,7 +302,9 @@ impl Broker {
                 // taken for lost: the next callers are told at once.
                 if matches!(e, BrokerError::Unavailable(_)) {
                     state.connection = None;
-                    state.backoff.failed();
+                    if state.backoff.attempt().is_ok() {
+                        state.backoff.failed(&e);
+                    }
                 }
                 Err(e)
             }
@@ -351,7 +364,7 @@ impl Broker {
             }
         }
         if !state.link.as_ref().is_some_and(Link::healthy) {
-            state.backoff.due()?;
+            state.backoff.attempt()?;
             if let Some(old) = state.link.take() {
                 let _ = self
                     .bounded(old.connection.close(200, "reconnecting".into()))
@@ -366,7 +379,7 @@ impl Broker {
                     state.declared = WorkQueue::fixed().iter().map(WorkQueue::key).collect();
                 }
                 Err(e) => {
-                    let delay = state.backoff.failed();
+                    let delay = state.backoff.failed(&e);
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "RabbitMQ unavailable");
                     return Err(e);
                 }
@@ -413,7 +426,7 @@ impl Broker {
             .as_ref()
             .is_some_and(|c| c.status().connected())
         {
-            state.backoff.due()?;
+            state.backoff.attempt()?;
             if let Some(old) = state.connection.take() {
                 let _ = self.bounded(old.close(200, "reconnecting".into())).await;
             }
@@ -425,7 +438,7 @@ impl Broker {
                     state.connection = Some(connection);
                 }
                 Err(e) => {
-                    let delay = state.backoff.failed();
+                    let delay = state.backoff.failed(&e);
                     tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "RabbitMQ unavailable to consumers");
                     return Err(e);
                 }
@@ -597,4 +610,28 @@ async fn settle(
         outcomes.push(outcome);
     }
     outcomes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attempt_holds_the_next_callers_off_with_its_reason() {
+        let mut backoff = Backoff::default();
+        backoff.attempt().expect("the first attempt goes");
+        let held = backoff
+            .attempt()
+            .expect_err("an unfinished attempt holds off");
+        assert!(held.to_string().contains("did not finish"), "{held}");
+        backoff.failed(&BrokerError::Unavailable("certificate refused".into()));
+        let held = backoff.attempt().expect_err("a failed attempt holds off");
+        assert!(held.to_string().contains("certificate refused"), "{held}");
+        backoff.next_attempt = Some(Instant::now());
+        backoff.attempt().expect("due again");
+        assert_eq!(backoff.failures, 2);
+        assert!(backoff.succeeded(), "it follows a failure");
+        backoff.attempt().expect("after a success, at once");
+        assert!(!backoff.succeeded(), "no failure before it");
+    }
 }
