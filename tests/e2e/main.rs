@@ -4,6 +4,7 @@ mod abuse;
 mod access;
 mod backpressure;
 mod bounds;
+mod broker_faults;
 mod cli;
 mod crash;
 mod database_tls;

@@ -2,6 +2,8 @@
 //! binaries against the real PostgreSQL and RabbitMQ, each test in its own
 //! schema and queue prefix, and removes both when the test ends.
 
+pub mod broker_node;
+pub mod certs;
 pub mod cli;
 pub mod collector;
 pub mod destination;

@@ -61,7 +61,13 @@ pub struct Results {
 impl Results {
     /// Starts collecting every result of `fila` (exclusive, auto-deleted queue).
     pub async fn observe(fila: &Fila) -> Self {
-        let connection = Connection::connect(&crate::amqp_url(), ConnectionProperties::default())
+        Self::observe_on(fila, &crate::amqp_url()).await
+    }
+
+    /// [`Results::observe`] on the RabbitMQ of `amqp_url` (a node of the
+    /// test's own).
+    pub async fn observe_on(fila: &Fila, amqp_url: &str) -> Self {
+        let connection = Connection::connect(amqp_url, ConnectionProperties::default())
             .await
             .expect("amqp");
         let channel = connection.create_channel().await.expect("channel");
