@@ -260,7 +260,7 @@ impl Metrics {
         let broker_channel_max = Gauge::default();
         registry.register(
             "fila_broker_channel_max",
-            "Most AMQP channels the broker lets this process's connection open",
+            "Most AMQP channels the broker lets one of this process's connections open",
             broker_channel_max.clone(),
         );
         Self {
