@@ -213,16 +213,6 @@ impl Broker {
         self.connector.bounded(call).await
     }
 
-    /// Whether a healthy publishing connection is open now.
-    pub async fn connected(&self) -> bool {
-        self.publishing
-            .lock()
-            .await
-            .link
-            .as_ref()
-            .is_some_and(Link::healthy)
-    }
-
     /// The confirm-mode channel for publishing, reconnecting if needed.
     pub async fn publisher(&self) -> Result<Channel, BrokerError> {
         let mut state = self.publishing.lock().await;
