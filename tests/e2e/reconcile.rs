@@ -10,7 +10,7 @@ use fila_tests::rabbitmq::{purge, queue_counts};
 use fila_tests::results::Results;
 use fila_tests::runs::DEFINITIONS;
 use fila_tests::taf::{POISON, item, item_with, items, lot};
-use fila_tests::{Fila, Setup, eventually};
+use fila_tests::{Fila, Setup, amqp_url, eventually};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -100,7 +100,7 @@ async fn work_whose_queues_were_purged_is_queued_again_and_finishes_once() {
     .await;
     assert!(published, "the work reached its queues");
     for queue in ["taf", "eai", "process.default"] {
-        let purged = purge(&format!("{}.{queue}", fila.prefix)).await;
+        let purged = purge(&amqp_url(), &format!("{}.{queue}", fila.prefix)).await;
         assert!(purged > 0, "{queue} held the work");
     }
 
@@ -259,7 +259,7 @@ async fn a_release_message_the_broker_dropped_is_queued_again() {
     // The release message reaches the paused queue; the broker drops it.
     let queued = eventually(30, || async { queue_counts(&queue).await.0 == 1 }).await;
     assert!(queued, "the successor's release message is in the queue");
-    assert_eq!(purge(&queue).await, 1);
+    assert_eq!(purge(&amqp_url(), &queue).await, 1);
     let (status, _) = send(fila.admin(Method::POST, "/admin/queues/taf/resume")).await;
     assert_eq!(status, StatusCode::OK);
 

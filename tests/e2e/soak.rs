@@ -1,18 +1,21 @@
 //! The soak run: TAF lots, EAI messages and process runs posted without a
 //! pause while one fault of each kind is injected in turn (a worker killed
 //! with SIGKILL, the broker cut, the database cut, the API killed with
-//! SIGKILL, the work queues purged, the database black-holed); then the
-//! counts: every accepted item finished, none lost, none left open, none
-//! done twice, and results delivered at least once. Run by
-//! `deploy/local/soak.sh [ROUNDS]`, which prints the counts (one round in
-//! CI; more repeat the faults).
+//! SIGKILL, the work queues purged, the database black-holed, the broker's
+//! memory alarm raised); then the counts: every accepted item finished,
+//! none lost, none left open, none done twice, and results delivered at
+//! least once. Run by `deploy/local/soak.sh [ROUNDS]`, which prints the
+//! counts (one round in CI; more repeat the faults). The run has a
+//! RabbitMQ node of its own, so that its alarm blocks no one else.
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fila_tests::Setup;
+use fila_tests::broker_node::BrokerNode;
 use fila_tests::eai::message;
 use fila_tests::fila::{PRODUCER, send};
 use fila_tests::proxy::Proxy;
@@ -24,7 +27,7 @@ use serde_json::{Value, json};
 use tokio::time::sleep;
 
 /// The phases of a round, in order.
-const PHASES: [&str; 7] = [
+const PHASES: [&str; 8] = [
     "calm",
     "a worker killed",
     "the broker cut",
@@ -32,6 +35,7 @@ const PHASES: [&str; 7] = [
     "the API killed",
     "the work queues purged",
     "the database black-holed",
+    "the broker's memory alarm",
 ];
 /// How long each phase of a round lasts.
 const PHASE: Duration = Duration::from_secs(10);
@@ -306,7 +310,9 @@ timeout_secs = 10
 #[ignore = "the soak run: deploy/local/soak.sh"]
 async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
     let rounds = rounds();
-    let broker = Proxy::start("127.0.0.1:5672".parse().expect("addr")).await;
+    // A broker of the run's own: its memory alarm blocks only this run.
+    let node = BrokerNode::start().await;
+    let broker = Proxy::start(SocketAddr::from(([127, 0, 0, 1], node.port))).await;
     let database = Proxy::start("127.0.0.1:5432".parse().expect("addr")).await;
     let port = free_port();
     let mut fila = Setup::new()
@@ -326,7 +332,7 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
         .env("DATABASE_STATEMENT_TIMEOUT_SECS", 2)
         .start()
         .await;
-    let mut results = Results::observe(&fila).await;
+    let mut results = Results::observe_on(&fila, &node.url()).await;
     let tally = Arc::new(Mutex::new(Tally::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let producer = tokio::spawn(produce(
@@ -376,7 +382,7 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
         sleep(OUTAGE).await;
         let mut purged = 0;
         for queue in queues {
-            purged += purge(&format!("{}.{queue}", fila.prefix)).await;
+            purged += purge(&node.url(), &format!("{}.{queue}", fila.prefix)).await;
             let resume = fila.admin(Method::POST, &format!("/admin/queues/{queue}/resume"));
             assert_eq!(send(resume).await.0, StatusCode::OK);
         }
@@ -387,6 +393,12 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
         database.black_hole();
         sleep(BLACK_HOLE).await;
         database.heal();
+        sleep(PHASE).await;
+
+        phase(PHASES[7]);
+        node.set_memory_watermark(0.0001).await;
+        sleep(OUTAGE).await;
+        node.set_memory_watermark(0.4).await;
         sleep(PHASE).await;
     }
     stop.store(true, Ordering::SeqCst);

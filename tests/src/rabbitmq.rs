@@ -59,19 +59,19 @@ impl Drop for Policy {
     }
 }
 
-/// A channel on the local RabbitMQ, with its connection.
-async fn channel() -> (lapin::Connection, lapin::Channel) {
-    let connection =
-        lapin::Connection::connect(&crate::amqp_url(), lapin::ConnectionProperties::default())
-            .await
-            .expect("amqp");
+/// A channel on the broker of `amqp_url`, with its connection.
+async fn channel(amqp_url: &str) -> (lapin::Connection, lapin::Channel) {
+    let connection = lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default())
+        .await
+        .expect("amqp");
     let channel = connection.create_channel().await.expect("channel");
     (connection, channel)
 }
 
-/// Purges a queue, as an operator would; how many messages it dropped.
-pub async fn purge(queue: &str) -> u32 {
-    let (connection, channel) = channel().await;
+/// Purges a queue of the broker of `amqp_url`, as an operator would; how
+/// many messages it dropped.
+pub async fn purge(amqp_url: &str, queue: &str) -> u32 {
+    let (connection, channel) = channel(amqp_url).await;
     let purged = channel
         .queue_purge(queue.into(), lapin::options::QueuePurgeOptions::default())
         .await
@@ -80,9 +80,9 @@ pub async fn purge(queue: &str) -> u32 {
     purged
 }
 
-/// A queue's ready messages and consumers.
+/// A queue's ready messages and consumers, on the local RabbitMQ.
 pub async fn queue_counts(queue: &str) -> (u32, u32) {
-    let (connection, channel) = channel().await;
+    let (connection, channel) = channel(&crate::amqp_url()).await;
     let declared = channel
         .queue_declare(
             queue.into(),
