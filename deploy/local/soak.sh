@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The soak run: TAF lots, EAI messages and process runs posted without a
-# pause while a worker is killed, the broker cut, the database cut and the
-# API killed, in turn; prints the counts (accepted, finished, lost,
-# duplicated) and fails unless every accepted item finished exactly once.
-# Each round lasts about 50 s plus the time to drain; CI runs one round.
+# pause while a worker is killed, the broker cut, the database cut, the API
+# killed, the work queues purged, the database black-holed and the broker's
+# memory alarm raised, in turn; prints the counts (accepted, finished, lost,
+# stranded, duplicated, result deliveries) and fails unless every accepted
+# item finished exactly once. Each round lasts about 100 s plus the time to
+# drain; CI runs one round.
 #
 #   deploy/local/soak.sh [ROUNDS]
 #
