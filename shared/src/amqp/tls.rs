@@ -59,19 +59,11 @@ fn certificates(
     setting: &'static str,
     path: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let error = |reason: String| TlsError::File {
+    crate::tls::pem_certificates(path).map_err(|reason| TlsError::File {
         setting,
         path: path.to_path_buf(),
         reason,
-    };
-    let certificates = CertificateDer::pem_file_iter(path)
-        .map_err(|e| error(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| error(e.to_string()))?;
-    if certificates.is_empty() {
-        return Err(error("no PEM certificate in the file".into()));
-    }
-    Ok(certificates)
+    })
 }
 
 #[cfg(test)]

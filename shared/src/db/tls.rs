@@ -16,12 +16,11 @@
 //! `SSLRequest` of PostgreSQL's protocol), so that the connection's
 //! watchdog reads the protocol above it (see [`super::watchdog`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ClientConfig, WebPkiServerVerifier};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
@@ -180,12 +179,8 @@ fn roots(root_cert: Option<&str>) -> Result<RootCertStore, TlsOptionError> {
                 path: PathBuf::from(path),
                 reason,
             };
-            for cert in CertificateDer::pem_file_iter(path).map_err(|e| error(e.to_string()))? {
-                let cert = cert.map_err(|e| error(e.to_string()))?;
+            for cert in crate::tls::pem_certificates(Path::new(path)).map_err(error)? {
                 roots.add(cert).map_err(|e| error(e.to_string()))?;
-            }
-            if roots.is_empty() {
-                return Err(error("holds no certificate".into()));
             }
         }
         _ => {
