@@ -18,8 +18,9 @@
 //! not a failed login.
 //!
 //! Roles: `admin` may do everything; `producer` may submit work and read
-//! statuses; `reader` may only read statuses (see [`protocol_role`]). A
-//! user may further be limited to a TAF [`Scope`].
+//! statuses; `reader` may only read statuses. Each route says which it
+//! needs (see `policy`). A user may further be limited to a TAF [`Scope`],
+//! and then call only TAF's routes.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -29,11 +30,9 @@ use std::time::{Duration, Instant};
 use argon2::Argon2;
 use argon2::password_hash::PasswordVerifier;
 use argon2::password_hash::phc::PasswordHash;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{HeaderMap, Method};
-use axum::middleware::Next;
-use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use fila_shared::config::{Role, UserConfig};
@@ -99,12 +98,6 @@ impl Caller {
         })
     }
 
-    /// A user limited to a TAF scope may call only the TAF endpoint: the
-    /// other protocols carry no sourceBranch to check.
-    fn may_call(&self, path: &str) -> bool {
-        self.scope.is_unrestricted() || path == TAF_PATH
-    }
-
     fn of(name: String, user: &User) -> Self {
         Self {
             name,
@@ -113,9 +106,6 @@ impl Caller {
         }
     }
 }
-
-/// The one endpoint a scoped user may call.
-const TAF_PATH: &str = "/rest/wstafst2";
 
 impl Users {
     pub fn new(configs: &[UserConfig], max_failures: u32, window: Duration) -> Self {
@@ -290,31 +280,6 @@ fn verify_password(password: &str, hash: &str) -> bool {
     })
 }
 
-/// The role a protocol request needs: reading (GET and HEAD) needs
-/// `reader`, anything else `producer`; but Creatio's `Execute` runs a
-/// process even as a GET, and wsProcess's one POST endpoint carries both
-/// kinds of operation, so its handler checks `producer` for the Execute
-/// operations itself.
-pub fn protocol_role(method: &Method, path: &str) -> Role {
-    if path.ends_with("/Execute") {
-        Role::Producer
-    } else if path == "/wsProcess/IwsProcess" || matches!(*method, Method::GET | Method::HEAD) {
-        Role::Reader
-    } else {
-        Role::Producer
-    }
-}
-
-/// Middleware of the protocol endpoints (see [`protocol_role`]).
-pub async fn require_protocol_role(
-    State(state): State<SharedState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let role = protocol_role(request.method(), request.uri().path());
-    require(&state, role, request, next).await
-}
-
 /// The client's address: the TCP peer (unspecified when unknown).
 pub fn client_address(request: &Request) -> IpAddr {
     request
@@ -323,32 +288,15 @@ pub fn client_address(request: &Request) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip())
 }
 
-/// Middleware: the caller must be an admin.
-pub async fn require_admin(
-    State(state): State<SharedState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    require(&state, Role::Admin, request, next).await
-}
-
-/// Middleware: the caller must be a reader (producers and admins are).
-pub async fn require_reader(
-    State(state): State<SharedState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    require(&state, Role::Reader, request, next).await
-}
-
-/// Authenticates the caller, checks `role`, and hands the [`Caller`] to the
-/// handler as a request extension.
-async fn require(
+/// Authenticates the caller of a route that needs `role` (see `policy`),
+/// and hands the [`Caller`] to the handler as a request extension. A user
+/// limited to a TAF scope may call only `scoped` routes.
+pub async fn admit(
     state: &SharedState,
     role: Role,
+    scoped: bool,
     mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
+) -> Result<Request, ApiError> {
     let headers = request.headers();
     if cross_site(request.method(), headers) {
         return Err(ApiError::Forbidden);
@@ -362,12 +310,12 @@ async fn require(
             state.users.authenticate(request.headers(), client).await?
         }
     };
-    if !caller.may(role) || !caller.may_call(request.uri().path()) {
+    if !caller.may(role) || !(scoped || caller.scope.is_unrestricted()) {
         return Err(ApiError::Forbidden);
     }
     tracing::debug!(user = %caller.name, "authenticated");
     request.extensions_mut().insert(caller);
-    Ok(next.run(request).await)
+    Ok(request)
 }
 
 /// A browser's request from another site that would change something
@@ -559,29 +507,5 @@ mod tests {
             &Method::GET,
             &headers(&[("sec-fetch-site", "cross-site")])
         ));
-    }
-
-    #[test]
-    fn protocol_roles() {
-        assert_eq!(protocol_role(&Method::GET, "/rest/wstafst2"), Role::Reader);
-        assert_eq!(
-            protocol_role(&Method::POST, "/rest/wstafst2"),
-            Role::Producer
-        );
-        assert_eq!(
-            protocol_role(&Method::DELETE, "/rest/wstafst2"),
-            Role::Producer
-        );
-        assert_eq!(
-            protocol_role(
-                &Method::GET,
-                "/0/ServiceModel/ProcessEngineService.svc/P/Execute"
-            ),
-            Role::Producer
-        );
-        assert_eq!(
-            protocol_role(&Method::POST, "/wsProcess/IwsProcess"),
-            Role::Reader
-        );
     }
 }

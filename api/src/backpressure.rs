@@ -10,20 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::http::header::RETRY_AFTER;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use deadpool_postgres::Pool;
 use fila_shared::amqp::{Broker, WorkQueue};
 use fila_shared::metrics::{EAI, PROCESS, TAF};
 use fila_shared::outbox;
-
-use crate::errors::ApiError;
-use crate::intake::{self, WSPROCESS};
-use crate::process::WsError;
-use crate::state::SharedState;
 
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -130,28 +123,5 @@ async fn watch(
                 }
             }
         }
-    }
-}
-
-/// Middleware of the protocol routes: refuses submissions of a protocol
-/// under backpressure.
-pub async fn refuse_when_over(
-    State(state): State<SharedState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("", |p| p.as_str());
-    match intake::submission(request.method(), route, request.headers()) {
-        Some(protocol) if state.backpressure.refuses(protocol) => {
-            if route == WSPROCESS {
-                WsError::Busy.into_response()
-            } else {
-                ApiError::Busy.into_response()
-            }
-        }
-        _ => next.run(request).await,
     }
 }

@@ -8,17 +8,15 @@
 //! effect, which the answer says.
 //!
 //! Either refusal is written in the format of the protocol a route belongs
-//! to, its [`Dialect`], declared with the routes (see `router` in
-//! `lib.rs`).
+//! to, its [`Dialect`], declared with the route in its policy (see
+//! `policy`, which applies the bounds).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fila_shared::config::Config;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::eai::EaiError;
 use crate::errors::ApiError;
@@ -27,7 +25,7 @@ use crate::process::{CreatioOperation, RobustaError, WsError, creatio_refusal};
 use crate::taf::TafError;
 
 /// Who writes a route's refusals.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
     /// RESTFAULT 702 when not answered in time, `{"code": 503}` when shed.
     Taf,
@@ -45,6 +43,15 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// A submission refused under backpressure (see `backpressure`): a
+    /// SOAP fault for wsProcess, `{"code": 429, "message"}` otherwise.
+    pub fn busy(self) -> Response {
+        match self {
+            Dialect::WsProcess => WsError::Busy.into_response(),
+            _ => ApiError::Busy.into_response(),
+        }
+    }
+
     pub fn refuse(self, overload: Overload) -> Response {
         match self {
             Dialect::Taf => TafError::Overloaded(overload).into_response(),
@@ -71,38 +78,14 @@ impl Bounds {
         })
     }
 
-    /// The middleware state of routes answering in `dialect`.
-    pub fn guard(self: &Arc<Self>, dialect: Dialect) -> Guard {
-        Guard {
-            bounds: Arc::clone(self),
-            dialect,
-        }
+    /// A place among the requests handled at once; `None` when every one
+    /// is taken.
+    pub fn permit(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.permits).try_acquire_owned().ok()
     }
-}
 
-/// A route's bounds, and who answers their refusals.
-#[derive(Clone)]
-pub struct Guard {
-    bounds: Arc<Bounds>,
-    dialect: Dialect,
-}
-
-/// Middleware: sheds the request when every permit is taken, else handles
-/// it within the timeout.
-pub async fn enforce(State(guard): State<Guard>, request: Request, next: Next) -> Response {
-    let Ok(permit) = Arc::clone(&guard.bounds.permits).try_acquire_owned() else {
-        tracing::debug!("request shed: as many requests as allowed are being handled");
-        return guard.dialect.refuse(Overload::Saturated);
-    };
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(String::new, |p| p.as_str().to_string());
-    let answered = tokio::time::timeout(guard.bounds.timeout, next.run(request)).await;
-    drop(permit);
-    answered.unwrap_or_else(|_| {
-        let secs = guard.bounds.timeout.as_secs();
-        tracing::warn!(%route, secs, "request not answered in time");
-        guard.dialect.refuse(Overload::TimedOut { secs })
-    })
+    /// How long a request may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
 }

@@ -10,12 +10,12 @@ mod bounds;
 mod eai;
 mod errors;
 mod health;
-mod intake;
 mod metrics;
 mod openapi;
 mod ops;
 mod overload;
 mod params;
+mod policy;
 mod process;
 mod state;
 mod taf;
@@ -41,8 +41,8 @@ use fila_shared::taf::branch::{self, SeedError};
 use tokio::net::TcpListener;
 
 use backpressure::Backpressure;
-use bounds::{Bounds, Dialect};
-use process::CreatioOperation;
+use bounds::Dialect;
+use policy::{Guards, Policy};
 use state::{AppState, Parts, SharedState};
 
 #[derive(Debug, thiserror::Error)]
@@ -146,54 +146,24 @@ pub async fn run(
 const RELAY_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn router(state: SharedState) -> Router {
-    let limits = Bounds::new(&state.config);
-    let bounded = |routes: Router<SharedState>, dialect| {
-        routes.route_layer(from_fn_with_state(limits.guard(dialect), bounds::enforce))
-    };
-    // A protocol's routes: authenticated, refused under backpressure, and
-    // bounded, each refusal in the protocol's own format.
-    let protocol = |routes: Router<SharedState>, dialect| {
-        let routes = routes
-            .route_layer(from_fn_with_state(
-                state.clone(),
-                backpressure::refuse_when_over,
-            ))
-            .route_layer(from_fn_with_state(
-                state.clone(),
-                auth::require_protocol_role,
-            ));
-        bounded(routes, dialect)
-    };
-    let admin = admin::routes().route_layer(from_fn_with_state(state.clone(), auth::require_admin));
-    let ops = ops::routes().route_layer(from_fn_with_state(state.clone(), auth::require_reader));
-    let ui = ui::routes().route_layer(from_fn_with_state(state.clone(), auth::require_reader));
-    let own = Router::new()
-        .route("/openapi.json", get(openapi::document))
-        .merge(admin)
-        .merge(ops)
-        .merge(ui);
+    // Each route's policy (who may call it, whether it submits work, the
+    // format of its refusals) is declared with the route, in its module.
+    let g = Guards::new(state.clone());
+    let openapi = Router::new().route(
+        "/openapi.json",
+        g.on(Policy::open(Dialect::Fila), get(openapi::document)),
+    );
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
-        .merge(protocol(taf::routes(), Dialect::Taf))
-        .merge(protocol(eai::routes(), Dialect::Eai))
-        .merge(protocol(process::wsprocess_routes(), Dialect::WsProcess))
-        .merge(protocol(
-            process::execute_routes(),
-            Dialect::Creatio(CreatioOperation::Execute),
-        ))
-        .merge(protocol(
-            process::run_process_routes(),
-            Dialect::Creatio(CreatioOperation::RunProcess),
-        ))
-        .merge(protocol(process::scheduler_routes(), Dialect::Scheduler))
-        .merge(bounded(process::wsdl_routes(), Dialect::WsProcess))
-        .merge(bounded(
-            process::login_routes(),
-            Dialect::Creatio(CreatioOperation::Login),
-        ))
-        .merge(bounded(own, Dialect::Fila))
+        .merge(taf::routes(&g))
+        .merge(eai::routes(&g))
+        .merge(process::routes(&g))
+        .merge(admin::routes(&g))
+        .merge(ops::routes(&g))
+        .merge(ui::routes(&g))
+        .merge(openapi)
         .route_layer(from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }

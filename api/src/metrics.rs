@@ -17,8 +17,8 @@ use fila_shared::metrics::{self, HttpLabels, RouteLabels, TAF};
 use fila_shared::telemetry;
 use tracing::Instrument;
 
-use crate::intake;
 use crate::overload::Unhandled;
+use crate::policy::Submitted;
 use crate::state::SharedState;
 
 pub async fn render(State(state): State<SharedState>) -> impl IntoResponse {
@@ -38,7 +38,6 @@ pub async fn track(State(state): State<SharedState>, request: Request, next: Nex
         .get::<MatchedPath>()
         .map_or_else(String::new, |p| p.as_str().to_string());
     let method = request.method().clone();
-    let intake = intake::submission(&method, &route, request.headers());
     let span = tracing::info_span!(
         "http.request",
         http.method = %method,
@@ -71,6 +70,7 @@ pub async fn track(State(state): State<SharedState>, request: Request, next: Nex
     // TAF counts its items in its handler, which a lot refused for
     // backpressure, shed or not answered in time never reaches.
     let unhandled = response.extensions().get::<Unhandled>().map(|u| u.0);
+    let intake = response.extensions().get::<Submitted>().map(|s| s.0);
     let counted_here = |protocol: &&str| {
         *protocol != TAF || status == StatusCode::TOO_MANY_REQUESTS || unhandled.is_some()
     };

@@ -17,7 +17,9 @@ use axum::http::header::{
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use crate::bounds::Dialect;
 use crate::errors::ApiError;
+use crate::policy::{Guards, Policy};
 use crate::state::SharedState;
 
 /// `(name, content type, content)` of the files under `/ui/`.
@@ -41,10 +43,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
 
 const POLICY: &str = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'";
 
-pub fn routes() -> Router<SharedState> {
-    Router::new()
+pub fn routes(g: &Guards) -> Router<SharedState> {
+    let routes = Router::new()
         .route("/ui", get(page))
-        .route("/ui/{asset}", get(asset))
+        .route("/ui/{asset}", get(asset));
+    g.all(Policy::reads(Dialect::Fila), routes)
 }
 
 async fn page() -> Result<Response, ApiError> {

@@ -10,10 +10,12 @@ mod schedules;
 use axum::Router;
 use axum::routing::{delete, get, post, put};
 
+use crate::policy::{Guards, Policy};
 use crate::state::SharedState;
 
-pub fn routes() -> Router<SharedState> {
-    Router::new()
+/// Every route needs `admin`.
+pub fn routes(g: &Guards) -> Router<SharedState> {
+    let routes = Router::new()
         .route("/admin/taf/branches", get(branches::list))
         .route(
             "/admin/taf/branches/{source_branch}",
@@ -41,5 +43,6 @@ pub fn routes() -> Router<SharedState> {
         .route(
             "/admin/dead-letters/{id}/replay",
             post(dead_letters::replay_one),
-        )
+        );
+    g.all(Policy::admin(), routes)
 }

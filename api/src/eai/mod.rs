@@ -11,34 +11,45 @@ mod transactions;
 pub use errors::EaiError;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
+use fila_shared::metrics::EAI;
 
+use crate::bounds::Dialect;
+use crate::policy::{Guards, Policy};
 use crate::state::SharedState;
 
 const BASE: &str = "/totvseai/standardmessage/v1";
 
-pub fn routes() -> Router<SharedState> {
+pub fn routes(g: &Guards) -> Router<SharedState> {
+    let reads = Policy::reads(Dialect::Eai);
+    let submits = Policy::submits(EAI, Dialect::Eai);
+    let changes = Policy::changes(Dialect::Eai);
     Router::new()
         .route(
             &format!("{BASE}/transactions"),
-            post(transactions::post).delete(transactions::delete),
+            g.on(submits, post(transactions::post))
+                .merge(g.on(changes, delete(transactions::delete))),
         )
         .route(
             &format!("{BASE}/transactions/{{id}}"),
-            get(transactions::show)
-                .post(transactions::post_to)
-                .delete(transactions::delete_to),
+            g.on(reads, get(transactions::show))
+                .merge(g.on(submits, post(transactions::post_to)))
+                .merge(g.on(changes, delete(transactions::delete_to))),
         )
-        .route(&format!("{BASE}/batches/{{batch}}"), get(batches::show))
+        .route(
+            &format!("{BASE}/batches/{{batch}}"),
+            g.on(reads, get(batches::show)),
+        )
         .route(
             &format!("{BASE}/contents/{{transaction}}"),
-            get(contents::list)
-                .post(contents::upsert)
-                .delete(contents::delete_in_body),
+            g.on(reads, get(contents::list))
+                .merge(g.on(submits, post(contents::upsert)))
+                .merge(g.on(changes, delete(contents::delete_in_body))),
         )
         .route(
             &format!("{BASE}/contents/{{transaction}}/{{internal_id}}"),
-            get(contents::show).delete(contents::delete_one),
+            g.on(reads, get(contents::show))
+                .merge(g.on(changes, delete(contents::delete_one))),
         )
 }
 

@@ -27,17 +27,21 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::admin::queues;
+use crate::bounds::Dialect;
 use crate::errors::ApiError;
+use crate::policy::{Guards, Policy};
 use crate::state::SharedState;
 
-pub fn routes() -> Router<SharedState> {
-    Router::new()
+/// Every route needs `reader`.
+pub fn routes(g: &Guards) -> Router<SharedState> {
+    let routes = Router::new()
         .route("/ops/overview", get(show))
         .route("/ops/taf/tickets", get(taf::tickets))
         .route("/ops/taf/tickets/{ticket}/errors", get(taf::ticket_errors))
         .route("/ops/taf/errors", get(taf::recent_errors))
         .route("/ops/eai/batches", get(eai::batches))
-        .route("/ops/process/jobs", get(process::jobs))
+        .route("/ops/process/jobs", get(process::jobs));
+    g.all(Policy::reads(Dialect::Fila), routes)
 }
 
 #[derive(Serialize)]

@@ -72,7 +72,7 @@ pub enum CreatioError {
 }
 
 /// Which of Creatio's calls answers a refusal, each in its own format.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     Execute,
     RunProcess,

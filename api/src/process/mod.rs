@@ -21,72 +21,67 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::{get, post};
 use fila_shared::db::StoreError;
+use fila_shared::metrics::PROCESS;
 use fila_shared::process::definition::ParameterError;
 use fila_shared::process::store::{self, ExecutionView, ScheduleSpec, Submission};
 use serde_json::{Map, Value};
 
+use crate::bounds::Dialect;
+use crate::policy::{Guards, Policy};
 use crate::state::SharedState;
 
-// Each protocol's routes apart, so that each is declared with the format
-// of its refusals (see `router` in `lib.rs`). These need an authenticated
-// caller.
-
-/// wsProcess's operations.
-pub fn wsprocess_routes() -> Router<SharedState> {
-    Router::new().route("/wsProcess/IwsProcess", post(wsprocess::call))
-}
-
-/// Creatio's Execute, as a GET or a POST.
-pub fn execute_routes() -> Router<SharedState> {
-    let mut router = Router::new();
-    for base in ["/0/ServiceModel", "/ServiceModel"] {
-        router = router.route(
-            &format!("{base}/ProcessEngineService.svc/{{schema}}/Execute"),
-            get(creatio::execute).post(creatio::execute),
+/// Every process protocol's routes, each with its policy: who may call
+/// it, whether it starts processes, and the format of its refusals.
+pub fn routes(g: &Guards) -> Router<SharedState> {
+    let wsprocess = Dialect::WsProcess;
+    // wsProcess's one POST carries every operation: reading a status needs
+    // `reader`, and the handler checks `producer` for the Execute ones.
+    let mut router = Router::new()
+        .route(
+            "/wsProcess/IwsProcess",
+            g.on(Policy::reads(wsprocess).soap(), post(wsprocess::call))
+                .merge(g.on(Policy::open(wsprocess), get(wsdl::document))),
+        )
+        .route(
+            "/wsProcess/MEX",
+            g.on(Policy::open(wsprocess), get(wsdl::document)),
+        )
+        .route(
+            "/ServiceModel/AuthService.svc/Login",
+            g.on(
+                Policy::open(Dialect::Creatio(CreatioOperation::Login)),
+                post(creatio::login),
+            ),
         );
-    }
-    router
-}
-
-/// Creatio's RunProcess.
-pub fn run_process_routes() -> Router<SharedState> {
-    let mut router = Router::new();
     for base in ["/0/ServiceModel", "/ServiceModel"] {
-        router = router.route(
-            &format!("{base}/ProcessEngineService.svc/RunProcess"),
-            post(creatio::run_process),
-        );
+        // Execute runs a process, even as a GET.
+        let execute = Policy::submits(PROCESS, Dialect::Creatio(CreatioOperation::Execute));
+        let run = Policy::submits(PROCESS, Dialect::Creatio(CreatioOperation::RunProcess));
+        router = router
+            .route(
+                &format!("{base}/ProcessEngineService.svc/{{schema}}/Execute"),
+                g.on(execute, get(creatio::execute).post(creatio::execute)),
+            )
+            .route(
+                &format!("{base}/ProcessEngineService.svc/RunProcess"),
+                g.on(run, post(creatio::run_process)),
+            );
     }
-    router
-}
-
-/// The scheduler connector API.
-pub fn scheduler_routes() -> Router<SharedState> {
-    let mut router = Router::new();
     for base in ["/scheduler/connector-api", "/scheduler/connector-API"] {
         router = router
             .route(
                 &format!("{base}/process/start"),
-                post(robusta::start_process),
+                g.on(
+                    Policy::submits(PROCESS, Dialect::Scheduler),
+                    post(robusta::start_process),
+                ),
             )
             .route(
                 &format!("{base}/process/status/{{spid}}"),
-                get(robusta::status),
+                g.on(Policy::reads(Dialect::Scheduler), get(robusta::status)),
             );
     }
     router
-}
-
-/// The WSDL, open to anyone: SOAP tooling fetches it without credentials.
-pub fn wsdl_routes() -> Router<SharedState> {
-    Router::new()
-        .route("/wsProcess/IwsProcess", get(wsdl::document))
-        .route("/wsProcess/MEX", get(wsdl::document))
-}
-
-/// Creatio's login, open to anyone.
-pub fn login_routes() -> Router<SharedState> {
-    Router::new().route("/ServiceModel/AuthService.svc/Login", post(creatio::login))
 }
 
 /// A job a protocol asks for.

@@ -10,13 +10,21 @@ mod query;
 pub use errors::TafError;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
+use fila_shared::metrics::TAF;
 
+use crate::bounds::Dialect;
+use crate::policy::{Guards, Policy};
 use crate::state::SharedState;
 
-pub fn routes() -> Router<SharedState> {
+pub fn routes(g: &Guards) -> Router<SharedState> {
     Router::new().route(
         "/rest/wstafst2",
-        get(get::status).post(post::lot).delete(delete::tickets),
+        g.on(Policy::reads(Dialect::Taf).scoped(), get(get::status))
+            .merge(g.on(Policy::submits(TAF, Dialect::Taf).scoped(), post(post::lot)))
+            .merge(g.on(
+                Policy::changes(Dialect::Taf).scoped(),
+                delete(delete::tickets),
+            )),
     )
 }
