@@ -355,14 +355,15 @@ impl Broker {
         }
         if !state.link.as_ref().is_some_and(Link::healthy) {
             state.backoff.attempt()?;
-            if let Some(old) = state.link.take() {
+            let replacing = state.link.take();
+            if let Some(old) = &replacing {
                 let _ = self
                     .bounded(old.connection.close(200, "reconnecting".into()))
                     .await;
             }
             match self.open_link().await {
                 Ok(link) => {
-                    if state.backoff.succeeded() {
+                    if state.backoff.succeeded() || replacing.is_some() {
                         tracing::info!(broker = %self.name, "reconnected to RabbitMQ");
                     }
                     state.link = Some(link);
@@ -417,12 +418,13 @@ impl Broker {
             .is_some_and(|c| c.status().connected())
         {
             state.backoff.attempt()?;
-            if let Some(old) = state.connection.take() {
+            let replacing = state.connection.take();
+            if let Some(old) = &replacing {
                 let _ = self.bounded(old.close(200, "reconnecting".into())).await;
             }
             match self.open_consuming().await {
                 Ok(connection) => {
-                    if state.backoff.succeeded() {
+                    if state.backoff.succeeded() || replacing.is_some() {
                         tracing::info!(broker = %self.name, "consuming connection to RabbitMQ reopened");
                     }
                     state.connection = Some(connection);

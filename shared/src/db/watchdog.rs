@@ -98,10 +98,15 @@ impl<S> Watched<S> {
         }
     }
 
-    /// Something went through: the bound starts again, if an answer is due.
-    fn progress(&mut self) {
+    /// Something went through: the bound starts again, if an answer is due,
+    /// and the timer wakes the task polling now. The task that opened the
+    /// connection is not the one that drives it afterwards, and a driver
+    /// that writes a query after finding nothing to read would otherwise
+    /// never be woken by the bound.
+    fn progress(&mut self, cx: &mut Context<'_>) {
         if let (Some(bound), true) = (self.bound, self.due > 0) {
             self.timer.as_mut().reset(Instant::now() + bound);
+            let _ = self.timer.as_mut().poll(cx);
         }
     }
 
@@ -138,7 +143,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
                         *due = due.saturating_sub(1);
                     }
                 });
-                this.progress();
+                this.progress(cx);
                 Poll::Ready(Ok(()))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
@@ -165,7 +170,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
                         *due += 1;
                     }
                 });
-                this.progress();
+                this.progress(cx);
                 Poll::Ready(Ok(n))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
@@ -232,6 +237,40 @@ mod tests {
                 "chunks of {chunk}"
             );
         }
+    }
+
+    /// The driver's order: a read finds nothing (nothing due), then a
+    /// query is written, then the task waits to be woken.
+    #[tokio::test]
+    async fn a_query_written_after_an_empty_read_is_bounded_too() {
+        let (client, server) = tokio::io::duplex(1024);
+        let mut watched = Watched::new(client, Some(Duration::from_millis(200)));
+        let query = message(b'Q', b"SELECT 1\x00");
+        let mut written = false;
+        // A task of its own: only the watchdog's timer can wake it.
+        let failed = tokio::spawn(std::future::poll_fn(move |cx| {
+            let mut space = [0u8; 16];
+            let mut buf = ReadBuf::new(&mut space);
+            match Pin::new(&mut watched).poll_read(cx, &mut buf) {
+                Poll::Ready(Err(e)) => return Poll::Ready(e),
+                Poll::Ready(Ok(())) => panic!("the server sent nothing"),
+                Poll::Pending => {}
+            }
+            if !written {
+                match Pin::new(&mut watched).poll_write(cx, &query) {
+                    Poll::Ready(Ok(n)) => assert_eq!(n, query.len()),
+                    other => panic!("the query is written at once: {other:?}"),
+                }
+                written = true;
+            }
+            Poll::Pending
+        }));
+        let error = tokio::time::timeout(Duration::from_secs(2), failed)
+            .await
+            .expect("woken by the bound")
+            .expect("the task ends");
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        drop(server);
     }
 
     #[tokio::test]
