@@ -25,6 +25,7 @@ pub mod tally;
 pub mod telemetry;
 pub mod tls;
 pub mod watched_file;
+pub mod xml;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -15,16 +15,16 @@
 //!   array of arrays); others with children are objects.
 //!
 //! The text declares `encoding="utf-16"` while it arrives as UTF-8 inside
-//! the envelope: the declaration is ignored. DOCTYPEs are refused and
-//! nesting is bounded.
+//! the envelope: the declaration is ignored. It is read with the hardened
+//! reader of `crate::xml` (no DOCTYPE, no entity, bounded nesting).
 
 use quick_xml::XmlVersion;
-use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::reader::Reader;
+use quick_xml::events::BytesStart;
 use serde_json::{Map, Number, Value};
 
-const MAX_DEPTH: usize = 64;
+use crate::xml::{HardenedReader, Item, Limits, Refusal, XmlError};
+
+const LIMITS: Limits = Limits { max_depth: 64 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamsError {
@@ -157,94 +157,52 @@ fn typed(text: &str, kind: Option<&str>) -> Value {
 }
 
 fn read_tree(xml: &str) -> Result<Node, ParamsError> {
-    let mut reader = Reader::from_str(xml.strip_prefix('\u{feff}').unwrap_or(xml));
+    let mut reader = HardenedReader::new(xml, LIMITS);
     let mut stack: Vec<Node> = Vec::new();
     let mut root: Option<Node> = None;
-    let malformed = |reader: &Reader<&[u8]>, reason: String| ParamsError::Malformed {
-        position: reader.buffer_position(),
-        reason,
-    };
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| malformed(&reader, e.to_string()))?;
-        match event {
-            Event::Start(start) => {
-                if root.is_some() {
-                    return Err(malformed(&reader, "a second root element".into()));
-                }
-                stack.push(node(&start));
-                if stack.len() > MAX_DEPTH {
-                    return Err(malformed(&reader, "nesting too deep".into()));
-                }
-            }
-            Event::Empty(start) => {
+    while let Some(item) = reader.next_item().map_err(malformed)? {
+        match item {
+            Item::Start(start) => stack.push(node(&start)),
+            Item::Empty(start) => {
                 let element = node(&start);
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(element),
-                    None if root.is_none() => root = Some(element),
-                    None => return Err(malformed(&reader, "a second root element".into())),
-                }
-            }
-            Event::End(_) => {
-                let Some(element) = stack.pop() else {
-                    return Err(malformed(&reader, "an end tag without a start".into()));
-                };
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(element),
                     None => root = Some(element),
                 }
             }
-            Event::Text(text) => {
-                let content = text.xml10_content();
-                match stack.last_mut() {
-                    Some(current) => current.text.push_str(&content),
-                    None if !content.trim().is_empty() => {
-                        return Err(malformed(&reader, "text outside the root element".into()));
+            Item::End => {
+                if let Some(element) = stack.pop() {
+                    match stack.last_mut() {
+                        Some(parent) => parent.children.push(element),
+                        None => root = Some(element),
                     }
-                    None => {}
                 }
             }
-            Event::CData(data) => {
+            Item::Text(text) => {
                 if let Some(current) = stack.last_mut() {
-                    current.text.push_str(&data.xml10_content());
+                    current.text.push_str(&text);
                 }
             }
-            Event::GeneralRef(reference) => {
-                let name = reference.xml10_content();
-                let resolved = if reference.is_char_ref() {
-                    reference
-                        .resolve_char_ref()
-                        .ok()
-                        .flatten()
-                        .map(|c| c.to_string())
-                } else {
-                    resolve_predefined_entity(&name).map(str::to_string)
-                };
-                match (resolved, stack.last_mut()) {
-                    (Some(text), Some(current)) => current.text.push_str(&text),
-                    _ => {
-                        return Err(malformed(
-                            &reader,
-                            format!("reference &{name}; is not allowed here"),
-                        ));
-                    }
-                }
-            }
-            Event::DocType(_) => {
-                return Err(malformed(&reader, "DOCTYPE is not allowed".into()));
-            }
-            Event::Eof => break,
-            _ => {}
         }
     }
-    if !stack.is_empty() {
-        return Err(ParamsError::Malformed {
-            position: reader.buffer_position(),
-            reason: "an element is not closed".into(),
-        });
-    }
     root.ok_or(ParamsError::Empty)
+}
+
+/// The reader's refusal, worded for a wsProcess fault.
+fn malformed(error: XmlError) -> ParamsError {
+    let reason = match error.refusal {
+        Refusal::Syntax(reason) => reason,
+        Refusal::DocType => "DOCTYPE is not allowed".into(),
+        Refusal::Reference(name) => format!("reference &{name}; is not allowed here"),
+        Refusal::TooDeep => "nesting too deep".into(),
+        Refusal::SecondRoot(_) => "a second root element".into(),
+        Refusal::TextOutsideRoot => "text outside the root element".into(),
+        Refusal::NotClosed(_) => "an element is not closed".into(),
+    };
+    ParamsError::Malformed {
+        position: error.position,
+        reason,
+    }
 }
 
 fn node(start: &BytesStart<'_>) -> Node {

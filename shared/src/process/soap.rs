@@ -2,18 +2,18 @@
 //! envelope into its operation and parameters, and writing responses and
 //! faults. Elements are matched by local name, so any prefixes work; the
 //! envelope must be SOAP 1.1's; parameter values are their text, whether
-//! escaped or in CDATA.
+//! escaped or in CDATA. It is read with the hardened reader of
+//! `crate::xml` (no DOCTYPE, no entity, bounded nesting).
 
 use std::collections::HashMap;
 
-use quick_xml::escape::{escape, resolve_predefined_entity};
-use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
-use quick_xml::reader::NsReader;
+use quick_xml::escape::escape;
+
+use crate::xml::{HardenedReader, Item, Limits, Refusal, XmlError};
 
 pub const SOAP_ENVELOPE_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const TOTVS_NS: &str = "http://www.totvs.com/";
-const MAX_DEPTH: usize = 32;
+const LIMITS: Limits = Limits { max_depth: 32 };
 
 /// A request that is not a usable SOAP 1.1 envelope.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,86 +41,74 @@ impl Call {
 
 /// Reads an envelope: `<Envelope><Header/>?<Body><Operation><p>v</p>…`.
 pub fn read_call(xml: &str) -> Result<Call, EnvelopeError> {
-    let mut reader = NsReader::from_str(xml.strip_prefix('\u{feff}').unwrap_or(xml));
-    let mut path: Vec<String> = Vec::new();
+    let mut reader = HardenedReader::new(xml, LIMITS);
     let mut operation: Option<String> = None;
+    let mut parameter: Option<String> = None;
     let mut parameters = HashMap::new();
     let mut text = String::new();
-    loop {
-        let position = reader.buffer_position();
-        let malformed = |reason: String| EnvelopeError::Malformed { position, reason };
-        let (namespace, event) = reader
-            .read_resolved_event()
-            .map_err(|e| malformed(e.to_string()))?;
-        let in_soap =
-            matches!(namespace, ResolveResult::Bound(ns) if ns.as_ref() == SOAP_ENVELOPE_NS);
-        match event {
-            Event::Start(start) if path.is_empty() => {
-                if start.local_name().as_ref() != "Envelope" || !in_soap {
-                    return Err(EnvelopeError::NotAnEnvelope);
-                }
-                path.push("Envelope".into());
-            }
-            Event::Empty(_) if path.is_empty() => return Err(EnvelopeError::NotAnEnvelope),
-            Event::Start(start) => {
+    while let Some(item) = reader.next_item().map_err(malformed)? {
+        let path = reader.path();
+        let in_body = path.get(1).is_some_and(|name| name == "Body");
+        match item {
+            Item::Start(start) => {
                 let name = start.local_name().as_ref().to_string();
-                if path.len() == 2 && path[1] == "Body" && operation.is_none() {
-                    operation = Some(name.clone());
+                match path.len() {
+                    1 if name != "Envelope"
+                        || reader.root_namespace() != Some(SOAP_ENVELOPE_NS) =>
+                    {
+                        return Err(EnvelopeError::NotAnEnvelope);
+                    }
+                    3 if in_body && operation.is_none() => operation = Some(name),
+                    4 if in_body => parameter = Some(name),
+                    _ => {}
                 }
-                path.push(name);
                 text.clear();
-                if path.len() > MAX_DEPTH {
-                    return Err(malformed("nesting too deep".into()));
-                }
             }
-            Event::Empty(start) => {
+            Item::Empty(start) => {
                 let name = start.local_name().as_ref().to_string();
-                if path.len() == 2 && path[1] == "Body" && operation.is_none() {
-                    operation = Some(name);
-                } else if path.len() == 3 && path[1] == "Body" {
-                    parameters.insert(name, String::new());
+                match path.len() {
+                    0 => return Err(EnvelopeError::NotAnEnvelope),
+                    2 if in_body && operation.is_none() => operation = Some(name),
+                    3 if in_body => {
+                        parameters.insert(name, String::new());
+                    }
+                    _ => {}
                 }
             }
-            Event::End(_) => {
-                if path.len() == 4 && path[1] == "Body" {
-                    parameters.insert(path[3].clone(), std::mem::take(&mut text));
-                }
-                path.pop();
-            }
-            Event::Text(t) if path.len() == 4 => text.push_str(&t.xml10_content()),
-            Event::CData(data) if path.len() == 4 => text.push_str(&data.xml10_content()),
-            Event::GeneralRef(reference) if path.len() == 4 => {
-                let name = reference.xml10_content();
-                let resolved = if reference.is_char_ref() {
-                    reference
-                        .resolve_char_ref()
-                        .ok()
-                        .flatten()
-                        .map(String::from)
-                } else {
-                    resolve_predefined_entity(&name).map(str::to_string)
-                };
-                match resolved {
-                    Some(s) => text.push_str(&s),
-                    None => return Err(malformed(format!("unknown entity &{name};"))),
+            Item::End => {
+                if path.len() == 3
+                    && in_body
+                    && let Some(name) = parameter.take()
+                {
+                    parameters.insert(name, std::mem::take(&mut text));
                 }
             }
-            Event::DocType(_) => return Err(malformed("DOCTYPE is not allowed".into())),
-            Event::Eof => break,
-            _ => {}
+            Item::Text(t) if path.len() == 4 => text.push_str(&t),
+            Item::Text(_) => {}
         }
-    }
-    if !path.is_empty() {
-        return Err(EnvelopeError::Malformed {
-            position: reader.buffer_position(),
-            reason: "an element is not closed".into(),
-        });
     }
     let operation = operation.ok_or(EnvelopeError::NoOperation)?;
     Ok(Call {
         operation,
         parameters,
     })
+}
+
+/// The reader's refusal: an envelope that is not one, or a malformed one.
+fn malformed(error: XmlError) -> EnvelopeError {
+    let reason = match error.refusal {
+        Refusal::Syntax(reason) => reason,
+        Refusal::DocType => "DOCTYPE is not allowed".into(),
+        Refusal::Reference(name) => format!("unknown entity &{name};"),
+        Refusal::TooDeep => "nesting too deep".into(),
+        Refusal::SecondRoot(name) => format!("a second root element <{name}>"),
+        Refusal::TextOutsideRoot => "text outside the envelope".into(),
+        Refusal::NotClosed(_) => "an element is not closed".into(),
+    };
+    EnvelopeError::Malformed {
+        position: error.position,
+        reason,
+    }
 }
 
 /// A response envelope: `<{operation}Response><{operation}Result>…`.

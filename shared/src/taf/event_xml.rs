@@ -1,16 +1,14 @@
 //! Reads an eSocial / EFD-REINF event document with quick-xml: checks that it
 //! is well-formed and finds the event element (the child of the `eSocial` or
 //! `Reinf` root, or the root itself when a producer sends the bare event) and
-//! the employer's registration (`ideEmpregador/nrInsc`, `ideContri/nrInsc`).
-//! Documents with a DOCTYPE are refused: events never carry one, and it is the
-//! door to entity-expansion bombs.
+//! the employer's registration (`ideEmpregador/nrInsc`, `ideContri/nrInsc`),
+//! with the hardened reader of `crate::xml` (no DOCTYPE, no entity, bounded
+//! nesting).
 
-use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::events::Event;
-use quick_xml::reader::Reader;
+use crate::xml::{HardenedReader, Item, Limits, Refusal, XmlError};
 
 /// Nesting deeper than any eSocial layout is refused rather than followed.
-const MAX_DEPTH: usize = 64;
+const LIMITS: Limits = Limits { max_depth: 64 };
 
 /// What the worker and intake need to know of an event document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,80 +29,49 @@ pub enum EventXmlError {
 
 /// Reads the whole document.
 pub fn inspect(xml: &str) -> Result<EventDocument, EventXmlError> {
-    let mut reader = Reader::from_str(xml.strip_prefix('\u{feff}').unwrap_or(xml));
-    let mut path: Vec<String> = Vec::new();
+    let mut reader = HardenedReader::new(xml, LIMITS);
     let mut element: Option<String> = None;
     let mut employer: Option<String> = None;
-    let mut root_closed = false;
-    let malformed = |reader: &Reader<&[u8]>, reason: String| EventXmlError::Malformed {
-        position: reader.buffer_position(),
-        reason,
-    };
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| malformed(&reader, e.to_string()))?;
-        match event {
-            Event::Start(start) | Event::Empty(start) if root_closed => {
+    while let Some(item) = reader.next_item().map_err(malformed)? {
+        match item {
+            Item::Start(start) => {
                 let name = start.local_name().as_ref().to_string();
-                return Err(malformed(
-                    &reader,
-                    format!("segundo elemento raiz <{name}>"),
-                ));
+                let parents = reader.path().split_last().map_or(&[][..], |(_, p)| p);
+                note_element(parents, &name, &mut element);
             }
-            Event::Start(start) => {
+            Item::Empty(start) => {
                 let name = start.local_name().as_ref().to_string();
-                note_element(&path, &name, &mut element);
-                path.push(name);
-                if path.len() > MAX_DEPTH {
-                    return Err(malformed(&reader, "aninhamento excessivo".into()));
-                }
+                note_element(reader.path(), &name, &mut element);
             }
-            Event::Empty(start) => {
-                let name = start.local_name().as_ref().to_string();
-                note_element(&path, &name, &mut element);
-                root_closed = path.is_empty();
-            }
-            Event::End(_) => {
-                path.pop();
-                root_closed = path.is_empty();
-            }
-            Event::Text(text) if path.is_empty() && !text.xml10_content().trim().is_empty() => {
-                return Err(malformed(&reader, "texto fora do elemento raiz".into()));
-            }
-            Event::Text(text) if employer.is_none() && is_employer_registration(&path) => {
-                let value = text.xml10_content().trim().to_string();
+            Item::Text(text) if employer.is_none() && is_employer_registration(reader.path()) => {
+                let value = text.trim();
                 if !value.is_empty() {
-                    employer = Some(value);
+                    employer = Some(value.to_string());
                 }
             }
-            Event::GeneralRef(reference) => {
-                let known = if reference.is_char_ref() {
-                    matches!(reference.resolve_char_ref(), Ok(Some(_)))
-                } else {
-                    resolve_predefined_entity(&reference.xml10_content()).is_some()
-                };
-                if path.is_empty() || !known {
-                    let name = reference.xml10_content().into_owned();
-                    return Err(malformed(&reader, format!("referencia &{name}; invalida")));
-                }
-            }
-            Event::DocType(_) => {
-                return Err(malformed(&reader, "DOCTYPE nao e permitido".into()));
-            }
-            Event::Eof => break,
-            _ => {}
+            Item::Text(_) | Item::End => {}
         }
-    }
-    if !path.is_empty() {
-        return Err(EventXmlError::Malformed {
-            position: reader.buffer_position(),
-            reason: format!("elemento <{}> nao foi fechado", path[path.len() - 1]),
-        });
     }
     match element {
         Some(element) => Ok(EventDocument { element, employer }),
         None => Err(EventXmlError::NoEvent),
+    }
+}
+
+/// The reader's refusal, worded for TAF's answers.
+fn malformed(error: XmlError) -> EventXmlError {
+    let reason = match error.refusal {
+        Refusal::Syntax(reason) => reason,
+        Refusal::DocType => "DOCTYPE nao e permitido".into(),
+        Refusal::Reference(name) => format!("referencia &{name}; invalida"),
+        Refusal::TooDeep => "aninhamento excessivo".into(),
+        Refusal::SecondRoot(name) => format!("segundo elemento raiz <{name}>"),
+        Refusal::TextOutsideRoot => "texto fora do elemento raiz".into(),
+        Refusal::NotClosed(name) => format!("elemento <{name}> nao foi fechado"),
+    };
+    EventXmlError::Malformed {
+        position: error.position,
+        reason,
     }
 }
 
