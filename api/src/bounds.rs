@@ -5,7 +5,10 @@
 //! read to its answer (authentication and reading the body included). A
 //! request past its time is dropped where it stands: a transaction not yet
 //! committed is rolled back; one whose commit was under way may have taken
-//! effect, which the answer says.
+//! effect, which the answer says. A request that waits for a process run
+//! (wsProcess `ExecuteWithXmlParams`, see `policy::Intake::waits_for_run`)
+//! is bounded until it is admitted and its body read, then waits as long
+//! as the run takes.
 //!
 //! Either refusal is written in the format of the protocol a route belongs
 //! to, its [`Dialect`], declared with the route in its policy (see

@@ -4,8 +4,9 @@
 //! applies the whole of it, in this order: the request bounds (shed when
 //! saturated, answered in time, see `bounds`), the caller and its role (see
 //! `auth`), then backpressure for a submission; the metrics read what was
-//! submitted from the answer. A route without a policy (the probes,
-//! `/metrics`) is open and unbounded.
+//! submitted from the answer. A request that waits for a process run is
+//! bounded in time only until its handler has read it (see [`ReadBy`]). A
+//! route without a policy (the probes, `/metrics`) is open and unbounded.
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use fila_shared::config::Role;
 use fila_shared::metrics::PROCESS;
+use tokio::time::{Instant, timeout_at};
 
 use crate::auth;
 use crate::bounds::{Bounds, Dialect};
@@ -51,14 +53,34 @@ impl Intake {
         match self {
             Intake::None => None,
             Intake::Of(protocol) => Some(protocol),
-            Intake::SoapExecute => headers
-                .get("SOAPAction")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|action| action.contains("/ExecuteWith"))
+            Intake::SoapExecute => soap_operation(headers)
+                .is_some_and(|operation| operation.starts_with("ExecuteWith"))
                 .then_some(PROCESS),
         }
     }
+
+    /// Whether the request runs a process and waits for it as long as it
+    /// runs (wsProcess `ExecuteWithXmlParams` and `ExecuteWithParams`):
+    /// `http_request_timeout_secs` then bounds its admission and the
+    /// reading of its body (by the [`ReadBy`] it is handed), not its wait.
+    pub fn waits_for_run(self, headers: &HeaderMap) -> bool {
+        self == Intake::SoapExecute
+            && soap_operation(headers).is_some_and(|operation| {
+                matches!(operation, "ExecuteWithXmlParams" | "ExecuteWithParams")
+            })
+    }
 }
+
+/// The operation a SOAPAction names (`"http://www.totvs.com/<Port>/<Operation>"`).
+fn soap_operation(headers: &HeaderMap) -> Option<&str> {
+    let action = headers.get("SOAPAction")?.to_str().ok()?;
+    action.trim().trim_matches('"').rsplit('/').next()
+}
+
+/// When a request that waits for a run must have been read (its body
+/// included), in its extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadBy(pub Instant);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
@@ -187,38 +209,50 @@ async fn enforce(State(enforced): State<Enforced>, request: Request, next: Next)
         .get::<MatchedPath>()
         .map_or_else(String::new, |p| p.as_str().to_string());
     let submitted = policy.intake.of(request.headers());
-    let handled = admit_and_handle(&guards.state, policy, submitted, request, next);
-    let answered = tokio::time::timeout(guards.bounds.timeout(), handled).await;
-    drop(permit);
-    let mut response = answered.unwrap_or_else(|_| {
+    let waits = policy.intake.waits_for_run(request.headers());
+    let deadline = Instant::now() + guards.bounds.timeout();
+    let timed_out = || {
         let secs = guards.bounds.timeout().as_secs();
         tracing::warn!(%route, secs, "request not answered in time");
         policy.dialect.refuse(Overload::TimedOut { secs })
-    });
+    };
+    let admitted = timeout_at(deadline, admit(&guards.state, policy, submitted, request)).await;
+    let mut response = match admitted {
+        Err(_) => timed_out(),
+        Ok(Err(refused)) => refused,
+        Ok(Ok(mut request)) if waits => {
+            request.extensions_mut().insert(ReadBy(deadline));
+            next.run(request).await
+        }
+        Ok(Ok(request)) => timeout_at(deadline, next.run(request))
+            .await
+            .unwrap_or_else(|_| timed_out()),
+    };
+    drop(permit);
     if let Some(protocol) = submitted {
         response.extensions_mut().insert(Submitted(protocol));
     }
     response
 }
 
-async fn admit_and_handle(
+/// The request, once its caller may call the route and backpressure lets
+/// its submission in; else the refusal.
+async fn admit(
     state: &SharedState,
     policy: Policy,
     submitted: Option<&'static str>,
     request: Request,
-    next: Next,
-) -> Response {
+) -> Result<Request, Response> {
     let request = match policy.access {
         Access::Open => request,
-        Access::Role { role, scoped } => match auth::admit(state, role, scoped, request).await {
-            Ok(request) => request,
-            Err(refused) => return refused.into_response(),
-        },
+        Access::Role { role, scoped } => auth::admit(state, role, scoped, request)
+            .await
+            .map_err(IntoResponse::into_response)?,
     };
     if submitted.is_some_and(|protocol| state.backpressure.refuses(protocol)) {
-        return policy.dialect.busy();
+        return Err(policy.dialect.busy());
     }
-    next.run(request).await
+    Ok(request)
 }
 
 #[cfg(test)]
@@ -243,6 +277,36 @@ mod tests {
             HeaderValue::from_static("\"http://www.totvs.com/IwsProcess/GetProcessStatus\""),
         );
         assert_eq!(policy.intake.of(&headers), None);
+        for (action, submits, waits) in [
+            (
+                "http://www.totvs.com/IwsProcess/ExecuteWithParams",
+                true,
+                true,
+            ),
+            (
+                "\"http://www.totvs.com/IwsProcess/ExecuteWithXmlParams\"",
+                true,
+                true,
+            ),
+            (
+                "http://www.totvs.com/IwsProcess/ExecuteWithXmlParamsAsync",
+                true,
+                false,
+            ),
+            ("http://www.totvs.com/IwsProcess/GetSchema", false, false),
+            ("http://www.totvs.com/IwsBase/AutenticaAcesso", false, false),
+            (
+                "http://www.totvs.com/IRMSServer/CheckServiceActivity",
+                false,
+                false,
+            ),
+        ] {
+            headers.insert("SOAPAction", HeaderValue::from_static(action));
+            assert_eq!(policy.intake.of(&headers).is_some(), submits, "{action}");
+            assert_eq!(policy.intake.waits_for_run(&headers), waits, "{action}");
+        }
+        let taf = Policy::submits("taf", Dialect::Taf);
+        assert!(!taf.intake.waits_for_run(&headers));
     }
 
     #[test]

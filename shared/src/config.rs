@@ -251,8 +251,9 @@ pub struct Config {
     /// The process definitions (TOML, `[[process]]`), read again whenever the
     /// file changes.
     pub processes_file: Option<PathBuf>,
-    /// Seconds a synchronous process run is waited for (wsProcess
-    /// ExecuteWithXmlParams, Creatio Execute with a result, RunProcess).
+    /// Seconds a synchronous Creatio call (Execute with a result,
+    /// RunProcess) waits for its run; wsProcess ExecuteWithXmlParams waits
+    /// as long as the run takes (or its definition's `sync_wait_secs`).
     pub process_sync_timeout_secs: u64,
     /// The worker groups whose process runs this worker takes.
     pub worker_groups: Vec<String>,

@@ -1,6 +1,9 @@
-//! RM wsProcess (`/wsProcess/IwsProcess`, seed 000): the seed's envelopes
-//! verbatim, GetProcessStatus, the synchronous timeout, faults, and a
-//! client generated from the WSDL.
+//! RM wsProcess (`/wsProcess/IwsProcess`, seed 000, and the `IwsBase` and
+//! `IRMSServer` ports RM serves besides): the seed's envelopes verbatim,
+//! GetProcessStatus, the handshake clients start with, ExecuteWithParams
+//! and GetSchema, synchronous runs longer than every timeout, a definition's
+//! wait limit and failure answer, faults, and a client generated from the
+//! WSDL.
 
 use std::time::Duration;
 
@@ -148,17 +151,78 @@ async fn seed_async_with_cdata_params_then_status_until_finished() {
     assert!(info.contains("<Message />"), "{info}");
 }
 
+/// The definitions of the tests, with those that set a wait limit or
+/// answer failures as results.
+fn definitions() -> String {
+    format!(
+        "{DEFINITIONS}\n\
+         [[process]]\nname = \"SleepBriefly\"\nrunner = \"builtin\"\nbuiltin = \"Sleep\"\nsync_wait_secs = 1\n\n\
+         [[process]]\nname = \"FailAsRm\"\nrunner = \"builtin\"\nbuiltin = \"Fail\"\nfailure_answer = \"result\"\n"
+    )
+}
+
+/// POSTs `body` to `/wsProcess/<port>` with the SOAPAction
+/// `http://www.totvs.com/<port>/<operation>`, as the request builder
+/// `request` has it (credentials or none); the status and the body.
+async fn call(
+    request: reqwest::RequestBuilder,
+    port: &str,
+    operation: &str,
+    body: String,
+) -> (StatusCode, String) {
+    let response = request
+        .header("Content-Type", "text/xml; charset=utf-8")
+        .header(
+            "SOAPAction",
+            format!("\"http://www.totvs.com/{port}/{operation}\""),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{port}/{operation}: {e}"));
+    let status = response.status();
+    (status, response.text().await.expect("body"))
+}
+
 #[tokio::test]
-async fn sync_call_that_outlives_the_timeout_is_a_server_fault() {
+async fn a_sync_call_waits_for_a_run_longer_than_every_timeout() {
+    // The request bound is 6 s and the other synchronous waits 1 s; the
+    // run takes 8 s: the caller still gets its answer, and one run is made.
     let fila = Setup::new()
         .processes(DEFINITIONS)
         .env("PROCESS_SYNC_TIMEOUT_SECS", 1)
+        .env("EAI_SYNC_TIMEOUT_SECS", 1)
+        .env("HTTP_REQUEST_TIMEOUT_SECS", 6)
         .start()
         .await;
+    let started = tokio::time::Instant::now();
+    for operation in ["ExecuteWithXmlParams", "ExecuteWithParams"] {
+        let request = envelope(
+            operation,
+            &[
+                ("ProcessServerName", "Sleep"),
+                ("strXmlParams", "<P><seconds>8</seconds></P>"),
+            ],
+        );
+        let (status, body) = soap(&fila, operation, request).await;
+        assert_eq!(status, StatusCode::OK, "{operation}: {body}");
+        assert_eq!(
+            element(&body, &format!("{operation}Result")).as_deref(),
+            Some("1"),
+            "{body}"
+        );
+    }
+    assert!(started.elapsed() >= Duration::from_secs(16));
+    assert_eq!(job_count(&fila).await, 2, "one run per call");
+}
+
+#[tokio::test]
+async fn past_the_definitions_wait_limit_the_call_is_a_fault_and_the_run_goes_on() {
+    let fila = Setup::new().processes(&definitions()).start().await;
     let request = envelope(
         "ExecuteWithXmlParams",
         &[
-            ("ProcessServerName", "Sleep"),
+            ("ProcessServerName", "SleepBriefly"),
             ("strXmlParams", "<P><seconds>3</seconds></P>"),
         ],
     );
@@ -166,12 +230,166 @@ async fn sync_call_that_outlives_the_timeout_is_a_server_fault() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
     let (code, reason) = fault(&body).expect("fault");
     assert_eq!(code, "s:Server");
-    assert!(reason.contains("did not finish within 1 s"), "{reason}");
     let job_id = only_job(&fila).await;
+    assert!(
+        reason.contains(&format!(
+            "did not finish within 1 s; it goes on as JobID {job_id}, ExecID 1"
+        )),
+        "{reason}"
+    );
     let info = status_until(&fila, job_id, 1, "Finished").await;
     assert!(
         info.contains("<Progress>100</Progress>"),
         "Sleep reports progress: {info}"
+    );
+}
+
+#[tokio::test]
+async fn a_definition_may_answer_a_failed_run_as_rm_does() {
+    let fila = Setup::new().processes(&definitions()).start().await;
+    let request = envelope(
+        "ExecuteWithXmlParams",
+        &[
+            ("ProcessServerName", "FailAsRm"),
+            (
+                "strXmlParams",
+                "<P><message>Coligada 7 inexistente</message></P>",
+            ),
+        ],
+    );
+    let (status, body) = soap(&fila, "ExecuteWithXmlParams", request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        element(&body, "ExecuteWithXmlParamsResult").as_deref(),
+        Some("Coligada 7 inexistente"),
+        "{body}"
+    );
+    let job_id = only_job(&fila).await;
+    status_until(&fila, job_id, 1, "Failed").await;
+}
+
+#[tokio::test]
+async fn the_handshake_answers_at_its_ports() {
+    let fila = start().await;
+    let autentica = || envelope("AutenticaAcesso", &[]);
+    let check = || envelope("CheckServiceActivity", &[]);
+    let (status, body) = call(
+        fila.request(Method::POST, "/wsProcess/IwsBase"),
+        "IwsBase",
+        "AutenticaAcesso",
+        autentica(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("<AutenticaAcessoResponse xmlns=\"http://www.totvs.com/\"><AutenticaAcessoResult>1</AutenticaAcessoResult>"),
+        "{body}"
+    );
+    for (case, request) in [
+        (
+            "wrong password",
+            fila.anonymous(Method::POST, "/wsProcess/IwsBase")
+                .basic_auth(fila_tests::fila::PRODUCER.0, Some("wrong")),
+        ),
+        (
+            "no credentials",
+            fila.anonymous(Method::POST, "/wsProcess/IwsBase"),
+        ),
+    ] {
+        let (status, body) = call(request, "IwsBase", "AutenticaAcesso", autentica()).await;
+        assert_eq!(status, StatusCode::OK, "{case}: {body}");
+        assert_eq!(
+            element(&body, "AutenticaAcessoResult").as_deref(),
+            Some("0"),
+            "{case}: {body}"
+        );
+    }
+    for request in [
+        fila.anonymous(Method::POST, "/wsProcess/IRMSServer"),
+        fila.request(Method::POST, "/wsProcess/IRMSServer"),
+        fila.request(Method::POST, "/wsProcess/IwsProcess"),
+    ] {
+        let (status, body) = call(request, "IRMSServer", "CheckServiceActivity", check()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            element(&body, "CheckServiceActivityResult").as_deref(),
+            Some("true"),
+            "{body}"
+        );
+    }
+    // The open ports run nothing.
+    let execute = envelope(
+        "ExecuteWithXmlParamsAsync",
+        &[("ProcessServerName", "FullName"), ("strXmlParams", "")],
+    );
+    let (status, body) = call(
+        fila.request(Method::POST, "/wsProcess/IwsBase"),
+        "IwsProcess",
+        "ExecuteWithXmlParamsAsync",
+        execute,
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    let (code, reason) = fault(&body).expect("fault");
+    assert_eq!(code, "s:Client");
+    assert!(
+        reason.contains("IwsBase has no operation ExecuteWithXmlParamsAsync"),
+        "{reason}"
+    );
+    assert_eq!(job_count(&fila).await, 0);
+}
+
+#[tokio::test]
+async fn get_schema_describes_a_process_and_execute_with_params_runs_it() {
+    let fila = start().await;
+    let (status, body) = soap(
+        &fila,
+        "GetSchema",
+        envelope(
+            "GetSchema",
+            &[("ProcessServerName", "UsrAddNewExternalContact")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let schema = element(&body, "GetSchemaResult").expect("result");
+    for part in [
+        "<xs:element name=\"UsrAddNewExternalContact\">",
+        "<xs:element name=\"Age\" type=\"xs:long\" minOccurs=\"0\"",
+        "<xs:element name=\"ContactName\" type=\"xs:string\" minOccurs=\"1\"",
+    ] {
+        assert!(schema.contains(part), "{part} in {schema}");
+    }
+    let (status, body) = soap(
+        &fila,
+        "GetSchema",
+        envelope("GetSchema", &[("ProcessServerName", "NoSuchProc")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(body.contains("process NoSuchProc is not defined"), "{body}");
+
+    let request = envelope(
+        "ExecuteWithParams",
+        &[
+            ("ProcessServerName", "FullName"),
+            (
+                "strXmlParams",
+                "<P><name>Grace</name><surname>Hopper</surname></P>",
+            ),
+        ],
+    );
+    let (status, body) = soap(&fila, "ExecuteWithParams", request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        element(&body, "ExecuteWithParamsResult").as_deref(),
+        Some("1"),
+        "{body}"
+    );
+    let runs = wait_ended(&fila, only_job(&fila).await, 1, 10).await;
+    assert_eq!(
+        runs[0].outputs.as_ref().map(|o| o["fullName"].clone()),
+        Some(json!("Grace Hopper"))
     );
 }
 
@@ -332,7 +550,12 @@ async fn bad_requests_are_client_faults() {
 #[tokio::test]
 async fn the_wsdl_is_open_and_names_this_address() {
     let fila = start().await;
-    for path in ["/wsProcess/IwsProcess?wsdl", "/wsProcess/MEX?wsdl"] {
+    for path in [
+        "/wsProcess/IwsProcess?wsdl",
+        "/wsProcess/IwsBase?wsdl",
+        "/wsProcess/IRMSServer?wsdl",
+        "/wsProcess/MEX?wsdl",
+    ] {
         let response = fila
             .anonymous(Method::GET, path)
             .send()
@@ -340,21 +563,22 @@ async fn the_wsdl_is_open_and_names_this_address() {
             .expect("wsdl");
         assert_eq!(response.status(), StatusCode::OK);
         let text = response.text().await.expect("text");
-        assert!(
-            text.contains(&format!(
-                "location=\"{}/wsProcess/IwsProcess\"",
-                fila.base_url
-            )),
-            "{text}"
-        );
-        for operation in [
-            "ExecuteWithXmlParams",
-            "ExecuteWithXmlParamsAsync",
-            "GetProcessStatus",
+        for port in ["IwsProcess", "IwsBase", "IRMSServer"] {
+            assert!(
+                text.contains(&format!("location=\"{}/wsProcess/{port}\"", fila.base_url)),
+                "{text}"
+            );
+        }
+        for action in [
+            "IwsProcess/ExecuteWithXmlParams",
+            "IwsProcess/ExecuteWithXmlParamsAsync",
+            "IwsProcess/ExecuteWithParams",
+            "IwsProcess/GetProcessStatus",
+            "IwsProcess/GetSchema",
+            "IwsBase/AutenticaAcesso",
+            "IRMSServer/CheckServiceActivity",
         ] {
-            assert!(text.contains(&format!(
-                "soapAction=\"http://www.totvs.com/IwsProcess/{operation}\""
-            )));
+            assert!(text.contains(&format!("soapAction=\"http://www.totvs.com/{action}\"")));
         }
     }
 }
@@ -380,9 +604,23 @@ async fn a_client_generated_from_the_wsdl_calls_every_operation() {
          zeep, or set E2E_PYTHON to a Python that has it):\n{stdout}\n{stderr}"
     );
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.first(), Some(&"sync 1"), "{stdout}");
+    assert_eq!(
+        lines.get(..5),
+        Some(
+            &[
+                "autentica 1",
+                "autentica-wrong 0",
+                "check True",
+                "schema FullName",
+                "sync 1",
+            ][..]
+        ),
+        "{stdout}"
+    );
+    assert!(lines.contains(&"params 1"), "{stdout}");
     assert!(lines.iter().any(|l| l.starts_with("async ")), "{stdout}");
     assert_eq!(lines.last(), Some(&"status Finished"), "{stdout}");
+    assert_eq!(job_count(&fila).await, 3, "sync, params and async runs");
     let (job_id, _) = lines
         .iter()
         .find_map(|l| l.strip_prefix("async "))

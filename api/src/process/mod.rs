@@ -2,7 +2,8 @@
 //! protocol starts jobs with [`start`] and follows them in the store; the
 //! workers run them.
 //!
-//! - RM wsProcess, SOAP 1.1 (`/wsProcess/IwsProcess`, WSDL on GET);
+//! - RM wsProcess, SOAP 1.1 (`/wsProcess/IwsProcess`, `/wsProcess/IwsBase`,
+//!   `/wsProcess/IRMSServer`, WSDL on GET);
 //! - Creatio ProcessEngineService (`[/0]/ServiceModel/ProcessEngineService.svc`)
 //!   and its login (`/ServiceModel/AuthService.svc/Login`);
 //! - the Robusta scheduler connector API (`/scheduler/connector-api/process`).
@@ -10,36 +11,52 @@
 mod creatio;
 mod robusta;
 mod wsdl;
+mod wsoperations;
 mod wsprocess;
+mod wsschema;
 
 pub use creatio::{Operation as CreatioOperation, refusal as creatio_refusal};
 pub use robusta::RobustaError;
 pub use wsprocess::WsError;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
 use fila_shared::db::StoreError;
 use fila_shared::metrics::PROCESS;
-use fila_shared::process::definition::ParameterError;
+use fila_shared::process::definition::{Definition, ParameterError};
 use fila_shared::process::store::{self, ExecutionView, ScheduleSpec, Submission};
 use serde_json::{Map, Value};
 
 use crate::bounds::Dialect;
 use crate::policy::{Guards, Policy};
 use crate::state::SharedState;
+use wsoperations::Port;
 
 /// Every process protocol's routes, each with its policy: who may call
 /// it, whether it starts processes, and the format of its refusals.
 pub fn routes(g: &Guards) -> Router<SharedState> {
     let wsprocess = Dialect::WsProcess;
-    // wsProcess's one POST carries every operation: reading a status needs
+    // IwsProcess's POST carries its operations: reading a status needs
     // `reader`, and the handler checks `producer` for the Execute ones.
+    // IwsBase and IRMSServer carry the handshake, open: AutenticaAcesso
+    // checks the credentials itself, to answer 0 when they are wrong.
     let mut router = Router::new()
         .route(
-            "/wsProcess/IwsProcess",
-            g.on(Policy::reads(wsprocess).soap(), post(wsprocess::call))
+            &Port::Process.path(),
+            g.on(Policy::reads(wsprocess).soap(), post(wsprocess::process))
+                .merge(g.on(Policy::open(wsprocess), get(wsdl::document))),
+        )
+        .route(
+            &Port::Base.path(),
+            g.on(Policy::open(wsprocess), post(wsprocess::base))
+                .merge(g.on(Policy::open(wsprocess), get(wsdl::document))),
+        )
+        .route(
+            &Port::RmsServer.path(),
+            g.on(Policy::open(wsprocess), post(wsprocess::rms_server))
                 .merge(g.on(Policy::open(wsprocess), get(wsdl::document))),
         )
         .route(
@@ -116,6 +133,8 @@ pub struct Started {
     pub uid: String,
     /// The execution started now (none when only scheduled).
     pub exec_id: Option<i32>,
+    /// The definition it was started under.
+    pub definition: Arc<Definition>,
 }
 
 /// Checks a job against its process's definition, stores it with its first
@@ -132,7 +151,7 @@ pub async fn start(state: &SharedState, request: Start<'_>) -> Result<Started, S
     let parameters = definition.prepare(request.parameters)?;
     let submission = Submission {
         retry_count: request.retry_count.unwrap_or(definition.retry_count),
-        definition,
+        definition: Arc::clone(&definition),
         parameters,
         group,
         sync: request.sync,
@@ -144,6 +163,7 @@ pub async fn start(state: &SharedState, request: Start<'_>) -> Result<Started, S
         job_id: submitted.job_id,
         uid: submitted.uid,
         exec_id: submitted.exec_id,
+        definition,
     })
 }
 
@@ -154,6 +174,35 @@ pub async fn wait_final(
     job_id: i64,
 ) -> Result<Option<ExecutionView>, StoreError> {
     let timeout = Duration::from_secs(state.config.process_sync_timeout_secs);
+    wait_final_within(state, job_id, timeout).await
+}
+
+/// The job's final outcome, waited for up to `limit`, or as long as it
+/// takes without one; `None` when it is not final by the limit.
+pub async fn wait_run(
+    state: &SharedState,
+    job_id: i64,
+    limit: Option<Duration>,
+) -> Result<Option<ExecutionView>, StoreError> {
+    if let Some(limit) = limit {
+        return wait_final_within(state, job_id, limit).await;
+    }
+    loop {
+        if let Some(outcome) = wait_final_within(state, job_id, UNBOUNDED_WAIT_ROUND).await? {
+            return Ok(Some(outcome));
+        }
+    }
+}
+
+/// One round of a wait without a limit (any length would do: the wait
+/// goes on with the next).
+const UNBOUNDED_WAIT_ROUND: Duration = Duration::from_secs(3600);
+
+async fn wait_final_within(
+    state: &SharedState,
+    job_id: i64,
+    timeout: Duration,
+) -> Result<Option<ExecutionView>, StoreError> {
     state
         .waiters
         .wait_for(&format!("job:{job_id}"), timeout, || {

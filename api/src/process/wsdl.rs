@@ -1,16 +1,17 @@
-//! The WSDL of `IwsProcess` (`GET /wsProcess/IwsProcess?wsdl`, or
-//! `/wsProcess/MEX?wsdl`): document/literal over SOAP 1.1, the three
-//! operations with string parameters and results, as RM serves them, so
-//! that SOAP tooling generates a working client. The service's address is
-//! the one the client reached (its `Host`, and `X-Forwarded-Proto` behind a
-//! proxy).
+//! The WSDL of wsProcess (`GET /wsProcess/<Port>?wsdl`, or
+//! `/wsProcess/MEX?wsdl`): document/literal over SOAP 1.1, one port type,
+//! binding and port per interface RM serves (`IwsProcess`, `IwsBase`,
+//! `IRMSServer`; see `wsoperations`), each at its own address, so that SOAP
+//! tooling generates a client that calls every operation. The addresses
+//! are those of the host the client reached (its `Host`, and
+//! `X-Forwarded-Proto` behind a proxy).
 
 use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_TYPE, HOST};
 use axum::response::{IntoResponse, Response};
 use quick_xml::escape::escape;
 
-use super::wsprocess::OPERATIONS;
+use super::wsoperations::{OPERATIONS, Port, ResultType};
 
 pub async fn document(headers: HeaderMap) -> Response {
     let header = |name| {
@@ -25,41 +26,71 @@ pub async fn document(headers: HeaderMap) -> Response {
         Some("https") => "https",
         _ => "http",
     };
-    let location = format!("{scheme}://{host}/wsProcess/IwsProcess");
-    ([(CONTENT_TYPE, "text/xml; charset=utf-8")], wsdl(&location)).into_response()
+    let base = format!("{scheme}://{host}");
+    ([(CONTENT_TYPE, "text/xml; charset=utf-8")], wsdl(&base)).into_response()
 }
 
-fn wsdl(location: &str) -> String {
-    let string_element = |name: &str| {
-        format!(
-            "<xs:element minOccurs=\"0\" name=\"{name}\" nillable=\"true\" type=\"xs:string\"/>"
-        )
+/// The document, its ports at `base` (`scheme://host`).
+fn wsdl(base: &str) -> String {
+    let element = |name: &str, kind: &str| {
+        format!("<xs:element minOccurs=\"0\" name=\"{name}\" nillable=\"true\" type=\"{kind}\"/>")
     };
     let mut elements = String::new();
     let mut messages = String::new();
-    let mut port_operations = String::new();
-    let mut binding_operations = String::new();
-    for (operation, parameters) in OPERATIONS {
-        let inputs: String = parameters.iter().map(|p| string_element(p)).collect();
-        let result = string_element(&format!("{operation}Result"));
+    for operation in &OPERATIONS {
+        let name = operation.name;
+        let port = operation.port.name();
+        let inputs: String = operation
+            .parameters
+            .iter()
+            .map(|p| element(p, "xs:string"))
+            .collect();
+        let kind = match operation.result {
+            ResultType::String => "xs:string",
+            ResultType::Boolean => "xs:boolean",
+        };
+        let result = element(&format!("{name}Result"), kind);
         elements.push_str(&format!(
-            "<xs:element name=\"{operation}\"><xs:complexType><xs:sequence>{inputs}</xs:sequence></xs:complexType></xs:element>\
-             <xs:element name=\"{operation}Response\"><xs:complexType><xs:sequence>{result}</xs:sequence></xs:complexType></xs:element>"
+            "<xs:element name=\"{name}\"><xs:complexType><xs:sequence>{inputs}</xs:sequence></xs:complexType></xs:element>\
+             <xs:element name=\"{name}Response\"><xs:complexType><xs:sequence>{result}</xs:sequence></xs:complexType></xs:element>"
         ));
         messages.push_str(&format!(
-            "<wsdl:message name=\"IwsProcess_{operation}_InputMessage\"><wsdl:part name=\"parameters\" element=\"tns:{operation}\"/></wsdl:message>\
-             <wsdl:message name=\"IwsProcess_{operation}_OutputMessage\"><wsdl:part name=\"parameters\" element=\"tns:{operation}Response\"/></wsdl:message>"
+            "<wsdl:message name=\"{port}_{name}_InputMessage\"><wsdl:part name=\"parameters\" element=\"tns:{name}\"/></wsdl:message>\
+             <wsdl:message name=\"{port}_{name}_OutputMessage\"><wsdl:part name=\"parameters\" element=\"tns:{name}Response\"/></wsdl:message>"
         ));
-        port_operations.push_str(&format!(
-            "<wsdl:operation name=\"{operation}\">\
-             <wsdl:input message=\"tns:IwsProcess_{operation}_InputMessage\"/>\
-             <wsdl:output message=\"tns:IwsProcess_{operation}_OutputMessage\"/></wsdl:operation>"
+    }
+    let mut port_types = String::new();
+    let mut bindings = String::new();
+    let mut ports = String::new();
+    for port in Port::ALL {
+        let interface = port.name();
+        let mut port_operations = String::new();
+        let mut binding_operations = String::new();
+        for operation in OPERATIONS.iter().filter(|op| op.port == port) {
+            let name = operation.name;
+            port_operations.push_str(&format!(
+                "<wsdl:operation name=\"{name}\">\
+                 <wsdl:input wsaw:Action=\"http://www.totvs.com/{interface}/{name}\" message=\"tns:{interface}_{name}_InputMessage\"/>\
+                 <wsdl:output wsaw:Action=\"http://www.totvs.com/{interface}/{name}Response\" message=\"tns:{interface}_{name}_OutputMessage\"/></wsdl:operation>"
+            ));
+            binding_operations.push_str(&format!(
+                "<wsdl:operation name=\"{name}\">\
+                 <soap:operation soapAction=\"http://www.totvs.com/{interface}/{name}\" style=\"document\"/>\
+                 <wsdl:input><soap:body use=\"literal\"/></wsdl:input>\
+                 <wsdl:output><soap:body use=\"literal\"/></wsdl:output></wsdl:operation>"
+            ));
+        }
+        port_types.push_str(&format!(
+            "<wsdl:portType name=\"{interface}\">{port_operations}</wsdl:portType>"
         ));
-        binding_operations.push_str(&format!(
-            "<wsdl:operation name=\"{operation}\">\
-             <soap:operation soapAction=\"http://www.totvs.com/IwsProcess/{operation}\" style=\"document\"/>\
-             <wsdl:input><soap:body use=\"literal\"/></wsdl:input>\
-             <wsdl:output><soap:body use=\"literal\"/></wsdl:output></wsdl:operation>"
+        bindings.push_str(&format!(
+            "<wsdl:binding name=\"RM_{interface}\" type=\"tns:{interface}\">\
+             <soap:binding transport=\"http://schemas.xmlsoap.org/soap/http\"/>{binding_operations}</wsdl:binding>"
+        ));
+        ports.push_str(&format!(
+            "<wsdl:port name=\"RM_{interface}\" binding=\"tns:RM_{interface}\">\
+             <soap:address location=\"{}\"/></wsdl:port>",
+            escape(format!("{base}{}", port.path()).as_str())
         ));
     }
     format!(
@@ -67,17 +98,13 @@ fn wsdl(location: &str) -> String {
          <wsdl:definitions name=\"wsProcess\" targetNamespace=\"http://www.totvs.com/\" \
          xmlns:wsdl=\"http://schemas.xmlsoap.org/wsdl/\" \
          xmlns:soap=\"http://schemas.xmlsoap.org/wsdl/soap/\" \
+         xmlns:wsaw=\"http://www.w3.org/2006/05/addressing/wsdl\" \
          xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" \
          xmlns:tns=\"http://www.totvs.com/\">\
          <wsdl:types><xs:schema elementFormDefault=\"qualified\" targetNamespace=\"http://www.totvs.com/\">{elements}</xs:schema></wsdl:types>\
-         {messages}\
-         <wsdl:portType name=\"IwsProcess\">{port_operations}</wsdl:portType>\
-         <wsdl:binding name=\"BasicHttpBinding_IwsProcess\" type=\"tns:IwsProcess\">\
-         <soap:binding transport=\"http://schemas.xmlsoap.org/soap/http\"/>{binding_operations}</wsdl:binding>\
-         <wsdl:service name=\"wsProcess\"><wsdl:port name=\"BasicHttpBinding_IwsProcess\" binding=\"tns:BasicHttpBinding_IwsProcess\">\
-         <soap:address location=\"{}\"/></wsdl:port></wsdl:service>\
-         </wsdl:definitions>\n",
-        escape(location)
+         {messages}{port_types}{bindings}\
+         <wsdl:service name=\"wsProcess\">{ports}</wsdl:service>\
+         </wsdl:definitions>\n"
     )
 }
 
@@ -87,7 +114,7 @@ mod tests {
 
     #[test]
     fn is_well_formed_and_names_every_operation() {
-        let text = wsdl("http://h:1/wsProcess/IwsProcess?a=1&b=\"2\"");
+        let text = wsdl("http://h:1/x?a=1&b=\"2\"");
         let mut reader = quick_xml::Reader::from_str(&text);
         loop {
             match reader.read_event() {
@@ -96,13 +123,18 @@ mod tests {
                 Err(e) => panic!("not well-formed: {e}"),
             }
         }
-        for (operation, _) in OPERATIONS {
+        for operation in &OPERATIONS {
             assert!(text.contains(&format!(
-                "soapAction=\"http://www.totvs.com/IwsProcess/{operation}\""
+                "soapAction=\"http://www.totvs.com/{}/{}\"",
+                operation.port.name(),
+                operation.name
             )));
         }
-        assert!(
-            text.contains("location=\"http://h:1/wsProcess/IwsProcess?a=1&amp;b=&quot;2&quot;\"")
-        );
+        for port in Port::ALL {
+            assert!(text.contains(&format!(
+                "location=\"http://h:1/x?a=1&amp;b=&quot;2&quot;/wsProcess/{}\"",
+                port.name()
+            )));
+        }
     }
 }

@@ -1,15 +1,23 @@
-//! `POST /wsProcess/IwsProcess`: RM wsProcess over SOAP 1.1, as seed 000
-//! describes.
+//! RM wsProcess over SOAP 1.1, as seed 000 describes and RM serves it,
+//! port by port (see `wsoperations`):
 //!
-//! - `ExecuteWithXmlParams(ProcessServerName, strXmlParams)` runs the
-//!   process and waits for it: `1` when it succeeded, a `Server` fault with
-//!   its message when it failed or did not finish within
-//!   `process_sync_timeout_secs`;
+//! - `ExecuteWithXmlParams(ProcessServerName, strXmlParams)` (and
+//!   `ExecuteWithParams`, the same) runs the process and waits as long as it
+//!   runs, or up to the definition's `sync_wait_secs`: `1` when it
+//!   succeeded; when it failed, a `Server` fault with its message, or that
+//!   message as the result (HTTP 200) when the definition's
+//!   `failure_answer` is `result`; past `sync_wait_secs`, a `Server` fault
+//!   naming the run, which goes on;
 //! - `ExecuteWithXmlParamsAsync` starts it and answers, in CDATA, the
 //!   `<ProcessID><JobID/><ExecID/></ProcessID>` document;
 //! - `GetProcessStatus(jobId, execId)` answers `<ProcessInfo>` with the
 //!   execution's Status (`Waiting`, `Executing`, `Finished`, `Failed`,
-//!   `Cancelled`), Progress (-1 until the process reports one) and Message.
+//!   `Cancelled`), Progress (-1 until the process reports one) and Message;
+//! - `GetSchema(ProcessServerName)` answers the process's parameters as an
+//!   XML Schema (see `wsschema`);
+//! - `AutenticaAcesso` (`IwsBase`) answers `1` when the call's HTTP Basic
+//!   credentials are a user's, `0` otherwise; `CheckServiceActivity`
+//!   (`IRMSServer`) answers `true`.
 //!
 //! `strXmlParams` (escaped or in CDATA) holds the parameters as RM writes
 //! them; `ProcessServerName` is the process's name. The body is UTF-8 (or
@@ -20,38 +28,27 @@
 //! sheds (too many at once) is a `Server` fault with HTTP 503 and
 //! `Retry-After`; one not answered in time a `Server` fault (HTTP 500).
 
-use axum::body::Body;
-use axum::extract::{Extension, State};
+use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fila_shared::config::Role;
 use fila_shared::db::StoreError;
+use fila_shared::process::definition::FailureAnswer;
 use fila_shared::process::rm_params::{self, ParamsError};
 use fila_shared::process::soap::{self, Call, EnvelopeError, FaultCode};
 use fila_shared::process::store::{self, ExecutionView};
 use quick_xml::escape::escape;
 use serde_json::Map;
 
-use super::{Start, StartError, start, wait_final};
-use crate::auth::Caller;
+use super::wsoperations::{self, Port};
+use super::{Start, StartError, start, wait_run, wsschema};
+use crate::auth::{Caller, client_address};
 use crate::backpressure::Busy;
 use crate::body::read_limited;
 use crate::overload::Overload;
+use crate::policy::ReadBy;
 use crate::state::SharedState;
-
-/// The operations of IwsProcess, with their parameters.
-pub const OPERATIONS: [(&str, [&str; 2]); 3] = [
-    (
-        "ExecuteWithXmlParams",
-        ["ProcessServerName", "strXmlParams"],
-    ),
-    (
-        "ExecuteWithXmlParamsAsync",
-        ["ProcessServerName", "strXmlParams"],
-    ),
-    ("GetProcessStatus", ["jobId", "execId"]),
-];
 
 /// Why a call is answered with a fault.
 #[derive(Debug, thiserror::Error)]
@@ -64,10 +61,8 @@ pub enum WsError {
     Envelope(#[from] EnvelopeError),
     #[error("SOAPAction {action} does not name the operation in the body, {operation}")]
     Action { action: String, operation: String },
-    #[error(
-        "IwsProcess has no operation {0}; it offers ExecuteWithXmlParams, ExecuteWithXmlParamsAsync and GetProcessStatus"
-    )]
-    UnknownOperation(String),
+    #[error("{} has no operation {operation}; it offers {}", port.name(), port.offered())]
+    UnknownOperation { port: Port, operation: String },
     #[error("this user may read statuses but not start processes")]
     Forbidden,
     #[error("{0} is required")]
@@ -86,6 +81,8 @@ pub enum WsError {
         "the process did not finish within {secs} s; it goes on as JobID {job}, ExecID {exec} (see GetProcessStatus)"
     )]
     Timeout { secs: u64, job: i64, exec: i32 },
+    #[error("the request was not read within {secs} s")]
+    SlowRequest { secs: u64 },
     #[error("database unavailable")]
     Store(#[from] StoreError),
     #[error("{}", Busy::MESSAGE)]
@@ -99,6 +96,7 @@ impl WsError {
         match self {
             WsError::Failed(_)
             | WsError::Timeout { .. }
+            | WsError::SlowRequest { .. }
             | WsError::Store(_)
             | WsError::Busy
             | WsError::Overloaded(_)
@@ -134,38 +132,75 @@ fn xml(status: StatusCode, body: String) -> Response {
     (status, [(CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
-pub async fn call(
-    State(state): State<SharedState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match answer(&state, &caller, &headers, body).await {
+/// `POST /wsProcess/IwsProcess`.
+pub async fn process(State(state): State<SharedState>, request: Request) -> Response {
+    call(&state, Port::Process, request).await
+}
+
+/// `POST /wsProcess/IwsBase`.
+pub async fn base(State(state): State<SharedState>, request: Request) -> Response {
+    call(&state, Port::Base, request).await
+}
+
+/// `POST /wsProcess/IRMSServer`.
+pub async fn rms_server(State(state): State<SharedState>, request: Request) -> Response {
+    call(&state, Port::RmsServer, request).await
+}
+
+async fn call(state: &SharedState, port: Port, request: Request) -> Response {
+    match answer(state, port, request).await {
         Ok(envelope) => xml(StatusCode::OK, envelope),
         Err(e) => e.into_response(),
     }
 }
 
-async fn answer(
-    state: &SharedState,
-    caller: &Caller,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<String, WsError> {
-    let bytes = read_limited(body, state.config.max_body_bytes)
-        .await
-        .map_err(|e| WsError::TooLarge(e.to_string()))?;
+async fn answer(state: &SharedState, port: Port, request: Request) -> Result<String, WsError> {
+    let client = client_address(&request);
+    let caller = request.extensions().get::<Caller>().cloned();
+    let read_by = request.extensions().get::<ReadBy>().copied();
+    let (parts, body) = request.into_parts();
+    let reading = read_limited(body, state.config.max_body_bytes);
+    let bytes = match read_by {
+        Some(ReadBy(deadline)) => {
+            tokio::time::timeout_at(deadline, reading)
+                .await
+                .map_err(|_| WsError::SlowRequest {
+                    secs: state.config.http_request_timeout().as_secs(),
+                })?
+        }
+        None => reading.await,
+    }
+    .map_err(|e| WsError::TooLarge(e.to_string()))?;
     let text = decode(&bytes).ok_or(WsError::Encoding)?;
     let call = soap::read_call(&text)?;
-    check_action(headers, &call.operation)?;
-    if call.operation.starts_with("Execute") && !caller.may(Role::Producer) {
+    check_action(&parts.headers, &call.operation)?;
+    let unknown = || WsError::UnknownOperation {
+        port,
+        operation: call.operation.clone(),
+    };
+    let operation = wsoperations::operation(&call.operation)
+        .filter(|op| port.serves(op))
+        .ok_or_else(unknown)?;
+    let may_execute = caller.as_ref().is_some_and(|c| c.may(Role::Producer));
+    if operation.name.starts_with("Execute") && !may_execute {
         return Err(WsError::Forbidden);
     }
-    match call.operation.as_str() {
-        "ExecuteWithXmlParams" => execute(state, &call).await,
+    match operation.name {
+        "AutenticaAcesso" => {
+            let valid = state
+                .users
+                .authenticate(&parts.headers, client)
+                .await
+                .is_ok();
+            let result = if valid { "1" } else { "0" };
+            Ok(soap::response(operation.name, result, false))
+        }
+        "CheckServiceActivity" => Ok(soap::response(operation.name, "true", false)),
+        "ExecuteWithXmlParams" | "ExecuteWithParams" => execute(state, &call).await,
         "ExecuteWithXmlParamsAsync" => execute_async(state, &call).await,
         "GetProcessStatus" => process_status(state, &call).await,
-        other => Err(WsError::UnknownOperation(other.to_string())),
+        "GetSchema" => process_schema(state, &call),
+        _ => Err(unknown()),
     }
 }
 
@@ -195,8 +230,8 @@ fn decode(bytes: &[u8]) -> Option<String> {
     }
 }
 
-/// A SOAPAction (`"http://www.totvs.com/IwsProcess/<Operation>"`), when
-/// not empty, must end with the body's operation.
+/// A SOAPAction (`"http://www.totvs.com/<Port>/<Operation>"`), when not
+/// empty, must end with the body's operation.
 fn check_action(headers: &HeaderMap, operation: &str) -> Result<(), WsError> {
     let Some(action) = headers.get("soapaction") else {
         return Ok(());
@@ -204,11 +239,8 @@ fn check_action(headers: &HeaderMap, operation: &str) -> Result<(), WsError> {
     let action = String::from_utf8_lossy(action.as_bytes());
     let trimmed = action.trim().trim_matches('"');
     let named = trimmed.rsplit('/').next().unwrap_or_default();
-    if trimmed.is_empty() || (named == operation && OPERATIONS.iter().any(|(op, _)| *op == named)) {
+    if trimmed.is_empty() || named == operation {
         return Ok(());
-    }
-    if named == operation {
-        return Err(WsError::UnknownOperation(operation.to_string()));
     }
     Err(WsError::Action {
         action: trimmed.to_string(),
@@ -240,13 +272,18 @@ fn start_request(call: &Call, sync: bool) -> Result<Start<'_>, WsError> {
 async fn execute(state: &SharedState, call: &Call) -> Result<String, WsError> {
     let started = start(state, start_request(call, true)?).await?;
     let exec = started.exec_id.unwrap_or(1);
-    match wait_final(state, started.job_id).await? {
-        Some(outcome) if outcome.status == "succeeded" => {
-            Ok(soap::response("ExecuteWithXmlParams", "1", false))
-        }
-        Some(outcome) => Err(WsError::Failed(failure_message(&outcome))),
+    let limit = started.definition.sync_wait;
+    let operation = call.operation.as_str();
+    match wait_run(state, started.job_id, limit).await? {
+        Some(outcome) if outcome.status == "succeeded" => Ok(soap::response(operation, "1", false)),
+        Some(outcome) => match started.definition.failure_answer {
+            FailureAnswer::Fault => Err(WsError::Failed(failure_message(&outcome))),
+            FailureAnswer::Result => {
+                Ok(soap::response(operation, &failure_message(&outcome), false))
+            }
+        },
         None => Err(WsError::Timeout {
-            secs: state.config.process_sync_timeout_secs,
+            secs: limit.map_or(0, |limit| limit.as_secs()),
             job: started.job_id,
             exec,
         }),
@@ -306,6 +343,23 @@ async fn process_status(state: &SharedState, call: &Call) -> Result<String, WsEr
         execution.progress
     );
     Ok(soap::response("GetProcessStatus", &document, true))
+}
+
+fn process_schema(state: &SharedState, call: &Call) -> Result<String, WsError> {
+    let name = call
+        .parameter("ProcessServerName")
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .ok_or(WsError::Missing("ProcessServerName"))?;
+    let definition = state
+        .processes
+        .lookup(name)
+        .ok_or_else(|| StartError::UnknownProcess(name.to_string()))?;
+    Ok(soap::response(
+        "GetSchema",
+        &wsschema::schema(&definition),
+        true,
+    ))
 }
 
 #[cfg(test)]

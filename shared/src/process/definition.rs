@@ -10,6 +10,8 @@
 //! retry_count = 1               # default 0
 //! group = "default"             # the worker group that runs it
 //! required = ["surname"]
+//! sync_wait_secs = 600          # a synchronous wsProcess call's wait; default: the whole run
+//! failure_answer = "result"     # how wsProcess answers a failed run: fault (default) or result
 //! [process.parameters]          # when present, the only parameters accepted
 //! name = "string"               # string, int, number, bool, array, object, any
 //! surname = "string"
@@ -147,6 +149,22 @@ struct RawDefinition {
     parameters: Option<BTreeMap<String, ParamType>>,
     #[serde(default)]
     required: Vec<String>,
+    #[serde(default)]
+    sync_wait_secs: Option<u64>,
+    #[serde(default)]
+    failure_answer: FailureAnswer,
+}
+
+/// How a synchronous wsProcess call answers a run that failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureAnswer {
+    /// A SOAP `Server` fault with the run's message (HTTP 500).
+    #[default]
+    Fault,
+    /// The run's message as the operation's result, with HTTP 200, as RM
+    /// servers answer.
+    Result,
 }
 
 fn default_timeout() -> u64 {
@@ -215,6 +233,10 @@ pub struct Definition {
     pub timeout: Duration,
     pub retry_count: u32,
     pub group: String,
+    /// How long a synchronous call (wsProcess `ExecuteWithXmlParams`)
+    /// waits for the run; `None`: as long as it runs.
+    pub sync_wait: Option<Duration>,
+    pub failure_answer: FailureAnswer,
     parameters: Option<BTreeMap<String, ParamType>>,
     required: Vec<String>,
 }
@@ -233,6 +255,9 @@ impl Definition {
         }
         if raw.timeout_secs == 0 {
             return Err(invalid("timeout_secs must be at least 1"));
+        }
+        if raw.sync_wait_secs == Some(0) {
+            return Err(invalid("sync_wait_secs must be at least 1"));
         }
         let runner = match raw.runner {
             RunnerKind::Builtin => {
@@ -271,9 +296,21 @@ impl Definition {
             timeout: Duration::from_secs(raw.timeout_secs),
             retry_count: raw.retry_count,
             group: raw.group,
+            sync_wait: raw.sync_wait_secs.map(Duration::from_secs),
+            failure_answer: raw.failure_answer,
             parameters: raw.parameters,
             required: raw.required,
         })
+    }
+
+    /// The parameters it accepts with their types, when it declares them.
+    pub fn declared_parameters(&self) -> Option<&BTreeMap<String, ParamType>> {
+        self.parameters.as_ref()
+    }
+
+    /// Whether `name` must be present and not empty.
+    pub fn requires(&self, name: &str) -> bool {
+        self.required.iter().any(|r| r == name)
     }
 
     /// The parameters as the process takes them, or why they are refused.
@@ -474,5 +511,30 @@ mod tests {
             (d.timeout, d.retry_count, d.group.as_str()),
             (Duration::from_secs(300), 0, "default")
         );
+        assert_eq!(
+            (d.sync_wait, d.failure_answer),
+            (None, FailureAnswer::Fault)
+        );
+        let d = definition(
+            "[[process]]\nname = \"Sleep\"\nrunner = \"builtin\"\nsync_wait_secs = 5\nfailure_answer = \"result\"\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            (d.sync_wait, d.failure_answer),
+            (Some(Duration::from_secs(5)), FailureAnswer::Result)
+        );
+        for bad in ["sync_wait_secs = 0", "failure_answer = \"text\""] {
+            let toml = format!("[[process]]\nname = \"Sleep\"\nrunner = \"builtin\"\n{bad}\n");
+            let raw: Result<RawFile, _> = toml::from_str(&toml);
+            assert!(
+                raw.map_err(|e| e.to_string())
+                    .and_then(|raw| Definition::from_raw(
+                        raw.process.into_iter().next().expect("one")
+                    )
+                    .map_err(|e| e.to_string()))
+                    .is_err(),
+                "{bad}"
+            );
+        }
     }
 }
