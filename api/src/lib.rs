@@ -25,7 +25,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn_with_state, map_request};
 use axum::routing::get;
 use fila_shared::amqp::management::{Management, ManagementError};
 use fila_shared::amqp::{Broker, ConnectorError, Topology, WorkQueue};
@@ -153,7 +153,7 @@ fn router(state: SharedState) -> Router {
         "/openapi.json",
         g.on(Policy::open(Dialect::Fila), get(openapi::document)),
     );
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::render))
@@ -165,5 +165,10 @@ fn router(state: SharedState) -> Router {
         .merge(ui::routes(&g))
         .merge(openapi)
         .route_layer(from_fn_with_state(state.clone(), metrics::track))
-        .with_state(state)
+        .with_state(state);
+    // Paths are made canonical before routing (a layer on the routes would
+    // run after it).
+    Router::new()
+        .fallback_service(routes)
+        .layer(map_request(taf::canonical_path))
 }

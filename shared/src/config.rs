@@ -324,6 +324,11 @@ pub struct Config {
     /// The PEM private key of `amqp_tls_client_cert_file` (PKCS#8, PKCS#1
     /// or SEC1).
     pub amqp_tls_client_key_file: Option<PathBuf>,
+    /// The TAF TXT layouts a `registryType` may name besides the eSocial
+    /// and Reinf events: exact layouts (`T001AB`) or patterns in which `#`
+    /// is a digit and `@` a letter. By default every layout of TAF's
+    /// naming, `T###` and `T###@@` (`T001`, `T001AB`, …, `T999`).
+    pub taf_txt_layouts: Vec<String>,
 }
 
 impl Default for Config {
@@ -384,6 +389,7 @@ impl Default for Config {
             amqp_tls_ca_file: None,
             amqp_tls_client_cert_file: None,
             amqp_tls_client_key_file: None,
+            taf_txt_layouts: crate::taf::txt_layout::DEFAULT.map(String::from).to_vec(),
         }
     }
 }
@@ -464,6 +470,13 @@ impl Config {
                 "taf_chunk_size",
                 "chunk size and lot size must be at least 1",
             );
+        }
+        if let Some(reason) = self
+            .taf_txt_layouts
+            .iter()
+            .find_map(|entry| crate::taf::txt_layout::TxtLayouts::check(entry).err())
+        {
+            return invalid("taf_txt_layouts", &reason);
         }
         if self.taf_page_max_items == 0 || self.taf_page_max_bytes < 1024 {
             return invalid(

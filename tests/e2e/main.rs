@@ -29,6 +29,7 @@ mod service;
 mod shutdown;
 mod soak;
 mod taf_delete;
+mod taf_fidelity;
 mod taf_intake;
 mod taf_processing;
 mod taf_retry;

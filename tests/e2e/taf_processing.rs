@@ -44,7 +44,10 @@ async fn a_message_that_does_not_match_its_registry_type_is_inconsistent() {
         mismatch["errorDetail"],
         "O registryType S-1010 espera o evento evtTabRubrica; o XML contem evtAdmissao."
     );
-    assert_eq!(mismatch["integrationQueue"], "R");
+    assert_eq!(
+        mismatch["integrationQueue"], "",
+        "a rejected record is no longer queued: the real server answers \"\", not \"R\""
+    );
     assert!(mismatch.get("statusCode").is_none());
     assert_eq!(page["items"][1]["errorCode"], "000001");
     assert_eq!(page["items"][1]["integrationQueue"], "");

@@ -29,10 +29,12 @@ async fn keys_seen(fila: &Fila, user: &str, query: &str) -> (Vec<String>, i64) {
     ))
     .await;
     assert_eq!(status, StatusCode::OK, "{page}");
+    // The real server's "not found" item (success false) names no record.
     let keys = page["items"]
         .as_array()
         .expect("items")
         .iter()
+        .filter(|i| i["success"] == true)
         .map(|i| i["registryKey"].as_str().unwrap_or_default().to_string())
         .collect();
     (keys, page["maxRecNo"].as_i64().expect("maxRecNo"))
@@ -142,8 +144,8 @@ async fn a_scoped_user_withdraws_only_records_in_scope() {
     let (_, answer) = delete("T-OTHER").await;
     assert_eq!(
         answer,
-        json!({ "success": false }),
-        "a ticket with nothing in scope is unknown to the user"
+        json!({ "success": true }),
+        "well formed, as the real server answers; nothing in scope is removed"
     );
     assert_eq!(fila.taf_counts("T-OTHER").await.get("pending"), Some(&1));
 }

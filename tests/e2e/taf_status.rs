@@ -114,7 +114,19 @@ async fn grouping_follows_the_parameters() {
     let (_, none) = fila.get_status("ticketCode=T-NONE&startRecNo=0").await;
     assert_eq!(
         none,
-        json!({ "type": "ticketCode", "code": "T-NONE", "items": [], "lastRecNo": 0, "maxRecNo": 0 })
+        json!({
+            "type": "ticketCode",
+            "code": "T-NONE",
+            "items": [{
+                "success": false,
+                "proccessed": false,
+                "description": "Registro não encontrado na tabela TAFST2.",
+                "registryKey": "T-NONE"
+            }],
+            "lastRecNo": 0,
+            "maxRecNo": 0
+        }),
+        "the real server's item for nothing found, naming the code asked for"
     );
 }
 

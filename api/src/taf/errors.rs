@@ -33,6 +33,9 @@ pub enum TafError {
     /// 704.
     #[error("Arquivo vazio: nao foi enviada uma mensagem no body da requisicao.")]
     EmptyBody,
+    /// 704 on a DELETE: `deleteTicket` or a `ticketCode` is missing.
+    #[error("{0}")]
+    NoTickets(String),
     /// 705.
     #[error("Erro ao realizar parser da mensagem: {0}")]
     Malformed(String),
@@ -74,7 +77,7 @@ impl TafError {
             TafError::MissingKey(_) => Some(701),
             TafError::Store(_) | TafError::Overloaded(Overload::TimedOut { .. }) => Some(702),
             TafError::SearchMode => Some(703),
-            TafError::EmptyBody => Some(704),
+            TafError::EmptyBody | TafError::NoTickets(_) => Some(704),
             TafError::Malformed(_) => Some(705),
             TafError::Refused(_) | TafError::Api(_) | TafError::Overloaded(Overload::Saturated) => {
                 None

@@ -1,4 +1,6 @@
-//! `GET /rest/wstafst2`: one page of record statuses.
+//! `GET /rest/wstafst2`: one page of record statuses. Its sourceBranch is
+//! looked up (803) before the query is checked (701, 703), as on the real
+//! server.
 
 use axum::Extension;
 use axum::extract::{RawQuery, State};
@@ -9,6 +11,7 @@ use fila_shared::taf::status::{self, SearchMode, StatusQuery};
 
 use super::errors::TafError;
 use super::query::QueryParams;
+use super::source_branch;
 use crate::auth::Caller;
 use crate::state::SharedState;
 
@@ -17,11 +20,10 @@ pub async fn status(
     Extension(caller): Extension<Caller>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, TafError> {
-    let query = read_query(
-        &QueryParams::parse(raw.as_deref()),
-        &state.config,
-        caller.scope,
-    )?;
+    let params = QueryParams::parse(raw.as_deref());
+    let company_group = source_branch::company_group(&state, params.get("sourceBranch")).await?;
+    let mut query = read_query(&params, &state.config, caller.scope)?;
+    query.company_group = company_group;
     let body = status::page(&state.pool, &query).await?;
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
@@ -68,6 +70,7 @@ fn read_query(
         ticket_code,
         registry_key,
         source_branch: params.get("sourceBranch").map(str::to_string),
+        company_group: None,
         start_rec_no,
         search_mode,
         max_items,

@@ -1,13 +1,18 @@
 //! `/rest/wstafst2`: TAF lots in (POST), their status out (GET), and tickets
-//! withdrawn (DELETE), as seed 001 describes.
+//! withdrawn (DELETE), as seed 001 describes and the real WSTAFST2 server
+//! behaves (see the README's TAF section for where they differ). Other
+//! spellings of the route reach it through [`canonical_path`].
 
 mod delete;
 mod errors;
 mod get;
+mod path;
 mod post;
 mod query;
+mod source_branch;
 
 pub use errors::TafError;
+pub use path::canonical_path;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
@@ -19,7 +24,7 @@ use crate::state::SharedState;
 
 pub fn routes(g: &Guards) -> Router<SharedState> {
     Router::new().route(
-        "/rest/wstafst2",
+        path::PATH,
         g.on(Policy::reads(Dialect::Taf).scoped(), get(get::status))
             .merge(g.on(Policy::submits(TAF, Dialect::Taf).scoped(), post(post::lot)))
             .merge(g.on(

@@ -8,6 +8,7 @@ use axum::{Extension, Json};
 use fila_shared::metrics::TAF;
 use fila_shared::taf::codes::Refusal;
 use fila_shared::taf::lot::{LotRefusal, LotRequest, LotResponse, LotSyntaxError};
+use fila_shared::taf::txt_layout::TxtLayouts;
 use fila_shared::taf::{branch, intake};
 
 use super::errors::TafError;
@@ -44,7 +45,8 @@ async fn receive(
 ) -> Result<Json<LotResponse>, TafError> {
     let config = &state.config;
     let body = read_limited(body, config.max_body_bytes).await?;
-    let mut lot = match LotRequest::parse(&body, config.taf_max_lot_items) {
+    let txt_layouts = TxtLayouts::new(&config.taf_txt_layouts);
+    let mut lot = match LotRequest::parse(&body, config.taf_max_lot_items, &txt_layouts) {
         Err(LotSyntaxError::Empty) => return Err(TafError::EmptyBody),
         Err(LotSyntaxError::Malformed(reason)) => return Err(TafError::Malformed(reason)),
         Ok(Err(LotRefusal::Coded(refusal))) => return Err(TafError::Refused(refusal)),

@@ -1,5 +1,7 @@
 //! Paging through `GET /rest/wstafst2` as the TAF documentation says: from
 //! `startRecNo=0`, then `lastRecNo + 1`, until `lastRecNo == maxRecNo`.
+//! The "not found" item of a query that matches nothing is no record and is
+//! left out.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -75,8 +77,12 @@ fn fetch_page(client: &Client, query: &Query, start: i64) -> Result<Page, Client
     let answer = client
         .get(client.url(&["rest", "wstafst2"], &pairs))?
         .ok()?;
-    let page: Page = serde_json::from_value(answer.body.clone())
+    let mut page: Page = serde_json::from_value(answer.body.clone())
         .map_err(|e| answer.unexpected(format!("not a TAF status page: {e}")))?;
+    // When nothing matches, the page holds one item with `success` false
+    // (the real server's "Registro não encontrado"): it names no record.
+    page.items
+        .retain(|item| item["success"] != Value::Bool(false));
     if page.last_rec_no < page.max_rec_no && (page.items.is_empty() || page.last_rec_no < start) {
         return Err(answer.unexpected(format!(
             "the page from RecNo {start} does not advance (lastRecNo {}, maxRecNo {})",

@@ -1,5 +1,7 @@
 //! TAF validation codes 800-813 with the descriptions of seed 001 (written
-//! without accents, as TAF writes them). A lot or an item refused at intake
+//! without accents, as TAF writes them). 807 (queue code) and 810 (branch
+//! key) are never given: the real server accepts any integrationQueue and
+//! any transferBranch. A lot or an item refused at intake
 //! carries one or more of these as `{coderr, description}`.
 
 use serde::Serialize;
@@ -31,14 +33,10 @@ pub enum Refusal {
     Priority(String),
     /// 806: integrationMessage is not valid base64 or its text encoding is wrong.
     Encoding(String),
-    /// 807: integrationQueue is not a known queue code.
-    QueueCode(String),
     /// 808: the database schema is older than this fila.
     SchemaOutdated,
     /// 809: no company group is configured at all.
     NoCompanies,
-    /// 810: transferBranch names a branch that is not registered.
-    TransferBranchNotFound(String),
     /// 811: the event's employer does not identify the item's branch.
     BranchNotInMessage(String),
     /// 812: the branch belongs to another company group than the lot's.
@@ -57,10 +55,8 @@ impl Refusal {
             Refusal::UnknownLayout(_) => 804,
             Refusal::Priority(_) => 805,
             Refusal::Encoding(_) => 806,
-            Refusal::QueueCode(_) => 807,
             Refusal::SchemaOutdated => 808,
             Refusal::NoCompanies => 809,
-            Refusal::TransferBranchNotFound(_) => 810,
             Refusal::BranchNotInMessage(_) => 811,
             Refusal::OtherCompanyGroup(_) => 812,
             Refusal::KeyPending(_) => 813,
@@ -96,16 +92,9 @@ impl Refusal {
             Refusal::Encoding(reason) => format!(
                 "Campo TAFMSG (integrationMessage) com erro na codificacao ou criptografia: {reason}"
             ),
-            Refusal::QueueCode(sent) => format!(
-                "Codigo de Fila invalido! Codigo enviado: '{sent}'. Codigos validos: \
-                 0 - Sem fila de processamento, 1 - Fila de processamento"
-            ),
             Refusal::SchemaOutdated => "Estrutura da tabela TAFST2 esta desatualizada".into(),
             Refusal::NoCompanies => {
                 "Nao ha configuracao de empresas no complemento de empresas".into()
-            }
-            Refusal::TransferBranchNotFound(branch) => {
-                format!("Chave {branch} de Identificacao de filial nao encontrada.")
             }
             Refusal::BranchNotInMessage(branch) => {
                 format!("Nao foi possivel identificar a filial {branch} no corpo da mensagem.")
@@ -166,7 +155,7 @@ mod tests {
     }
 
     #[test]
-    fn codes_cover_800_to_813() {
+    fn codes_cover_800_to_813_but_807_and_810() {
         let all = [
             Refusal::Missing("x"),
             Refusal::Empty("x"),
@@ -178,15 +167,14 @@ mod tests {
             Refusal::UnknownLayout(String::new()),
             Refusal::Priority(String::new()),
             Refusal::Encoding(String::new()),
-            Refusal::QueueCode(String::new()),
             Refusal::SchemaOutdated,
             Refusal::NoCompanies,
-            Refusal::TransferBranchNotFound(String::new()),
             Refusal::BranchNotInMessage(String::new()),
             Refusal::OtherCompanyGroup(String::new()),
             Refusal::KeyPending(String::new()),
         ];
         let codes: Vec<u16> = all.iter().map(Refusal::code).collect();
-        assert_eq!(codes, (800..=813).collect::<Vec<_>>());
+        let expected: Vec<u16> = (800..=813).filter(|c| *c != 807 && *c != 810).collect();
+        assert_eq!(codes, expected);
     }
 }

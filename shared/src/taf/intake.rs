@@ -1,10 +1,12 @@
 //! Writing a checked lot: one transaction, one set-based INSERT for all the
 //! accepted records and one for their queue messages (outbox), whatever the
-//! lot's size. A registryKey already pending in the company group is skipped
-//! by the partial unique index (`ON CONFLICT DO NOTHING`) and refused with
-//! 813, which also holds between concurrent lots.
+//! lot's size. As on the real server, a record is refused with 813 when an
+//! XML record with its sourceBranch, registryType and registryKey is
+//! pending: the INSERT skips it (`NOT EXISTS`, and the partial unique index
+//! of pending XML records with `ON CONFLICT DO NOTHING`, which also holds
+//! between concurrent lots).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use deadpool_postgres::Pool;
 use tokio_postgres::types::ToSql;
@@ -38,7 +40,11 @@ pub async fn store_lot(
         }
     };
     for item in &mut lot.items {
-        if item.record().is_some() && !inserted.contains_key(&item.key) {
+        let refused = item.record().is_some_and(|r| {
+            let (branch, layout, key) = r.identity();
+            !inserted.contains(&(branch.to_string(), layout.to_string(), key.to_string()))
+        });
+        if refused {
             item.refuse_pending();
         }
     }
@@ -66,6 +72,7 @@ struct Columns<'a> {
     owners: Vec<&'a str>,
     predecessors: Vec<Option<&'a str>>,
     transfers: Vec<Option<&'a str>>,
+    complements: Vec<Option<&'a str>>,
 }
 
 impl<'a> Columns<'a> {
@@ -107,17 +114,21 @@ impl<'a> Columns<'a> {
                 .iter()
                 .map(|r| r.transfer_branch.as_deref())
                 .collect(),
+            complements: records.iter().map(|r| r.complement.as_deref()).collect(),
         }
     }
 }
 
+/// `(sourceBranch, registryType, registryKey)` of the records inserted.
+type Inserted = HashSet<(String, String, String)>;
+
 /// One transaction: the records, then their queue messages. Returns the
-/// inserted keys with their RecNo and priority, and the outbox rows.
+/// records inserted and the outbox rows.
 async fn insert_records(
     pool: &Pool,
     c: &Columns<'_>,
     chunk_size: usize,
-) -> Result<(HashMap<String, (i64, Priority)>, Vec<Stored>), StoreError> {
+) -> Result<(Inserted, Vec<Stored>), StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let insert = tx
@@ -125,13 +136,22 @@ async fn insert_records(
             "INSERT INTO taf_record (ticket_code, company_group, registry_key, source_branch,
                  message_type, message_sequential, registry_type, message, integration_date,
                  integration_time, priority, integration_queue, erp_owner, predecessor_key,
-                 transfer_branch)
-             SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::int2[], $6::text[],
+                 transfer_branch, complement)
+             SELECT $1, $2, n.* FROM unnest($3::text[], $4::text[], $5::int2[], $6::text[],
                  $7::text[], $8::bytea[], $9::text[], $10::text[], $11::int2[], $12::text[],
-                 $13::text[], $14::text[], $15::text[])
-             ON CONFLICT (company_group, registry_key) WHERE status IN ('pending', 'waiting')
+                 $13::text[], $14::text[], $15::text[], $16::text[])
+                 AS n(registry_key, source_branch, message_type, message_sequential,
+                      registry_type, message, integration_date, integration_time, priority,
+                      integration_queue, erp_owner, predecessor_key, transfer_branch, complement)
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM taf_record p
+                 WHERE p.source_branch = n.source_branch AND p.registry_type = n.registry_type
+                   AND p.registry_key = n.registry_key AND p.message_type = 2
+                   AND p.status IN ('pending', 'waiting'))
+             ON CONFLICT (source_branch, registry_type, registry_key)
+                 WHERE message_type = 2 AND status IN ('pending', 'waiting')
              DO NOTHING
-             RETURNING id, registry_key, priority",
+             RETURNING id, source_branch, registry_type, registry_key, priority",
         )
         .await?;
     let rows = tx
@@ -153,69 +173,54 @@ async fn insert_records(
                 &c.owners,
                 &c.predecessors,
                 &c.transfers,
+                &c.complements,
             ],
         )
         .await?;
-    let inserted: HashMap<String, (i64, Priority)> = rows
+    let inserted: Inserted = rows
         .iter()
         .map(|row| {
             (
-                row.get::<_, String>(1),
-                (row.get(0), Priority::from_i16(row.get(2))),
+                row.get("source_branch"),
+                row.get("registry_type"),
+                row.get("registry_key"),
             )
         })
         .collect();
-    let mut accepted: Vec<(i64, Priority)> = inserted.values().copied().collect();
+    let mut accepted: Vec<(i64, Priority)> = rows
+        .iter()
+        .map(|row| (row.get("id"), Priority::from_i16(row.get("priority"))))
+        .collect();
     accepted.sort_unstable();
     let stored = outbox::insert(&tx, work_messages(accepted, chunk_size)).await?;
     tx.commit().await?;
     Ok((inserted, stored))
 }
 
-/// What `DELETE /rest/wstafst2` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deletion {
-    /// Records removed (those not yet processed).
-    pub removed: u64,
-    /// Ticket codes that never had a record.
-    pub unknown: Vec<String>,
-}
-
-/// Removes the records of `tickets` that are not yet processed. A record
-/// being processed is waited for, and kept if it finished meanwhile.
+/// Removes every record of `tickets` (the whole chain: pending, processed
+/// and inconsistent alike, so that a producer may send the same keys
+/// again), within `company_group` when one is given and within the
+/// caller's `scope`; returns how many. A record being processed is waited
+/// for.
 pub async fn delete_tickets(
     pool: &Pool,
     tickets: &[String],
+    company_group: Option<&str>,
     scope: &Scope,
-) -> Result<Deletion, StoreError> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let in_scope = scope.condition("r", 2);
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tickets];
+) -> Result<u64, StoreError> {
+    let client = pool.get().await?;
+    let in_scope = scope.condition("r", 3);
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&tickets, &company_group];
     params.extend(scope.params());
-    let known: Vec<String> = tx
-        .query(
-            &format!("SELECT DISTINCT ticket_code FROM taf_record r WHERE ticket_code = ANY($1){in_scope}"),
-            &params,
-        )
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    let removed = tx
+    let removed = client
         .execute(
             &format!(
                 "DELETE FROM taf_record r
-                 WHERE ticket_code = ANY($1) AND status IN ('pending', 'waiting'){in_scope}"
+                 WHERE ticket_code = ANY($1)
+                   AND ($2::text IS NULL OR company_group = $2){in_scope}"
             ),
             &params,
         )
         .await?;
-    tx.commit().await?;
-    let unknown = tickets
-        .iter()
-        .filter(|t| !known.contains(t))
-        .cloned()
-        .collect();
-    Ok(Deletion { removed, unknown })
+    Ok(removed)
 }

@@ -1,17 +1,26 @@
 //! A TAF lot (`POST /rest/wstafst2`): the body is parsed once into
-//! [`LotRequest`], each item checked on its own (codes 800-802, 804-807),
+//! [`LotRequest`], each item checked on its own (codes 800-802, 804-806),
 //! then against the branch registry ([`LotRequest::apply_branches`]: 803,
-//! 809-812); 813 comes from the store, which refuses a registryKey that is
+//! 809, 811, 812); 813 comes from the store, which refuses an item whose
+//! sourceBranch, registryType and registryKey are those of an XML record
 //! already pending. Every refusal of an item is reported, in code order, as
 //! the seed's example does (801, 803 and 805 on one item).
 //!
-//! Attributes (see the README for the table): the structure must hold
-//! `sourceBranch`, `messageType`, `messageSequential`, `registryType`,
-//! `registryKey`, `integrationMessage`, `integrationDate` and
-//! `integrationTime` (800), of which all but the sequential, date and time
-//! must be filled (801). `registryPriority`, `integrationQueue`, `erpowner`
-//! (or `erpOwner`), `registryPredecessor` and `transferBranch` came with later
-//! TAF versions and may be absent.
+//! Attributes (see the README for the table), as the real server reads
+//! them: the structure must hold `sourceBranch`, `messageType`,
+//! `messageSequential`, `registryType`, `registryKey` and
+//! `integrationMessage` (800), of which all but the sequential must be
+//! filled (801). `integrationDate` and `integrationTime` may be absent or
+//! empty (the current date and time), and their format is not checked;
+//! `integrationQueue` "1" asks for the processing queue and any other value
+//! does not; `registryPriority`, `erpowner` (or `erpOwner`),
+//! `registryPredecessor`, `transferBranch` (not looked up: a transfer's
+//! origin is often another company) and `complement` may be absent.
+//!
+//! A TXT message (`messageType` 1) may come in several items that repeat
+//! sourceBranch, registryType and registryKey with increasing
+//! `messageSequential`: the parts are joined, in sequential order, into
+//! one record ([`LotRequest::join_text_parts`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -26,15 +35,15 @@ use super::event_xml;
 use super::field::{Field, present};
 use super::lenient_json::without_trailing_commas;
 use super::record::{MessageType, Priority, QueueCode};
-use super::registry_type::RegistryType;
+use super::registry_type::Layout;
 use super::scope::Scope;
+use super::txt_layout::TxtLayouts;
 
 /// Longest values TAF stores for these attributes.
 const MAX_TICKET: usize = 36;
 const MAX_KEY: usize = 100;
 const MAX_BRANCH: usize = 12;
 const MAX_OWNER: usize = 50;
-const MAX_SEQUENTIAL: usize = 10;
 
 /// A body that is not a lot at all (RESTFAULT 704 / 705).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,6 +104,8 @@ struct RawItem {
     registry_predecessor: Option<Field>,
     #[serde(rename = "transferBranch", default, deserialize_with = "present")]
     transfer_branch: Option<Field>,
+    #[serde(rename = "complement", default, deserialize_with = "present")]
+    complement: Option<Field>,
 }
 
 /// A record ready to be stored.
@@ -103,7 +114,7 @@ pub struct NewRecord {
     pub source_branch: String,
     pub message_type: MessageType,
     pub message_sequential: String,
-    pub registry_type: RegistryType,
+    pub registry_type: Layout,
     pub registry_key: String,
     /// The decoded `integrationMessage`.
     pub message: Vec<u8>,
@@ -114,6 +125,19 @@ pub struct NewRecord {
     pub erp_owner: String,
     pub predecessor_key: Option<String>,
     pub transfer_branch: Option<String>,
+    pub complement: Option<String>,
+}
+
+impl NewRecord {
+    /// What an XML record pending in the store refuses another item by
+    /// (813): its sourceBranch, registryType and registryKey.
+    pub fn identity(&self) -> (&str, &str, &str) {
+        (
+            &self.source_branch,
+            self.registry_type.code(),
+            &self.registry_key,
+        )
+    }
 }
 
 /// One item of the lot and what became of it.
@@ -123,9 +147,11 @@ pub struct LotItem {
     pub key: String,
     /// The sourceBranch as sent; `None` when the item is not an object.
     source_branch: Option<String>,
-    transfer_branch: Option<String>,
-    /// `Some` until a refusal is found.
+    /// `Some` until a refusal is found, or until the item is joined, as a
+    /// part of a TXT message, to the item that holds its first part.
     record: Option<NewRecord>,
+    /// The index of that item, for a joined part.
+    part_of: Option<usize>,
     refusals: Vec<Refusal>,
 }
 
@@ -186,6 +212,7 @@ impl LotRequest {
     pub fn parse(
         body: &[u8],
         max_items: usize,
+        txt: &TxtLayouts,
     ) -> Result<Result<Self, LotRefusal>, LotSyntaxError> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(LotSyntaxError::Empty);
@@ -199,10 +226,10 @@ impl LotRequest {
         }
         let raw: RawLot<'_> =
             serde_json::from_slice(&body).map_err(|e| LotSyntaxError::Malformed(e.to_string()))?;
-        Ok(Self::from_raw(raw, max_items))
+        Ok(Self::from_raw(raw, max_items, txt))
     }
 
-    fn from_raw(raw: RawLot<'_>, max_items: usize) -> Result<Self, LotRefusal> {
+    fn from_raw(raw: RawLot<'_>, max_items: usize, txt: &TxtLayouts) -> Result<Self, LotRefusal> {
         let coded = LotRefusal::Coded;
         let ticket_code = filled("ticketCode", raw.ticket_code, MAX_TICKET).map_err(coded)?;
         let lote = raw.lote.ok_or(coded(Refusal::Missing("lote")))?;
@@ -223,10 +250,54 @@ impl LotRequest {
         }
         let mut lot = Self {
             ticket_code,
-            items: items.into_iter().map(check_item).collect(),
+            items: items.into_iter().map(|i| check_item(i, txt)).collect(),
         };
         lot.refuse_predecessor_cycles();
+        lot.join_text_parts();
         Ok(lot)
+    }
+
+    /// Joins the parts of each TXT message (accepted items of `messageType`
+    /// 1 with the same sourceBranch, registryType and registryKey) in
+    /// `messageSequential` order (numerically when it is a number) into
+    /// the record of its first part; the other parts keep only their place
+    /// in the answer.
+    pub fn join_text_parts(&mut self) {
+        let mut messages: HashMap<(String, String, String), Vec<usize>> = HashMap::new();
+        for (index, item) in self.items.iter().enumerate() {
+            if let Some(record) = item.record()
+                && record.message_type == MessageType::Text
+            {
+                let (branch, layout, key) = record.identity();
+                messages
+                    .entry((branch.into(), layout.into(), key.into()))
+                    .or_default()
+                    .push(index);
+            }
+        }
+        for mut parts in messages.into_values().filter(|p| p.len() > 1) {
+            parts.sort_by_cached_key(|i| {
+                let sequential = self.items[*i]
+                    .record()
+                    .map(|r| r.message_sequential.clone())
+                    .unwrap_or_default();
+                (sequential.parse::<u128>().ok(), sequential, *i)
+            });
+            let head = parts[0];
+            let mut message = Vec::new();
+            for &part in &parts {
+                if let Some(record) = self.items[part].record.as_mut() {
+                    message.append(&mut record.message);
+                }
+                if part != head {
+                    self.items[part].record = None;
+                    self.items[part].part_of = Some(head);
+                }
+            }
+            if let Some(record) = self.items[head].record.as_mut() {
+                record.message = message;
+            }
+        }
     }
 
     /// Refuses (802) the records whose predecessors, within the lot, lead
@@ -271,12 +342,12 @@ impl LotRequest {
         }
     }
 
-    /// The branches the lot names (sourceBranch and transferBranch).
+    /// The branches the lot names (sourceBranch).
     pub fn branch_codes(&self) -> Vec<String> {
         let mut codes: Vec<String> = self
             .items
             .iter()
-            .flat_map(|i| i.source_branch.iter().chain(i.transfer_branch.as_ref()))
+            .flat_map(|i| i.source_branch.iter())
             .filter(|c| !c.is_empty())
             .cloned()
             .collect::<HashSet<_>>()
@@ -316,11 +387,6 @@ impl LotRequest {
                     }
                 }
             }
-            if let Some(transfer) = &item.transfer_branch
-                && !lookup.found.contains_key(transfer)
-            {
-                refusals.push(Refusal::TransferBranchNotFound(transfer.clone()));
-            }
             for refusal in refusals {
                 item.refuse(refusal);
             }
@@ -351,28 +417,50 @@ impl LotRequest {
         }
     }
 
-    /// Refuses later items that repeat the registryKey of an earlier
-    /// accepted one (the first is pending, hence 813 for the others).
+    /// Refuses (813) the items that come after an accepted XML item with
+    /// the same sourceBranch, registryType and registryKey: that one is
+    /// pending by then, as on the real server, which writes item by item.
     pub fn refuse_repeated_keys(&mut self) {
-        let mut seen = HashSet::new();
+        let mut pending_xml: HashSet<(String, String, String)> = HashSet::new();
         for item in &mut self.items {
-            if item.record.is_some() && !seen.insert(item.key.clone()) {
+            let Some(record) = item.record() else {
+                continue;
+            };
+            let (branch, layout, key) = record.identity();
+            let identity = (branch.to_string(), layout.to_string(), key.to_string());
+            if pending_xml.contains(&identity) {
                 item.refuse_pending();
+            } else if record.message_type == MessageType::Xml {
+                pending_xml.insert(identity);
             }
         }
     }
 
-    /// The answer, with each item's refusals in code order.
+    /// The answer, with each item's refusals in code order; a joined part
+    /// of a TXT message shares the fate of the record it was joined to.
     pub fn response(mut self) -> LotResponse {
         let key_amount = self.items.len();
+        let heads: Vec<(bool, Vec<Refusal>)> = self
+            .items
+            .iter()
+            .map(|item| (item.record.is_some(), item.refusals.clone()))
+            .collect();
         let registry_key = self
             .items
             .iter_mut()
             .map(|item| {
+                let success = match item.part_of {
+                    Some(head) if item.refusals.is_empty() => {
+                        let (accepted, refusals) = &heads[head];
+                        item.refusals.clone_from(refusals);
+                        *accepted
+                    }
+                    _ => item.record.is_some(),
+                };
                 item.refusals.sort_by_key(Refusal::code);
                 KeyResponse {
                     key: std::mem::take(&mut item.key),
-                    success: item.record.is_some(),
+                    success,
                     error: item.refusals.iter().map(Refusal::to_wire).collect(),
                 }
             })
@@ -475,15 +563,15 @@ fn optional(
     }
 }
 
-fn check_item(raw: &RawValue) -> LotItem {
+fn check_item(raw: &RawValue, txt: &TxtLayouts) -> LotItem {
     let item: RawItem = match serde_json::from_str(raw.get()) {
         Ok(item) => item,
         Err(e) => {
             return LotItem {
                 key: String::new(),
                 source_branch: None,
-                transfer_branch: None,
                 record: None,
+                part_of: None,
                 refusals: vec![Refusal::Invalid {
                     field: "lote",
                     reason: format!("item invalido: {e}."),
@@ -504,28 +592,32 @@ fn check_item(raw: &RawValue) -> LotItem {
     let message_type = errors.keep(
         filled("messageType", item.message_type, usize::MAX).and_then(|t| MessageType::parse(&t)),
     );
-    let message_sequential =
-        errors.keep(text("messageSequential", item.message_sequential).and_then(check_sequential));
+    let message_sequential = errors.keep(text("messageSequential", item.message_sequential));
     let registry_type = errors.keep(
         filled("registryType", item.registry_type, usize::MAX)
-            .and_then(|t| RegistryType::parse(&t).ok_or(Refusal::UnknownLayout(t))),
+            .and_then(|t| Layout::parse(&t, txt).ok_or(Refusal::UnknownLayout(t))),
     );
     let message_text = errors.keep(filled(
         "integrationMessage",
         item.integration_message,
         usize::MAX,
     ));
-    let integration_date =
-        errors.keep(text("integrationDate", item.integration_date).and_then(check_date));
-    let integration_time =
-        errors.keep(text("integrationTime", item.integration_time).and_then(check_time));
+    let now = chrono::Local::now();
+    let integration_date = errors.keep(
+        optional("integrationDate", item.integration_date, usize::MAX)
+            .map(|d| d.unwrap_or_else(|| now.format("%Y%m%d").to_string())),
+    );
+    let integration_time = errors.keep(
+        optional("integrationTime", item.integration_time, usize::MAX)
+            .map(|t| t.unwrap_or_else(|| now.format("%H:%M:%S").to_string())),
+    );
     let priority = errors.keep(
         optional("registryPriority", item.registry_priority, usize::MAX)
             .and_then(|t| Priority::parse(t.as_deref().unwrap_or_default())),
     );
     let integration_queue = errors.keep(
         optional("integrationQueue", item.integration_queue, usize::MAX)
-            .and_then(|t| QueueCode::parse(t.as_deref().unwrap_or_default())),
+            .map(|t| QueueCode::parse(t.as_deref().unwrap_or_default())),
     );
     let erp_owner = errors.keep(optional("erpowner", item.erp_owner, MAX_OWNER));
     let predecessor_key = errors.keep(
@@ -538,6 +630,7 @@ fn check_item(raw: &RawValue) -> LotItem {
         }),
     );
     let transfer_branch = errors.keep(optional("transferBranch", item.transfer_branch, MAX_BRANCH));
+    let complement = errors.keep(optional("complement", item.complement, usize::MAX));
     let message = match (&message_text, message_type) {
         (Some(text), Some(kind)) => errors.keep(decode_message(text, kind)),
         _ => None,
@@ -557,14 +650,15 @@ fn check_item(raw: &RawValue) -> LotItem {
             integration_queue: integration_queue?,
             erp_owner: erp_owner?.unwrap_or_default(),
             predecessor_key: predecessor_key?,
-            transfer_branch: transfer_branch.clone()?,
+            transfer_branch: transfer_branch?,
+            complement: complement?,
         })
     };
     LotItem {
         key,
         source_branch: Some(sent_branch),
-        transfer_branch: transfer_branch.clone().flatten(),
         record: if errors.0.is_empty() { record() } else { None },
+        part_of: None,
         refusals: errors.0,
     }
 }
@@ -577,44 +671,6 @@ impl Refusals {
     /// The value, or `None` with its refusal noted.
     fn keep<T>(&mut self, checked: Result<T, Refusal>) -> Option<T> {
         checked.map_err(|r| self.0.push(r)).ok()
-    }
-}
-
-/// `messageSequential`: empty or digits.
-fn check_sequential(t: String) -> Result<String, Refusal> {
-    if t.len() <= MAX_SEQUENTIAL && t.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(t)
-    } else {
-        Err(Refusal::Invalid {
-            field: "messageSequential",
-            reason: format!("'{t}' nao e numerico."),
-        })
-    }
-}
-
-/// `integrationDate`: empty or `YYYYMMDD`.
-fn check_date(t: String) -> Result<String, Refusal> {
-    let format = time::macros::format_description!("[year][month][day]");
-    if t.is_empty() || (t.len() == 8 && time::Date::parse(&t, format).is_ok()) {
-        Ok(t)
-    } else {
-        Err(Refusal::Invalid {
-            field: "integrationDate",
-            reason: format!("'{t}' nao e uma data AAAAMMDD."),
-        })
-    }
-}
-
-/// `integrationTime`: empty or `HH:MM:SS`.
-fn check_time(t: String) -> Result<String, Refusal> {
-    let format = time::macros::format_description!("[hour]:[minute]:[second]");
-    if t.is_empty() || (t.len() == 8 && time::Time::parse(&t, format).is_ok()) {
-        Ok(t)
-    } else {
-        Err(Refusal::Invalid {
-            field: "integrationTime",
-            reason: format!("'{t}' nao e um horario HH:MM:SS."),
-        })
     }
 }
 
@@ -659,7 +715,9 @@ mod tests {
 
     #[test]
     fn the_seed_lot_parses_with_its_trailing_comma() {
-        let mut lot = LotRequest::parse(SEED_LOT, 10).expect("json").expect("lot");
+        let mut lot = LotRequest::parse(SEED_LOT, 10, &TxtLayouts::default())
+            .expect("json")
+            .expect("lot");
         assert_eq!(lot.ticket_code, "WIO9753123654789789363655241452363");
         assert_eq!(lot.branch_codes(), vec!["0100", "0200"]);
         let group = lot
@@ -682,7 +740,9 @@ mod tests {
 
     #[test]
     fn the_first_item_decides_the_lot_group() {
-        let mut lot = LotRequest::parse(SEED_LOT, 10).expect("json").expect("lot");
+        let mut lot = LotRequest::parse(SEED_LOT, 10, &TxtLayouts::default())
+            .expect("json")
+            .expect("lot");
         assert_eq!(
             lot.apply_branches(&branches(&[("0200", "01")])),
             Err(Refusal::LotBranchNotRegistered)
@@ -707,11 +767,36 @@ mod tests {
             item("C", "A"),
             item("D", "A")
         );
-        let lot = LotRequest::parse(body.as_bytes(), 10)
+        let lot = LotRequest::parse(body.as_bytes(), 10, &TxtLayouts::default())
             .expect("json")
             .expect("lot");
         let accepted: Vec<bool> = lot.items.iter().map(|i| i.record().is_some()).collect();
         assert_eq!(accepted, vec![false, false, false, true]);
+    }
+
+    #[test]
+    fn text_parts_are_joined_in_sequential_order() {
+        let part = |seq: &str, text: &str| {
+            format!(
+                r#"{{"sourceBranch":"0100","messageType":"1","messageSequential":"{seq}","registryType":"T001AB","registryKey":"K","integrationMessage":"{}"}}"#,
+                STANDARD.encode(text)
+            )
+        };
+        let body = format!(
+            r#"{{"ticketCode":"T","lote":[{},{},{}]}}"#,
+            part("10", "|c|"),
+            part("2", "|b|"),
+            part("1", "|a|")
+        );
+        let lot = LotRequest::parse(body.as_bytes(), 10, &TxtLayouts::default())
+            .expect("json")
+            .expect("lot");
+        let stored: Vec<&NewRecord> = lot.items.iter().filter_map(LotItem::record).collect();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].message, b"|a||b||c|".to_vec());
+        assert_eq!(stored[0].message_sequential, "1");
+        let answer = lot.response();
+        assert!(answer.registry_key.iter().all(|k| k.success));
     }
 
     #[test]
@@ -729,7 +814,7 @@ mod tests {
     #[test]
     fn nul_characters_are_refused() {
         let body = br#"{"ticketCode":"T\u0000","lote":[{}]}"#;
-        let outcome = LotRequest::parse(body, 10);
+        let outcome = LotRequest::parse(body, 10, &TxtLayouts::default());
         assert!(
             matches!(
                 outcome,
@@ -745,15 +830,15 @@ mod tests {
     #[test]
     fn syntax_errors_are_told_apart() {
         assert_eq!(
-            LotRequest::parse(b" \n", 10).err(),
+            LotRequest::parse(b" \n", 10, &TxtLayouts::default()).err(),
             Some(LotSyntaxError::Empty)
         );
         assert!(matches!(
-            LotRequest::parse(b"[1]", 10),
+            LotRequest::parse(b"[1]", 10, &TxtLayouts::default()),
             Err(LotSyntaxError::Malformed(_))
         ));
         assert!(matches!(
-            LotRequest::parse(SEED_LOT, 1),
+            LotRequest::parse(SEED_LOT, 1, &TxtLayouts::default()),
             Ok(Err(LotRefusal::TooManyItems { items: 2, max: 1 }))
         ));
     }
@@ -792,7 +877,7 @@ mod tests {
     proptest! {
         #[test]
         fn any_body_is_answered_without_panic(bytes in any::<Vec<u8>>()) {
-            let _ = LotRequest::parse(&bytes, 10);
+            let _ = LotRequest::parse(&bytes, 10, &TxtLayouts::default());
         }
 
         #[test]
@@ -805,7 +890,7 @@ mod tests {
             if trailing_comma {
                 body = body.replacen("}]", "},]", 1);
             }
-            if let Ok(Ok(mut lot)) = LotRequest::parse(body.as_bytes(), 5) {
+            if let Ok(Ok(mut lot)) = LotRequest::parse(body.as_bytes(), 5, &TxtLayouts::default()) {
                 let _ = lot.apply_branches(&branches(&[("0100", "01"), ("0200", "02")]));
             }
         }

@@ -1,4 +1,5 @@
 //! TAF lots (TOTVS Automação Fiscal, WSTAFST2): eSocial and EFD-REINF records
+//! (XML) and TAF layouts (TXT)
 //! pushed in lots by ERPs, processed one by one by the workers, and followed
 //! by ticketCode / registryKey. The wire format is seed 001's.
 
@@ -19,3 +20,4 @@ pub mod retry;
 pub mod scope;
 pub mod status;
 pub mod tickets;
+pub mod txt_layout;

@@ -71,37 +71,26 @@ impl Priority {
 }
 
 /// `integrationQueue`: whether the producer asked for the processing queue.
+/// As on the real server, "1" asks for it and any other value (or none)
+/// does not: nothing is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueCode {
-    /// Absent or empty.
-    Unset,
-    /// `0`: without the processing queue.
     Off,
-    /// `1`: through the processing queue; GET then reports `F` / `R`.
+    /// `1`: through the processing queue; GET then reports `F`.
     On,
 }
 
 impl QueueCode {
-    /// Anything but empty, 0 or 1 is refused with 807.
-    pub fn parse(value: &str) -> Result<Self, Refusal> {
-        match value {
-            "" => Ok(Self::Unset),
-            "0" => Ok(Self::Off),
-            "1" => Ok(Self::On),
-            other => Err(Refusal::QueueCode(other.to_string())),
-        }
+    pub fn parse(value: &str) -> Self {
+        if value == "1" { Self::On } else { Self::Off }
     }
 
+    /// What is stored: "1" or "".
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Unset => "",
-            Self::Off => "0",
+            Self::Off => "",
             Self::On => "1",
         }
-    }
-
-    pub fn from_db(value: &str) -> Self {
-        Self::parse(value).unwrap_or(Self::Unset)
     }
 }
 
@@ -158,8 +147,10 @@ mod tests {
     }
 
     #[test]
-    fn queue_codes() {
-        assert_eq!(QueueCode::parse("1"), Ok(QueueCode::On));
-        assert_eq!(QueueCode::parse("2").map_err(|r| r.code()), Err(807));
+    fn only_1_asks_for_the_queue() {
+        assert_eq!(QueueCode::parse("1"), QueueCode::On);
+        for other in ["", "0", "2", "F", "01"] {
+            assert_eq!(QueueCode::parse(other), QueueCode::Off, "{other}");
+        }
     }
 }

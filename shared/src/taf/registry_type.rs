@@ -1,8 +1,11 @@
 //! The eSocial (S-) and EFD-REINF (R-) events fila knows, and the XML element
-//! that carries each one. Intake refuses an unknown `registryType` (code 804);
+//! that carries each one; a `registryType` may also name a TAF TXT layout
+//! (see `txt_layout`). Intake refuses any other `registryType` (code 804);
 //! the worker checks that a record's XML holds the event its registryType
 //! names. Some types accept an older element too: S-2200 was sent as
 //! `evtCadInicial` by layouts before 2.2, as in the TAF seed's example lot.
+
+use super::txt_layout::TxtLayouts;
 
 /// `(registryType, accepted event elements)`, sorted by registryType.
 const EVENTS: &[(&str, &[&str])] = &[
@@ -126,6 +129,31 @@ impl RegistryType {
     }
 }
 
+/// What a record's `registryType` names: an eSocial / Reinf event, or a TAF
+/// TXT layout accepted by the `taf_txt_layouts` setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    Event(RegistryType),
+    Txt(String),
+}
+
+impl Layout {
+    /// The event when fila knows it, else the TXT layout when accepted.
+    pub fn parse(value: &str, txt: &TxtLayouts) -> Option<Self> {
+        RegistryType::parse(value)
+            .map(Self::Event)
+            .or_else(|| txt.accept(value).map(Self::Txt))
+    }
+
+    /// The code as stored, e.g. `S-1010` or `T001AB`.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Event(event) => event.code(),
+            Self::Txt(layout) => layout,
+        }
+    }
+}
+
 fn cmp_ignore_case(a: &str, b: &str) -> std::cmp::Ordering {
     a.bytes()
         .map(|c| c.to_ascii_uppercase())
@@ -153,6 +181,22 @@ mod tests {
     fn admission_accepts_the_legacy_initial_registration() {
         let t = RegistryType::parse("S-2200").expect("known");
         assert!(t.accepts("evtAdmissao") && t.accepts("evtCadInicial"));
+    }
+
+    #[test]
+    fn layouts_are_events_or_txt_layouts() {
+        let txt = TxtLayouts::default();
+        assert_eq!(
+            Layout::parse("s-1010", &txt)
+                .map(|l| l.code().to_string())
+                .as_deref(),
+            Some("S-1010")
+        );
+        assert_eq!(
+            Layout::parse("t001ab", &txt),
+            Some(Layout::Txt("T001AB".into()))
+        );
+        assert_eq!(Layout::parse("S-9999", &txt), None);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! whichever comes first. `lastRecNo` is the RecNo of the page's last item
 //! and `maxRecNo` the highest RecNo the query matches, so following
 //! `startRecNo = lastRecNo + 1` until `lastRecNo == maxRecNo` returns every
-//! record once. An empty page (nothing from `startRecNo` on) answers
-//! `lastRecNo == maxRecNo`. As in TAF, a RecNo is given when a record is
+//! record once. When nothing matches from `startRecNo` on, the page holds
+//! the real server's one "not found" item and `lastRecNo` and `maxRecNo`
+//! are 0. As in TAF, a RecNo is given when a record is
 //! accepted: a lot still being written while a client pages through the
 //! same ticket or key can show up behind that client's `startRecNo`.
 
@@ -35,6 +36,8 @@ pub struct StatusQuery {
     pub ticket_code: Option<String>,
     pub registry_key: Option<String>,
     pub source_branch: Option<String>,
+    /// The company group of `source_branch`: the request is limited to it.
+    pub company_group: Option<String>,
     pub start_rec_no: i64,
     pub search_mode: SearchMode,
     /// Most items in the page (`lotQuantity`, capped by configuration).
@@ -52,6 +55,7 @@ impl StatusQuery {
     }
 }
 
+/// One item of the page, its attributes in the real server's order.
 #[derive(Serialize)]
 struct Item<'a> {
     success: bool,
@@ -61,23 +65,67 @@ struct Item<'a> {
     registry_key: Option<&'a str>,
     #[serde(rename = "ticketCode", skip_serializing_if = "Option::is_none")]
     ticket_code: Option<&'a str>,
-    #[serde(rename = "errorCode", skip_serializing_if = "Option::is_none")]
-    error_code: Option<&'a str>,
-    #[serde(rename = "errorDescription", skip_serializing_if = "Option::is_none")]
-    error_description: Option<&'a str>,
-    #[serde(rename = "errorDetail", skip_serializing_if = "Option::is_none")]
-    error_detail: Option<&'a str>,
-    #[serde(rename = "registryPriority", skip_serializing_if = "Option::is_none")]
-    registry_priority: Option<String>,
-    #[serde(rename = "integrationQueue", skip_serializing_if = "Option::is_none")]
-    integration_queue: Option<&'a str>,
-    #[serde(rename = "statusCode", skip_serializing_if = "Option::is_none")]
-    status_code: Option<&'a str>,
-    #[serde(rename = "statusDescription", skip_serializing_if = "Option::is_none")]
-    status_description: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    active: Option<bool>,
+    #[serde(flatten)]
+    state: State<'a>,
+    /// Errors of the government's answer: fila transmits nothing.
+    #[serde(rename = "streamingErrors")]
+    streaming_errors: [(); 0],
+    #[serde(rename = "xmlRetResponse")]
+    xml_ret_response: &'a str,
 }
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum State<'a> {
+    Processed {
+        #[serde(rename = "statusCode")]
+        status_code: &'a str,
+        #[serde(rename = "statusDescription")]
+        status_description: &'a str,
+        active: bool,
+        #[serde(rename = "receiptNumber")]
+        receipt_number: &'a str,
+    },
+    Open {
+        #[serde(rename = "errorCode")]
+        error_code: &'a str,
+        #[serde(rename = "errorDescription")]
+        error_description: &'a str,
+        #[serde(rename = "errorDetail")]
+        error_detail: &'a str,
+        #[serde(rename = "registryPriority")]
+        registry_priority: String,
+        #[serde(rename = "integrationQueue")]
+        integration_queue: &'a str,
+        #[serde(rename = "erpOwner", skip_serializing_if = "Option::is_none")]
+        erp_owner: Option<&'a str>,
+        #[serde(
+            rename = "registryPredecessor",
+            skip_serializing_if = "Option::is_none"
+        )]
+        registry_predecessor: Option<&'a str>,
+        #[serde(rename = "transferBranch", skip_serializing_if = "Option::is_none")]
+        transfer_branch: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        complement: Option<&'a str>,
+    },
+}
+
+/// The item the real server answers when nothing matches: it names the
+/// code asked for under the other attribute (`registryKey` holds the
+/// ticketCode asked for, and the other way round), as that server does.
+#[derive(Serialize)]
+struct NotFound<'a> {
+    success: bool,
+    proccessed: bool,
+    description: &'a str,
+    #[serde(rename = "registryKey", skip_serializing_if = "Option::is_none")]
+    registry_key: Option<&'a str>,
+    #[serde(rename = "ticketCode", skip_serializing_if = "Option::is_none")]
+    ticket_code: Option<&'a str>,
+}
+
+const NOT_FOUND: &str = "Registro não encontrado na tabela TAFST2.";
 
 #[derive(Serialize)]
 struct PageHead<'a> {
@@ -133,7 +181,8 @@ pub async fn page(pool: &Pool, query: &StatusQuery) -> Result<Vec<u8>, StoreErro
     let sql = format!(
         "SELECT r.id, r.ticket_code, r.registry_key, r.status, r.priority, r.integration_queue,
                 r.status_code, r.status_description, r.active, r.error_code,
-                r.error_description, r.error_detail
+                r.error_description, r.error_detail, r.erp_owner, r.predecessor_key,
+                r.transfer_branch, r.complement
          FROM taf_record r
          WHERE r.id >= ${start_index}{filters}{mode}
          ORDER BY r.id LIMIT ${}",
@@ -151,6 +200,7 @@ fn present_filters(query: &StatusQuery) -> Vec<(&'static str, &String)> {
         ("ticket_code", &query.ticket_code),
         ("registry_key", &query.registry_key),
         ("source_branch", &query.source_branch),
+        ("company_group", &query.company_group),
     ]
     .into_iter()
     .filter_map(|(column, value)| Some((column, value.as_ref()?)))
@@ -166,7 +216,7 @@ fn conditions(present: &[(&str, &String)], alias: &str) -> String {
         .collect()
 }
 
-fn render(query: &StatusQuery, rows: &[tokio_postgres::Row], max_rec_no: i64) -> Vec<u8> {
+fn render(query: &StatusQuery, rows: &[tokio_postgres::Row], mut max_rec_no: i64) -> Vec<u8> {
     let (kind, code) = if query.by_key() {
         (
             "registryKey",
@@ -199,7 +249,21 @@ fn render(query: &StatusQuery, rows: &[tokio_postgres::Row], max_rec_no: i64) ->
         count += 1;
     }
     if count == 0 {
-        last_rec_no = max_rec_no;
+        let (registry_key, ticket_code) = if query.by_key() {
+            (None, Some(code))
+        } else {
+            (Some(code), None)
+        };
+        let not_found = NotFound {
+            success: false,
+            proccessed: false,
+            description: NOT_FOUND,
+            registry_key,
+            ticket_code,
+        };
+        body.extend_from_slice(&serde_json::to_vec(&not_found).unwrap_or_default());
+        last_rec_no = 0;
+        max_rec_no = 0;
     }
     body.extend_from_slice(
         format!("],\"lastRecNo\":{last_rec_no},\"maxRecNo\":{max_rec_no}}}").as_bytes(),
@@ -208,48 +272,61 @@ fn render(query: &StatusQuery, rows: &[tokio_postgres::Row], max_rec_no: i64) ->
 }
 
 fn item<'r>(query: &StatusQuery, row: &'r tokio_postgres::Row) -> Item<'r> {
-    let status = RecordStatus::from_db(row.get(3));
-    let queued = QueueCode::from_db(row.get(5)) == QueueCode::On;
+    let status = RecordStatus::from_db(row.get("status"));
+    let queued = QueueCode::parse(row.get("integration_queue")) == QueueCode::On;
     let (registry_key, ticket_code) = if query.by_key() {
-        (None, Some(row.get(1)))
+        (None, Some(row.get("ticket_code")))
     } else {
-        (Some(row.get(2)), None)
+        (Some(row.get("registry_key")), None)
     };
-    let mut item = Item {
+    let text = |column: &str| row.get::<_, Option<&str>>(column);
+    let sent = |column: &str| text(column).filter(|t| !t.is_empty());
+    let (description, state) = if status == RecordStatus::Processed {
+        (
+            "Registro Processado.",
+            State::Processed {
+                status_code: text("status_code").unwrap_or(" "),
+                status_description: text("status_description").unwrap_or_default(),
+                active: row.get::<_, Option<bool>>("active").unwrap_or(true),
+                receipt_number: "",
+            },
+        )
+    } else {
+        let description = match status {
+            RecordStatus::Waiting => "Aguardando Processamento do Predecessor.",
+            RecordStatus::Error => "Registro Inconsistente.",
+            _ => "Aguardando Processamento.",
+        };
+        // A rejected record is no longer in the queue: "" tells RM to give
+        // it up, as the real server answers.
+        let integration_queue = if queued && status != RecordStatus::Error {
+            "F"
+        } else {
+            ""
+        };
+        (
+            description,
+            State::Open {
+                error_code: text("error_code").unwrap_or_default(),
+                error_description: text("error_description").unwrap_or_default(),
+                error_detail: text("error_detail").unwrap_or_default(),
+                registry_priority: Priority::from_i16(row.get("priority")).value().to_string(),
+                integration_queue,
+                erp_owner: sent("erp_owner"),
+                registry_predecessor: sent("predecessor_key"),
+                transfer_branch: sent("transfer_branch"),
+                complement: sent("complement"),
+            },
+        )
+    };
+    Item {
         success: true,
         proccessed: status == RecordStatus::Processed,
-        description: "",
+        description,
         registry_key,
         ticket_code,
-        error_code: None,
-        error_description: None,
-        error_detail: None,
-        registry_priority: None,
-        integration_queue: None,
-        status_code: None,
-        status_description: None,
-        active: None,
-    };
-    if status == RecordStatus::Processed {
-        item.description = "Registro Processado.";
-        item.status_code = Some(row.get::<_, Option<&str>>(6).unwrap_or(" "));
-        item.status_description = Some(row.get::<_, Option<&str>>(7).unwrap_or_default());
-        item.active = Some(row.get::<_, Option<bool>>(8).unwrap_or(true));
-        return item;
+        state,
+        streaming_errors: [],
+        xml_ret_response: "",
     }
-    item.description = match status {
-        RecordStatus::Waiting => "Aguardando Processamento do Predecessor.",
-        RecordStatus::Error => "Registro Inconsistente.",
-        _ => "Aguardando Processamento.",
-    };
-    item.error_code = Some(row.get::<_, Option<&str>>(9).unwrap_or_default());
-    item.error_description = Some(row.get::<_, Option<&str>>(10).unwrap_or_default());
-    item.error_detail = Some(row.get::<_, Option<&str>>(11).unwrap_or_default());
-    item.registry_priority = Some(Priority::from_i16(row.get(4)).value().to_string());
-    item.integration_queue = Some(match (queued, status) {
-        (false, _) => "",
-        (true, RecordStatus::Error) => "R",
-        (true, _) => "F",
-    });
-    item
 }
