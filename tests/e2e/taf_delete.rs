@@ -103,12 +103,11 @@ async fn a_missing_delete_ticket_or_ticket_code_is_restfault_704() {
 #[tokio::test]
 async fn a_source_branch_limits_the_deletion_to_its_company_group() {
     let fila = Setup::new().workers(0).start().await;
+    // A lot belongs to one company group: one lot per group, one ticket.
+    fila.post_lot(&lot("T-GROUPS", vec![item("G-01")])).await;
     fila.post_lot(&lot(
         "T-GROUPS",
-        vec![
-            item("G-01"),
-            item_with("G-02", json!({ "sourceBranch": "0300" })),
-        ],
+        vec![item_with("G-02", json!({ "sourceBranch": "0300" }))],
     ))
     .await;
     let body = r#"{"deleteTicket":[{"ticketCode":"T-GROUPS"}]}"#;

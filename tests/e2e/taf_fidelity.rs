@@ -316,12 +316,11 @@ async fn only_a_pending_xml_record_of_the_same_branch_and_layout_refuses_813() {
 #[tokio::test]
 async fn a_source_branch_is_checked_and_limits_the_query_to_its_group() {
     let fila = Setup::new().workers(0).start().await;
+    // A lot belongs to one company group: one lot per group, one ticket.
+    fila.post_lot(&lot("T-BR", vec![item("IN-01")])).await;
     fila.post_lot(&lot(
         "T-BR",
-        vec![
-            item("IN-01"),
-            item_with("IN-02", json!({ "sourceBranch": "0300" })),
-        ],
+        vec![item_with("IN-02", json!({ "sourceBranch": "0300" }))],
     ))
     .await;
     let (status, answer) = fila
