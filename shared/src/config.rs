@@ -329,6 +329,53 @@ pub struct Config {
     /// is a digit and `@` a letter. By default every layout of TAF's
     /// naming, `T###` and `T###@@` (`T001`, `T001AB`, …, `T999`).
     pub taf_txt_layouts: Vec<String>,
+    /// EAI source applications that get the response message of each of
+    /// their messages back (`[[eai_sources]]`: SourceApplication and the
+    /// URL of its own `/transactions` endpoint), as the asynchronous EAI
+    /// flow does. None: responses are only read and published.
+    pub eai_sources: Vec<EaiSourceConfig>,
+}
+
+/// Where an EAI source application receives its response messages.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EaiSourceConfig {
+    /// The Header's SourceApplication (compared ignoring case).
+    pub source_application: String,
+    /// The application's `/transactions` endpoint, e.g.
+    /// `https://protheus.example.com/rest/totvseai/standardmessage/v1/transactions`.
+    pub url: String,
+    /// Seconds the application has to answer.
+    #[serde(default = "default_eai_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl EaiSourceConfig {
+    /// What serde cannot check: the name, the URL, the timeout.
+    pub fn check(&self) -> Result<(), String> {
+        let name = self.source_application.trim();
+        if name.is_empty() || name.chars().any(char::is_control) {
+            return Err("each source needs a source_application".into());
+        }
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return Err(format!("{name}: url must be http:// or https://"));
+        }
+        if self.timeout_secs == 0 {
+            return Err(format!("{name}: timeout_secs must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Where `source_application` gets its response messages, if anywhere.
+    pub fn eai_source(&self, source_application: &str) -> Option<&EaiSourceConfig> {
+        self.eai_sources.iter().find(|s| {
+            s.source_application
+                .trim()
+                .eq_ignore_ascii_case(source_application)
+        })
+    }
 }
 
 impl Default for Config {
@@ -390,6 +437,7 @@ impl Default for Config {
             amqp_tls_client_cert_file: None,
             amqp_tls_client_key_file: None,
             taf_txt_layouts: crate::taf::txt_layout::DEFAULT.map(String::from).to_vec(),
+            eai_sources: Vec::new(),
         }
     }
 }
@@ -493,6 +541,18 @@ impl Config {
                 return invalid(
                     "eai_transactions",
                     &format!("{} is given twice", eai.transaction.trim()),
+                );
+            }
+        }
+        let mut sources = std::collections::HashSet::new();
+        for source in &self.eai_sources {
+            if let Err(reason) = source.check() {
+                return invalid("eai_sources", &reason);
+            }
+            if !sources.insert(source.source_application.trim().to_ascii_uppercase()) {
+                return invalid(
+                    "eai_sources",
+                    &format!("{} is given twice", source.source_application.trim()),
                 );
             }
         }

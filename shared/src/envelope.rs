@@ -23,6 +23,10 @@ pub enum WorkMessage {
     /// A businessTransaction lot, processed whole.
     #[serde(rename = "eai.batch.v1")]
     EaiBatch { batch: String },
+    /// The response message of a processed EAI message, to deliver back to
+    /// the application that sent it (see `eai::callback`).
+    #[serde(rename = "eai.callback.v1")]
+    EaiCallback { uuid: String },
     /// The next waiting execution of a process job, on its worker group.
     #[serde(rename = "process.run.v1")]
     ProcessRun {
@@ -47,6 +51,7 @@ impl WorkMessage {
             WorkMessage::TafRecords { .. } => "taf.records.v1",
             WorkMessage::EaiMessages { .. } => "eai.messages.v1",
             WorkMessage::EaiBatch { .. } => "eai.batch.v1",
+            WorkMessage::EaiCallback { .. } => "eai.callback.v1",
             WorkMessage::ProcessRun { .. } => "process.run.v1",
             WorkMessage::Probe { .. } => "probe.v1",
         }
@@ -55,7 +60,9 @@ impl WorkMessage {
     pub fn queue(&self) -> WorkQueue {
         match self {
             WorkMessage::TafRecords { .. } => WorkQueue::Taf,
-            WorkMessage::EaiMessages { .. } | WorkMessage::EaiBatch { .. } => WorkQueue::Eai,
+            WorkMessage::EaiMessages { .. }
+            | WorkMessage::EaiBatch { .. }
+            | WorkMessage::EaiCallback { .. } => WorkQueue::Eai,
             WorkMessage::ProcessRun { group, .. } => WorkQueue::Process(group.clone()),
             WorkMessage::Probe { queue, .. } => queue.clone(),
         }

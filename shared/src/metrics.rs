@@ -26,6 +26,8 @@ pub use prometheus_client::metrics::gauge::Gauge;
 pub const TAF: &str = "taf";
 pub const EAI: &str = "eai";
 pub const PROCESS: &str = "process";
+/// EAI response messages delivered back to their origin.
+pub const EAI_CALLBACK: &str = "eai_callback";
 
 /// The content type of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

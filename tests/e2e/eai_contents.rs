@@ -53,12 +53,8 @@ async fn contents_are_upserted_read_listed_and_deleted() {
     let (_, filtered) = call(&fila, Method::GET, "/ITEM?Description=Bolt", None).await;
     assert_eq!(filtered["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(filtered["hasNext"], false);
-    let (status, _) = call(&fila, Method::GET, "/ITEM?order=Description", None).await;
-    assert_eq!(
-        status,
-        StatusCode::BAD_REQUEST,
-        "only known fields order a list"
-    );
+    let (status, _) = call(&fila, Method::GET, "/ITEM?order=-Description", None).await;
+    assert_eq!(status, StatusCode::OK, "Content attributes order a list");
 
     let (status, answer) = call(&fila, Method::DELETE, "/ITEM/I2", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -79,6 +75,54 @@ async fn contents_are_upserted_read_listed_and_deleted() {
         call(&fila, Method::GET, "/ITEM/I1", None).await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+/// The TOTVS API guide's list parameters as a Protheus or RM client sends
+/// them, under the `/rest` root Protheus serves EAI at.
+#[tokio::test]
+async fn contents_honor_fields_expand_order_and_case_insensitive_filters() {
+    let fila = Setup::new().workers(0).start().await;
+    for (id, description, code) in [
+        ("I1", "Bolt", "B"),
+        ("I2", "Nut", "A"),
+        ("I3", "Screw", "C"),
+    ] {
+        let (status, answer) = call(
+            &fila,
+            Method::POST,
+            "/ITEM",
+            Some(json!({ "InternalId": id, "Description": description, "Code": code })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let list = |query: &'static str| {
+        let request = fila.request(
+            Method::GET,
+            &format!("/rest/totvseai/standardmessage/v1/contents/ITEM{query}"),
+        );
+        async move { send(request).await }
+    };
+    let (status, page) = list("?fields=internalId,description&order=-code").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        page["items"],
+        json!([
+            { "InternalId": "I3", "Description": "Screw" },
+            { "InternalId": "I1", "Description": "Bolt" },
+            { "InternalId": "I2", "Description": "Nut" }
+        ]),
+        "fields limits the attributes, order takes a Content attribute"
+    );
+    let (status, page) = list("?description=Nut&expand=items").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        page["items"],
+        json!([{ "InternalId": "I2", "Description": "Nut", "Code": "A" }]),
+        "filters match keys ignoring case; expand is no filter"
+    );
+    let (status, one) = call(&fila, Method::GET, "/ITEM/I1?fields=Code", None).await;
+    assert_eq!((status, one), (StatusCode::OK, json!({ "Code": "B" })));
 }
 
 #[tokio::test]

@@ -128,6 +128,11 @@ async fn lower_camel_case_messages_get_lower_camel_case_answers() {
     assert_eq!(status, StatusCode::ACCEPTED);
     let answer = response(&fila, "L-1").await;
     assert_eq!(answer["header"]["type"], "Response");
+    assert!(
+        answer["header"]["UUID"].is_string(),
+        "UUID keeps its capitals"
+    );
+    assert_eq!(answer["content"]["receivedMessage"]["UUID"], "L-1");
     assert_eq!(answer["content"]["receivedMessage"]["sentBy"], "PROTHEUS");
     assert_eq!(answer["content"]["processingInformation"]["status"], "OK");
     assert_eq!(
@@ -286,14 +291,14 @@ async fn the_same_uuid_is_processed_once() {
     let (_, first) = post(
         &fila,
         "?batchUUID=FIRST",
-        &message("D-1", "CUSTOMERVENDOR", "C1"),
+        &json!([message("D-1", "CUSTOMERVENDOR", "C1")]),
     )
     .await;
     assert_eq!(receipt_statuses(&first), vec!["accepted"]);
     let (status, second) = post(
         &fila,
         "?batchUUID=SECOND",
-        &message("D-1", "CUSTOMERVENDOR", "C1"),
+        &json!([message("D-1", "CUSTOMERVENDOR", "C1")]),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -493,18 +498,8 @@ async fn refusals_are_clear_and_store_nothing() {
         ("", json!({ "Content": {} }).to_string().into(), "EAI-101"),
         (
             "?batchType=everything",
-            message("Z-5", "ITEM", "5").to_string().into(),
+            json!([message("Z-5", "ITEM", "5")]).to_string().into(),
             "EAI-010",
-        ),
-        (
-            "?batchType=businessTransaction",
-            json!([
-                message("Z-6", "ITEM", "6"),
-                message("Z-7", "CUSTOMERVENDOR", "7")
-            ])
-            .to_string()
-            .into(),
-            "EAI-012",
         ),
         (
             "?batchType=businessTransaction",
@@ -546,11 +541,133 @@ async fn responses_of_unknown_and_pending_messages() {
         (status, body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("EAI-404"))
     );
-    post(&fila, "?batchUUID=WAIT", &message("W-1", "ITEM", "1")).await;
+    post(
+        &fila,
+        "?batchUUID=WAIT",
+        &json!([message("W-1", "ITEM", "1")]),
+    )
+    .await;
     let (status, body) = send(fila.request(Method::GET, &format!("{TRANSACTIONS}/W-1"))).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     assert_eq!(
         body,
         json!({ "uuid": "W-1", "status": "pending", "batchUUID": "WAIT" })
     );
+}
+
+/// The TDN: `batchType` and `batchUUID` describe lots; a single message
+/// ignores them. A client that reuses its batchUUID for every single
+/// message (or sends an unknown batchType with one) is accepted, here on
+/// the `/rest` root where Protheus serves EAI.
+#[tokio::test]
+async fn a_single_message_ignores_batch_type_and_batch_uuid() {
+    let fila = Fila::start().await;
+    let rest = "/rest/totvseai/standardmessage/v1/transactions";
+    for (uuid, query) in [
+        ("S-1", "?batchUUID=REUSED&batchType=businessTransaction"),
+        ("S-2", "?batchUUID=REUSED&batchType=whatever"),
+    ] {
+        let request = fila
+            .request(Method::POST, &format!("{rest}{query}"))
+            .json(&message(uuid, "CUSTOMERVENDOR", uuid));
+        let (status, receipt) = send(request).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+        assert_eq!(receipt_statuses(&receipt), vec!["accepted"]);
+        assert_ne!(receipt["batchUUID"], "REUSED");
+        assert_eq!(receipt["batchType"], "simpleBatch");
+    }
+    for uuid in ["S-1", "S-2"] {
+        let (status, answer) = send(fila.request(Method::GET, &format!("{rest}/{uuid}"))).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(answer["Content"]["ProcessingInformation"]["Status"], "OK");
+    }
+}
+
+/// The TDN allows a businessTransaction lot to mix Transactions and
+/// Versions: an order with its items is one unit.
+#[tokio::test]
+async fn a_business_transaction_may_mix_transactions_and_versions() {
+    let fila = Fila::start().await;
+    let item = message_with("MX-2", "ITEM", "IT-1", |m| {
+        m["Header"]["Version"] = json!("1.000")
+    });
+    let lot = json!([message("MX-1", "CUSTOMERVENDOR", "CV-1"), item]);
+    let (status, receipt) = post(&fila, "?batchType=businessTransaction", &lot).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    for uuid in ["MX-1", "MX-2"] {
+        let answer = response(&fila, uuid).await;
+        assert_eq!(
+            answer["Content"]["ProcessingInformation"]["Status"], "OK",
+            "{answer}"
+        );
+    }
+    assert_eq!(entity(&fila, "ITEM", "IT-1").await.0, StatusCode::OK);
+    assert_eq!(
+        entity(&fila, "CUSTOMERVENDOR", "CV-1").await.0,
+        StatusCode::OK
+    );
+}
+
+/// The newer TDN Header carries the Event: a POST whose Header says
+/// `delete` deletes.
+#[tokio::test]
+async fn a_header_event_delete_deletes() {
+    let fila = Fila::start().await;
+    post(&fila, "", &message("E-1", "CUSTOMERVENDOR", "C9")).await;
+    response(&fila, "E-1").await;
+    let delete = message_with("E-2", "CUSTOMERVENDOR", "C9", |m| {
+        m["Header"]["Event"] = json!("delete")
+    });
+    let (status, _) = post(&fila, "", &delete).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let answer = response(&fila, "E-2").await;
+    assert_eq!(answer["Content"]["ReceivedMessage"]["Event"], "delete");
+    assert_eq!(
+        entity(&fila, "CUSTOMERVENDOR", "C9").await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// A destination gets the event: deletes with DELETE (and `Event: delete`
+/// in the Header), a businessTransaction lot with its batchType and
+/// batchUUID, so that it keeps the lot one unit.
+#[tokio::test]
+async fn an_http_destination_receives_the_event_and_the_lot() {
+    let destination = Destination::start(vec![Reply::Json(200, "{}".into())]).await;
+    let fila = Setup::new()
+        .toml(&format!(
+            "[[eai_transactions]]\ntransaction = \"ORDER\"\ndestination = \"http\"\nurl = \"{}\"\n",
+            destination.url
+        ))
+        .start()
+        .await;
+    post(&fila, "", &message("EV-1", "ORDER", "O1")).await;
+    response(&fila, "EV-1").await;
+    delete(&fila, "", &message("EV-2", "ORDER", "O1")).await;
+    response(&fila, "EV-2").await;
+    let lot = json!([
+        message("EV-3", "ORDER", "O3"),
+        message("EV-4", "ORDER", "O4")
+    ]);
+    post(
+        &fila,
+        "?batchType=businessTransaction&batchUUID=LOT-EV",
+        &lot,
+    )
+    .await;
+    response(&fila, "EV-4").await;
+    let seen = destination.seen();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].target, "/eai");
+    assert_eq!(seen[0].body["Header"]["Event"], "upsert");
+    assert_eq!(seen[1].method, "DELETE", "a delete is never an upsert");
+    assert_eq!(seen[1].body["Header"]["Event"], "delete");
+    assert_eq!(seen[1].body["Header"]["UUID"], "EV-2");
+    assert_eq!(seen[2].method, "POST");
+    assert_eq!(
+        seen[2].target,
+        "/eai?batchType=businessTransaction&batchUUID=LOT-EV"
+    );
+    assert_eq!(seen[2].body.as_array().map(Vec::len), Some(2));
 }

@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod database_tls;
 mod dead_letters;
+mod eai_callbacks;
 mod eai_contents;
 mod eai_order;
 mod eai_registry;

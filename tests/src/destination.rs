@@ -1,6 +1,6 @@
 //! A stand-in HTTP destination for EAI and process runners: answers the
 //! n-th request as its script says (then always as its last step), counts
-//! the requests and keeps the bodies it got.
+//! the requests and keeps the bodies it got, with their method and target.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,9 +22,19 @@ pub enum Reply {
     Redirect(u16, String),
 }
 
+/// A request's method and target (path and query), with its JSON body.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub target: String,
+    pub body: Value,
+}
+
+type Kept = Arc<Mutex<Vec<Seen>>>;
+
 pub struct Destination {
     pub url: String,
-    received: Arc<Mutex<Vec<Value>>>,
+    received: Kept,
     count: Arc<AtomicUsize>,
     task: JoinHandle<()>,
 }
@@ -68,6 +78,11 @@ impl Destination {
 
     /// The bodies received so far.
     pub fn received(&self) -> Vec<Value> {
+        self.seen().into_iter().map(|s| s.body).collect()
+    }
+
+    /// The requests received so far, with a JSON body.
+    pub fn seen(&self) -> Vec<Seen> {
         self.received.lock().expect("lock").clone()
     }
 }
@@ -78,7 +93,7 @@ impl Drop for Destination {
     }
 }
 
-async fn serve(mut stream: TcpStream, reply: Reply, kept: Arc<Mutex<Vec<Value>>>) {
+async fn serve(mut stream: TcpStream, reply: Reply, kept: Kept) {
     let mut request = Vec::new();
     let mut chunk = [0u8; 8192];
     let (head_end, length) = loop {
@@ -105,8 +120,18 @@ async fn serve(mut stream: TcpStream, reply: Reply, kept: Arc<Mutex<Vec<Value>>>
             Ok(n) => request.extend_from_slice(&chunk[..n]),
         }
     }
+    let line = String::from_utf8_lossy(&request[..head_end]);
+    let mut words = line.split_whitespace();
+    let (method, target) = (
+        words.next().unwrap_or_default(),
+        words.next().unwrap_or_default(),
+    );
     if let Ok(body) = serde_json::from_slice(&request[head_end..head_end + length]) {
-        kept.lock().expect("lock").push(body);
+        kept.lock().expect("lock").push(Seen {
+            method: method.to_string(),
+            target: target.to_string(),
+            body,
+        });
     }
     let (status, body, location) = match reply {
         Reply::Json(status, body) => (status, body, String::new()),

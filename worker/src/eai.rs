@@ -1,7 +1,12 @@
 //! EAI messages and business-transaction lots in the worker: the entity
 //! store is handled in one database transaction (see `fila_shared::eai::job`);
 //! an HTTP destination gets the messages under a claim, and its answer
-//! decides their outcome. A destination that does not answer is tried again
+//! decides their outcome. A delete goes with the method DELETE (and
+//! `Event: delete` in its Header), anything else with POST; a
+//! businessTransaction lot goes as one request to the URL with
+//! `?batchType=businessTransaction&batchUUID=<lot>`, so that the
+//! destination keeps it one unit (with DELETE when all its messages are
+//! deletes). A destination that does not answer is tried again
 //! with the queue's backoff; at the last attempt the messages end in ERROR.
 //! So do messages whose Transaction this worker does not know yet: they
 //! wait for a later attempt, by when the Transactions file may have
@@ -10,13 +15,16 @@
 use std::time::Duration;
 
 use fila_shared::eai::job::{self, JobContext, Target};
+use fila_shared::eai::message::Event;
 use fila_shared::eai::problem::Problem;
 use fila_shared::eai::registry::Destination;
 use fila_shared::eai::response::{Outcome, Status};
 use fila_shared::metrics::EAI;
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::context::Context;
+use crate::egress::Call;
 use crate::handling::{Attempt, HandleError};
 use crate::http_destination::{self, DeliveryError};
 
@@ -85,18 +93,20 @@ async fn deliver(
             Ok(())
         };
     }
-    let destination = Post {
-        ctx,
-        url,
-        timeout,
-        attempt,
-    };
+    let destination = Post { ctx, url, attempt };
     if let Some(batch) = target.batch() {
         let outcomes = match messages.iter().find_map(|m| schema_error(ctx, m)) {
             Some((uuid, failure)) => job::business_failure(&messages, &uuid, &failure),
             None => {
                 let lot = Value::Array(messages.iter().map(job::Pending::as_received).collect());
-                match destination.send(&lot, messages.len()).await {
+                let all_deletes = messages.iter().all(|m| m.event == Event::Delete);
+                let query = [("batchType", "businessTransaction"), ("batchUUID", batch)];
+                let call = Call {
+                    method: method_of(all_deletes),
+                    query: &query,
+                    timeout,
+                };
+                match destination.send(&call, &lot, messages.len()).await {
                     Ok(outcomes) => outcomes,
                     Err(reason) => {
                         job::release(job, &messages).await?;
@@ -119,7 +129,18 @@ async fn deliver(
     for (i, message) in messages.iter().enumerate() {
         let outcome = match schema_error(ctx, message) {
             Some((_, failure)) => failure,
-            None => match destination.send(&message.as_received(), 1).await {
+            None => match destination
+                .send(
+                    &Call {
+                        method: method_of(message.event == Event::Delete),
+                        query: &[],
+                        timeout,
+                    },
+                    &message.as_received(),
+                    1,
+                )
+                .await
+            {
                 Ok(mut outcomes) => outcomes.remove(0),
                 Err(reason) => {
                     retry = Some((i, reason));
@@ -161,19 +182,28 @@ fn schema_error(ctx: &Context, message: &job::Pending) -> Option<(String, Outcom
     ))
 }
 
+/// DELETE for deletes, POST for anything else.
+fn method_of(delete: bool) -> Method {
+    if delete { Method::DELETE } else { Method::POST }
+}
+
 /// One HTTP destination, for one attempt of a queue message.
 struct Post<'a> {
     ctx: &'a Context,
     url: &'a str,
-    timeout: Duration,
     attempt: Attempt,
 }
 
 impl Post<'_> {
-    /// POSTs `body` (for `messages` messages): their outcomes, or the reason
-    /// to try again later.
-    async fn send(&self, body: &Value, messages: usize) -> Result<Vec<Outcome>, String> {
-        match http_destination::deliver(&self.ctx.http, self.url, self.timeout, body).await {
+    /// Sends `body` (for `messages` messages) as `call` says: their
+    /// outcomes, or the reason to try again later.
+    async fn send(
+        &self,
+        call: &Call<'_>,
+        body: &Value,
+        messages: usize,
+    ) -> Result<Vec<Outcome>, String> {
+        match http_destination::deliver(&self.ctx.http, self.url, call, body).await {
             Ok(answer) => Ok(split_answer(answer, messages)),
             Err(DeliveryError::Refused { status, body }) => {
                 let problem = Problem::DestinationRefused { status, body };

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use reqwest::header::LOCATION;
 use reqwest::redirect::{Action, Attempt, Policy};
-use reqwest::{StatusCode, Url};
+use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 
 /// Same-origin redirects followed for one request, at most.
@@ -162,17 +162,40 @@ pub enum Answer {
     Redirect { status: StatusCode, why: String },
 }
 
-/// POSTs `body` as JSON to `endpoint` within `timeout`: the answer, or why
+/// How a request is made: its method, the parameters added to the URL's
+/// query, and how long the answer may take.
+pub struct Call<'a> {
+    pub method: Method,
+    pub query: &'a [(&'a str, &'a str)],
+    pub timeout: Duration,
+}
+
+impl Call<'_> {
+    /// A POST within `timeout`, with the URL as configured.
+    pub fn post(timeout: Duration) -> Self {
+        Self {
+            method: Method::POST,
+            query: &[],
+            timeout,
+        }
+    }
+}
+
+/// Sends `body` as JSON to `endpoint` as `call` says: the answer, or why
 /// there was none (without the URL's password).
-pub async fn post(
+pub async fn send(
     client: &reqwest::Client,
     endpoint: &Endpoint<'_>,
-    timeout: Duration,
+    call: &Call<'_>,
     body: &impl Serialize,
 ) -> Result<Answer, String> {
+    let mut url = Url::parse(endpoint.url()).map_err(|e| endpoint.redact(&e.to_string()))?;
+    if !call.query.is_empty() {
+        url.query_pairs_mut().extend_pairs(call.query);
+    }
     let response = client
-        .post(endpoint.url())
-        .timeout(timeout)
+        .request(call.method.clone(), url)
+        .timeout(call.timeout)
         .json(body)
         .send()
         .await

@@ -9,7 +9,7 @@ use fila_shared::taf::job;
 
 use crate::context::Context;
 use crate::handling::{Ack, Attempt, HandleError};
-use crate::{eai, process};
+use crate::{eai, eai_callback, process};
 use fila_shared::eai::job::Target;
 use fila_shared::metrics::TAF;
 
@@ -27,6 +27,9 @@ fn name_work(message: &WorkMessage) {
         }
         WorkMessage::EaiBatch { batch } => {
             span.record("batch", batch.as_str());
+        }
+        WorkMessage::EaiCallback { uuid } => {
+            span.record("uuids", uuid.as_str());
         }
         WorkMessage::ProcessRun { job, process, .. } => {
             span.record("job_id", job);
@@ -49,6 +52,7 @@ pub async fn dispatch(
             eai::handle(ctx, Target::Messages(uuids), attempt).await
         }
         WorkMessage::EaiBatch { batch } => eai::handle(ctx, Target::Batch(batch), attempt).await,
+        WorkMessage::EaiCallback { uuid } => eai_callback::handle(ctx, uuid).await,
         WorkMessage::ProcessRun { job, process, .. } => {
             process::handle(ctx, *job, process, attempt, ack).await
         }

@@ -1,16 +1,15 @@
-//! Delivering EAI messages to an HTTP destination: a POST of the message (or
-//! of the business lot, as a JSON array) as received. A 2xx answer is the
+//! Delivering EAI messages to an HTTP destination: the message (or the
+//! business lot, as a JSON array) as received, with the method of its
+//! Event (see `eai`). A 2xx answer is the
 //! ReturnContent (the answer's own ReturnContent when it is an EAI response
 //! message); a 4xx, or a redirect fila does not follow (see [`egress`]),
 //! refuses the message; a 5xx, a timeout or a connection failure is worth
 //! another attempt. Neither reason holds the URL's password.
 
-use std::time::Duration;
-
 use fila_shared::eai::keys::field;
 use serde_json::Value;
 
-use crate::egress::{self, Answer, Endpoint};
+use crate::egress::{self, Answer, Call, Endpoint};
 
 /// Bytes of a refusal's body kept in the message's details.
 const MAX_REFUSAL_BODY: usize = 1_000;
@@ -24,11 +23,11 @@ pub enum DeliveryError {
 pub async fn deliver(
     client: &reqwest::Client,
     url: &str,
-    timeout: Duration,
+    call: &Call<'_>,
     body: &Value,
 ) -> Result<Value, DeliveryError> {
     let endpoint = Endpoint::new(url);
-    let answer = egress::post(client, &endpoint, timeout, body)
+    let answer = egress::send(client, &endpoint, call, body)
         .await
         .map_err(DeliveryError::Unavailable)?;
     match answer {

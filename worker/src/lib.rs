@@ -7,6 +7,7 @@ mod consumer;
 mod context;
 mod disposition;
 mod eai;
+mod eai_callback;
 mod egress;
 mod handler;
 mod handling;

@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::watch;
 
-use crate::egress::{self, Answer, Endpoint};
+use crate::egress::{self, Answer, Call, Endpoint};
 
 /// Lines of stderr kept for a failure's message.
 const STDERR_TAIL: usize = 20;
@@ -144,7 +144,7 @@ async fn run_http(
     parameters: &Map<String, Value>,
 ) -> Result<Map<String, Value>, String> {
     let endpoint = Endpoint::new(url);
-    let answer = egress::post(http, &endpoint, timeout, parameters)
+    let answer = egress::send(http, &endpoint, &Call::post(timeout), parameters)
         .await
         .map_err(|reason| format!("{endpoint} did not answer: {reason}"))?;
     let body = match answer {

@@ -2,9 +2,10 @@
 //!
 //! - `GET /contents/{transactionID}` lists the Transaction's entities
 //!   (`{"hasNext", "items"}`, with `page`, `pageSize`, `order` by
-//!   `internalId`, `version` or `updatedAt`, and filters on those or on the
-//!   Content's top-level fields);
-//! - `GET /contents/{transactionID}/{internalId}` returns one Content;
+//!   `internalId`, `version`, `updatedAt` or the Content's top-level
+//!   attributes, filters on those, `fields` and `expand`: see `listing`);
+//! - `GET /contents/{transactionID}/{internalId}` returns one Content (its
+//!   `fields` only, when asked);
 //! - `POST` upserts and `DELETE` deletes (the Content, bare or in a message,
 //!   in the body; or `DELETE …/{internalId}`), with the same validation as
 //!   the workers, answering the response message: 200 when OK, 400 when
@@ -20,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use fila_shared::eai::entity::{self, ENTITY_FIELDS};
 use fila_shared::eai::keys::{KeyStyle, field};
-use fila_shared::eai::listing::Listing;
+use fila_shared::eai::listing::{Listing, field_names, only_fields};
 use fila_shared::eai::message::{Event, Message, SubType};
 use fila_shared::eai::problem::Problem;
 use fila_shared::eai::registry::{Destination, Transaction};
@@ -61,15 +62,22 @@ pub async fn list(
         .await
         .map_err(fila_shared::db::StoreError::from)?;
     let (entities, has_next) = entity::list(&client, &transaction.name, &listing).await?;
-    let items: Vec<Value> = entities.into_iter().map(|e| e.content).collect();
+    let items: Vec<Value> = entities
+        .into_iter()
+        .map(|e| only_fields(e.content, &listing.fields))
+        .collect();
     Ok(Json(json!({ "hasNext": has_next, "items": items })))
 }
 
 pub async fn show(
     State(state): State<SharedState>,
     Path((transaction, internal_id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, EaiError> {
     let transaction = stored_transaction(&state, &transaction)?;
+    let fields: Vec<String> = query_value(&query_pairs(query.as_deref()), "fields")
+        .map(|f| field_names(f).collect())
+        .unwrap_or_default();
     let client = state
         .pool
         .get()
@@ -77,7 +85,7 @@ pub async fn show(
         .map_err(fila_shared::db::StoreError::from)?;
     entity::get(&client, &transaction.name, &internal_id)
         .await?
-        .map(|e| Json(e.content))
+        .map(|e| Json(only_fields(e.content, &fields)))
         .ok_or_else(|| EaiError::NotFound(format!("No entity has InternalId {internal_id}.")))
 }
 

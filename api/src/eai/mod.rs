@@ -2,6 +2,11 @@
 //! POST for upserts and requests, DELETE for deletes), their response
 //! messages and lots out (`/transactions/{uuid}`, `/batches/{batchUUID}`),
 //! and entity contents served synchronously (`/contents`).
+//!
+//! The routes are built once and served under two prefixes: the seed's
+//! `/totvseai/standardmessage/v1` and `/rest/totvseai/standardmessage/v1`,
+//! where the Protheus REST server serves them (its clients are configured
+//! with its `/rest` root).
 
 mod batches;
 mod contents;
@@ -18,36 +23,45 @@ use crate::bounds::Dialect;
 use crate::policy::{Guards, Policy};
 use crate::state::SharedState;
 
-const BASE: &str = "/totvseai/standardmessage/v1";
+/// The seed's prefix, and the Protheus REST server's.
+const PREFIXES: [&str; 2] = [
+    "/totvseai/standardmessage/v1",
+    "/rest/totvseai/standardmessage/v1",
+];
 
 pub fn routes(g: &Guards) -> Router<SharedState> {
+    let routes = standard_message(g);
+    PREFIXES.into_iter().fold(Router::new(), |router, prefix| {
+        router.nest(prefix, routes.clone())
+    })
+}
+
+/// The routes, relative to a prefix, each with its policy.
+fn standard_message(g: &Guards) -> Router<SharedState> {
     let reads = Policy::reads(Dialect::Eai);
     let submits = Policy::submits(EAI, Dialect::Eai);
     let changes = Policy::changes(Dialect::Eai);
     Router::new()
         .route(
-            &format!("{BASE}/transactions"),
+            "/transactions",
             g.on(submits, post(transactions::post))
                 .merge(g.on(changes, delete(transactions::delete))),
         )
         .route(
-            &format!("{BASE}/transactions/{{id}}"),
+            "/transactions/{id}",
             g.on(reads, get(transactions::show))
                 .merge(g.on(submits, post(transactions::post_to)))
                 .merge(g.on(changes, delete(transactions::delete_to))),
         )
+        .route("/batches/{batch}", g.on(reads, get(batches::show)))
         .route(
-            &format!("{BASE}/batches/{{batch}}"),
-            g.on(reads, get(batches::show)),
-        )
-        .route(
-            &format!("{BASE}/contents/{{transaction}}"),
+            "/contents/{transaction}",
             g.on(reads, get(contents::list))
                 .merge(g.on(submits, post(contents::upsert)))
                 .merge(g.on(changes, delete(contents::delete_in_body))),
         )
         .route(
-            &format!("{BASE}/contents/{{transaction}}/{{internal_id}}"),
+            "/contents/{transaction}/{internal_id}",
             g.on(reads, get(contents::show))
                 .merge(g.on(changes, delete(contents::delete_one))),
         )

@@ -7,7 +7,9 @@
 //! something was accepted, 200 when everything had been received before,
 //! 400 when nothing was accepted. A single message sent with DeliveryType
 //! sync is answered with its response message once processed (200), or with
-//! its receipt (202) after `eai_sync_timeout_secs`.
+//! its receipt (202) after `eai_sync_timeout_secs`. A response message
+//! (Header Type Response, from an application answering asynchronously)
+//! is recorded with the message it answers (see `eai::answer`).
 
 use std::time::Duration;
 
@@ -16,10 +18,9 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use fila_shared::eai::answer::{self, Answer, Recorded};
 use fila_shared::eai::intake::{self, Receipt};
-use fila_shared::eai::lot::{
-    BatchType, LotRefusal, RequestContext, TransactionRequest, refused_detail,
-};
+use fila_shared::eai::lot::{LotRefusal, RequestContext, TransactionRequest, refused_detail};
 use fila_shared::eai::message::Event;
 use fila_shared::eai::problem::Problem;
 use fila_shared::eai::status::{self, MessageState};
@@ -90,17 +91,12 @@ async fn receive(
     body: Body,
 ) -> Result<Response, EaiError> {
     let params = query_pairs(query.as_deref());
-    let batch_type = BatchType::parse(query_value(&params, "batchType")).map_err(EaiError::bad)?;
-    let batch = match query_value(&params, "batchUUID") {
-        Some(id) if id.chars().count() <= 100 && !id.chars().any(char::is_control) => {
-            id.to_string()
-        }
-        Some(_) => return Err(EaiError::bad(Problem::BatchUuid)),
-        None => uuid::Uuid::new_v4().to_string(),
-    };
     let body = read_limited(body, state.config.max_body_bytes).await?;
+    if let Some(answer) = answer::read(&body) {
+        return record_answer(state, answer.map_err(EaiError::bad)?).await;
+    }
     let ctx = RequestContext {
-        batch_type,
+        batch_type: query_value(&params, "batchType"),
         event,
         path_transaction: path_transaction.as_deref(),
         registry: &state.eai,
@@ -122,6 +118,8 @@ async fn receive(
             .into());
         }
     };
+    let batch_type = request.batch_type;
+    let batch = batch_uuid(request.is_lot, query_value(&params, "batchUUID"))?;
     if !request.is_lot
         && let Some(Err(refused)) = request.items.first()
     {
@@ -131,14 +129,7 @@ async fn receive(
             details: vec![refused_detail(refused)],
         });
     }
-    let stored = intake::store(
-        &state.pool,
-        &request,
-        &batch,
-        &state.eai,
-        state.config.eai_chunk_size,
-    )
-    .await?;
+    let stored = intake::store(&state.pool, &request, &batch, &state.eai, &state.config).await?;
     let intake = match stored {
         Ok(intake) => intake,
         Err(problem @ Problem::BatchTaken(_)) => {
@@ -189,6 +180,41 @@ async fn receive(
         })),
     )
         .into_response())
+}
+
+/// A response message sent back to fila: 202 when recorded, 200 when it
+/// had been, 404 (EAI-404) when it answers no message fila has.
+async fn record_answer(state: &SharedState, answer: Answer) -> Result<Response, EaiError> {
+    let (status, receipt) = match answer::record(&state.pool, &answer).await? {
+        Recorded::Accepted => (StatusCode::ACCEPTED, "accepted"),
+        Recorded::Duplicate => (StatusCode::OK, "duplicate"),
+        Recorded::UnknownMessage => {
+            return Err(EaiError::NotFound(format!(
+                "No message has UUID {}: response {} answers none.",
+                answer.received, answer.uuid
+            )));
+        }
+    };
+    tracing::info!(uuid = %answer.uuid, received = %answer.received, receipt, "EAI response received");
+    Ok((
+        status,
+        Json(json!({
+            "items": [{ "uuid": answer.uuid, "status": receipt, "receivedMessage": answer.received }],
+        })),
+    )
+        .into_response())
+}
+
+/// The lot's id: the `batchUUID` sent with a lot, or a new one (a single
+/// message's `batchUUID` is ignored, as the TDN says).
+fn batch_uuid(is_lot: bool, sent: Option<&str>) -> Result<String, EaiError> {
+    match sent.filter(|_| is_lot) {
+        Some(id) if id.chars().count() <= 100 && !id.chars().any(char::is_control) => {
+            Ok(id.to_string())
+        }
+        Some(_) => Err(EaiError::bad(Problem::BatchUuid)),
+        None => Ok(uuid::Uuid::new_v4().to_string()),
+    }
 }
 
 /// The response message of a synchronous message, once a worker processed it.

@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (15, include_str!("../../migrations/0015_reconcile.sql")),
     (16, include_str!("../../migrations/0016_eai_order.sql")),
     (17, include_str!("../../migrations/0017_deliveries.sql")),
+    (18, include_str!("../../migrations/0018_eai_callbacks.sql")),
     (20, include_str!("../../migrations/0020_taf_fidelity.sql")),
 ];
 

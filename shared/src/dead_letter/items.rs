@@ -9,6 +9,7 @@ use deadpool_postgres::{Pool, Transaction};
 use tokio_postgres::types::ToSql;
 
 use crate::db::StoreError;
+use crate::eai::callback as eai_callback;
 use crate::eai::job::{self as eai_job, JobContext, Target};
 use crate::eai::problem::Problem;
 use crate::eai::registry::Registry;
@@ -35,6 +36,9 @@ impl<'m> Items<'m> {
             WorkMessage::TafRecords { ids } => ("taf_record", "id = ANY($2)", PENDING, ids),
             WorkMessage::EaiMessages { uuids } => ("eai_message", "uuid = ANY($2)", PENDING, uuids),
             WorkMessage::EaiBatch { batch } => ("eai_message", "batch_id = $2", PENDING, batch),
+            WorkMessage::EaiCallback { uuid } => {
+                ("eai_message", "uuid = $2", "callback = 'pending'", uuid)
+            }
             WorkMessage::ProcessRun { job, .. } => (
                 "process_execution",
                 "job_id = $2",
@@ -143,6 +147,10 @@ pub async fn close(
         }
         WorkMessage::EaiBatch { batch } => {
             eai_job::close_discarded(tx, &ctx, Target::Batch(batch), id, &problem).await
+        }
+        WorkMessage::EaiCallback { uuid } => {
+            eai_callback::close_discarded(tx, uuid, &said).await?;
+            Ok(Vec::new())
         }
         WorkMessage::ProcessRun { job, .. } => {
             process_store::close_discarded(tx, *job, id, &said, closer.channel).await

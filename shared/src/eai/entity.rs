@@ -197,18 +197,28 @@ pub async fn list(
         params.push(value);
         conditions.push_str(&format!(" AND {sql}::text = ${}", params.len()));
     }
+    // The Content's attributes are matched by name ignoring case, as EAI
+    // keys are everywhere.
     for (name, value) in &listing.extra {
         params.push(name);
         params.push(value);
         conditions.push_str(&format!(
-            " AND e.content ->> ${} = ${}",
+            " AND EXISTS (SELECT 1 FROM jsonb_each_text(e.content) a
+                          WHERE lower(a.key) = lower(${}) AND a.value = ${})",
             params.len() - 1,
             params.len()
         ));
     }
+    let order = listing.order_by_with("e.internal_id", |name| {
+        params.push(name);
+        Some(format!(
+            "(SELECT a.value FROM jsonb_each(e.content) a WHERE lower(a.key) = lower(${}) \
+             ORDER BY a.key LIMIT 1)",
+            params.len()
+        ))
+    });
     let sql = format!(
-        "SELECT {COLUMNS} FROM eai_entity e WHERE e.transaction = $1 AND NOT e.deleted{conditions} {} {}",
-        listing.order_by("e.internal_id"),
+        "SELECT {COLUMNS} FROM eai_entity e WHERE e.transaction = $1 AND NOT e.deleted{conditions} {order} {}",
         listing.limit_offset()
     );
     let mut rows: Vec<Entity> = client

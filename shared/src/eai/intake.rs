@@ -5,7 +5,9 @@
 //! messages and simpleBatch lots, chunks of up to `eai_chunk_size` messages
 //! of entity-store Transactions (each still its own unit of work) and one
 //! per message for HTTP destinations, so that a slow destination holds up
-//! no other message.
+//! no other message. A message whose SourceApplication has a callback
+//! (`eai_sources`) is marked to have its response message delivered back
+//! once processed (see `eai::callback`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,11 +15,13 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde_json::Value;
 
+use super::callback::CALLBACK_AWAITING;
 use super::chunking;
 use super::lot::{BatchType, TransactionRequest};
 use super::message::Message;
 use super::problem::Problem;
 use super::registry::Registry;
+use crate::config::Config;
 use crate::db::StoreError;
 use crate::envelope::WorkMessage;
 use crate::outbox::{self, OutboxMessage, Stored};
@@ -80,8 +84,9 @@ pub async fn store(
     request: &TransactionRequest,
     batch: &str,
     registry: &Registry,
-    chunk_size: usize,
+    config: &Config,
 ) -> Result<Result<Intake, Problem>, StoreError> {
+    let chunk_size = config.eai_chunk_size;
     let messages: Vec<(i32, &Message)> = request
         .items
         .iter()
@@ -103,7 +108,7 @@ pub async fn store(
         )
         .await?
         == 1;
-    let inserted = insert_messages(&tx, batch, request, &messages).await?;
+    let inserted = insert_messages(&tx, batch, request, &messages, config).await?;
     let repeated: Vec<&str> = messages
         .iter()
         .map(|(_, m)| m.header.uuid.as_str())
@@ -186,6 +191,7 @@ async fn insert_messages(
     batch: &str,
     request: &TransactionRequest,
     messages: &[(i32, &Message)],
+    config: &Config,
 ) -> Result<HashSet<String>, StoreError> {
     if messages.is_empty() {
         return Ok(HashSet::new());
@@ -198,6 +204,18 @@ async fn insert_messages(
     let transactions = column(|m| Some(&m.header.transaction));
     let versions = column(|m| Some(&m.header.version));
     let sub_types = column(|m| Some(m.header.sub_type.as_str()));
+    let events: Vec<&str> = messages
+        .iter()
+        .map(|(_, m)| m.event(request.event).as_str())
+        .collect();
+    let callbacks: Vec<Option<&str>> = messages
+        .iter()
+        .map(|(_, m)| {
+            config
+                .eai_source(&m.header.source_application)
+                .map(|_| CALLBACK_AWAITING)
+        })
+        .collect();
     let sources = column(|m| Some(&m.header.source_application));
     let companies = column(|m| m.header.company_id.as_deref());
     let branches = column(|m| m.header.branch_id.as_deref());
@@ -215,10 +233,10 @@ async fn insert_messages(
         .prepare_cached(
             "INSERT INTO eai_message (batch_id, event, uuid, seq, transaction, version, sub_type,
                  source_application, company_id, branch_id, sync, key_style, header, content,
-                 generated_on)
-             SELECT $1, $2, * FROM unnest($3::text[], $4::int4[], $5::text[], $6::text[],
+                 generated_on, callback)
+             SELECT $1, * FROM unnest($2::text[], $3::text[], $4::int4[], $5::text[], $6::text[],
                  $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::text[],
-                 $13::jsonb[], $14::jsonb[], $15::timestamptz[])
+                 $13::jsonb[], $14::jsonb[], $15::timestamptz[], $16::text[])
              ON CONFLICT (uuid) DO NOTHING
              RETURNING uuid",
         )
@@ -228,7 +246,7 @@ async fn insert_messages(
             &statement,
             &[
                 &batch,
-                &request.event.as_str(),
+                &events,
                 &uuids,
                 &seqs,
                 &transactions,
@@ -242,6 +260,7 @@ async fn insert_messages(
                 &headers,
                 &contents,
                 &generated,
+                &callbacks,
             ],
         )
         .await?;

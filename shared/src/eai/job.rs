@@ -16,6 +16,9 @@
 //! Transactions file reaches replicas at different times) is left pending
 //! for a later attempt, unless this is the last one, when it is an ERROR.
 //!
+//! A message whose response goes back to its origin has that delivery
+//! queued in the same transaction as its outcome (see `eai::callback`).
+//!
 //! Every outcome publishes the message's response message to
 //! `<prefix>.results` with routing key `eai.<transaction>.<ok|error>`; a
 //! business lot also publishes `eai.batch.<ok|error>`. A message sent with
@@ -29,6 +32,7 @@ use deadpool_postgres::{GenericClient, Pool, Transaction as DbTransaction};
 use serde_json::Value;
 use tokio_postgres::types::ToSql;
 
+use super::callback::{CALLBACK_AWAITING, CALLBACK_PENDING};
 use super::keys::KeyStyle;
 use super::message::{Event, SubType};
 use super::order::OrderKey;
@@ -37,7 +41,7 @@ use super::registry::{Registry, Transaction};
 use super::response::{Answered, Outcome, Status, response_message};
 use super::store_destination::{self, Apply};
 use crate::db::StoreError;
-use crate::envelope::{EAI_RESPONSE_KIND, ResultMessage};
+use crate::envelope::{EAI_RESPONSE_KIND, ResultMessage, WorkMessage};
 use crate::outbox::{self, OutboxMessage, Stored};
 
 /// A message waiting to be processed.
@@ -74,13 +78,17 @@ impl Pending {
         }
     }
 
-    /// The message as received, to deliver to an HTTP destination.
+    /// The message as received, to deliver to an HTTP destination, its
+    /// Header's Event saying what it is (a message sent with DELETE may
+    /// have said nothing, or `upsert`).
     pub fn as_received(&self) -> Value {
         let s = self.style;
-        s.object([
-            ("Header", self.header.clone()),
-            ("Content", self.content.clone()),
-        ])
+        let mut header = self.header.clone();
+        if let Some(fields) = header.as_object_mut() {
+            fields.retain(|k, _| !k.eq_ignore_ascii_case("Event"));
+            fields.insert(s.key("Event"), Value::from(self.event.as_str()));
+        }
+        s.object([("Header", header), ("Content", self.content.clone())])
     }
 }
 
@@ -508,13 +516,14 @@ async fn record(
              SET (status, details, return_content, response_uuid) =
                      (SELECT ($2::text[])[i], ($3::jsonb[])[i], ($4::jsonb[])[i], ($5::text[])[i]
                       FROM (SELECT array_position($1::text[], m.uuid) AS i) p),
-                 processed_on = now(), worker = $6, claimed_by = NULL, claimed_until = NULL
+                 processed_on = now(), worker = $6, claimed_by = NULL, claimed_until = NULL,
+                 callback = CASE WHEN m.callback = $7 THEN $8 ELSE m.callback END
              WHERE m.uuid = ANY($1::text[]) AND m.status = 'pending'
                AND (m.claimed_by IS NULL OR m.claimed_by = $6)
-             RETURNING m.uuid",
+             RETURNING m.uuid, m.callback = $8 AS callback",
         )
         .await?;
-    let updated: std::collections::HashSet<String> = tx
+    let updated_rows = tx
         .query(
             &statement,
             &[
@@ -524,13 +533,26 @@ async fn record(
                 &contents,
                 &response_uuids,
                 &ctx.worker,
+                &CALLBACK_AWAITING,
+                &CALLBACK_PENDING,
             ],
         )
-        .await?
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+        .await?;
+    let updated: std::collections::HashSet<String> =
+        updated_rows.iter().map(|row| row.get("uuid")).collect();
     let mut rows = Vec::with_capacity(results.len());
+    // The responses that go back to their origin (see `eai::callback`).
+    rows.extend(
+        updated_rows
+            .iter()
+            .filter(|row| row.get::<_, Option<bool>>("callback") == Some(true))
+            .map(|row| {
+                let callback = WorkMessage::EaiCallback {
+                    uuid: row.get("uuid"),
+                };
+                OutboxMessage::work(&callback, 0)
+            }),
+    );
     let mut notify = Vec::new();
     for ((message, outcome), response_uuid) in results.iter().zip(&response_uuids) {
         if !updated.contains(&message.uuid) {

@@ -1,7 +1,9 @@
 //! EAI JSON keys: the published convention writes them in UpperCamelCase
 //! (`Header`, `UUID`, `ProcessingInformation`), older clients in
-//! lowerCamelCase (`header`, `uuid`, `processingInformation`). fila reads
-//! either, ignoring case, and answers a message in the style it was sent in.
+//! lowerCamelCase (`header`, `processingInformation`). fila reads either,
+//! ignoring case, and answers a message in the style it was sent in. An
+//! acronym keeps its capitals in both styles: TOTVS's lowerCamelCase
+//! examples write `"UUID"` (and `receivedMessage.UUID`), and fila does too.
 
 use serde_json::{Map, Value};
 
@@ -36,14 +38,12 @@ impl KeyStyle {
         }
     }
 
-    /// `name` (given in UpperCamelCase) in this style: `UUID` → `uuid`,
-    /// `SentBy` → `sentBy`.
+    /// `name` (given in UpperCamelCase) in this style: `SentBy` → `sentBy`;
+    /// an acronym (`UUID`) stays as it is.
     pub fn key(self, name: &str) -> String {
         match self {
             Self::Upper => name.to_string(),
-            Self::Lower if name.chars().all(|c| !c.is_ascii_lowercase()) => {
-                name.to_ascii_lowercase()
-            }
+            Self::Lower if name.chars().all(|c| !c.is_ascii_lowercase()) => name.to_string(),
             Self::Lower => {
                 let mut chars = name.chars();
                 chars
@@ -76,7 +76,7 @@ mod tests {
 
     #[test]
     fn keys_follow_the_style() {
-        assert_eq!(KeyStyle::Lower.key("UUID"), "uuid");
+        assert_eq!(KeyStyle::Lower.key("UUID"), "UUID");
         assert_eq!(KeyStyle::Lower.key("ListOfInternalId"), "listOfInternalId");
         assert_eq!(KeyStyle::Upper.key("SentBy"), "SentBy");
     }

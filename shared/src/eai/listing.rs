@@ -1,8 +1,14 @@
 //! Lists of the TOTVS API guide: `page` (from 1), `pageSize` (default 20, at
-//! most 1,000), `order` (fields separated by commas, `-` for descending) and
-//! any other parameter as an equality filter on a field. Answers are
+//! most 1,000), `order` (fields separated by commas, `-` for descending),
+//! `fields` (the attributes to return, separated by commas), `expand`
+//! (reserved by the guide: accepted, never a filter) and any other
+//! parameter as an equality filter on a field. Answers are
 //! `{"hasNext": bool, "items": [...]}`. Each list names the fields it can
-//! order and filter on; others are refused with a clear message.
+//! order and filter on; others are refused with a clear message, unless the
+//! list is open to its items' own attributes (entity contents), which are
+//! then ordered and filtered by, their names compared ignoring case.
+
+use serde_json::Value;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 1_000;
@@ -29,13 +35,24 @@ pub struct ListField {
     pub sql: &'static str,
 }
 
+/// What a list is ordered by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sort {
+    /// A field of the list: its SQL expression.
+    Field(&'static str),
+    /// An attribute of the items (open lists), by name.
+    Attribute(String),
+}
+
 /// The parsed list parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {
     pub page: i64,
     pub page_size: i64,
-    /// `(SQL expression, descending)`.
-    pub order: Vec<(&'static str, bool)>,
+    /// `(what, descending)`.
+    pub order: Vec<(Sort, bool)>,
+    /// The attributes to return (`fields`); empty: all of them.
+    pub fields: Vec<String>,
     /// `(SQL expression, value)` equality filters.
     pub filters: Vec<(&'static str, String)>,
     /// Filters on other names, when the list allows them (entity contents).
@@ -58,6 +75,7 @@ impl Listing {
             page: 1,
             page_size: DEFAULT_PAGE_SIZE,
             order: Vec::new(),
+            fields: Vec::new(),
             filters: Vec::new(),
             extra: Vec::new(),
         };
@@ -79,12 +97,18 @@ impl Listing {
                             Some(name) => (name, true),
                             None => (part.trim_start_matches('+'), false),
                         };
-                        let field = find(name)
-                            .ok_or_else(|| ListingError::UnknownOrder(name.to_string(), known()))?;
-                        listing.order.push((field.sql, descending));
+                        let sort = match find(name) {
+                            Some(field) => Sort::Field(field.sql),
+                            None if open => Sort::Attribute(name.to_string()),
+                            None => {
+                                return Err(ListingError::UnknownOrder(name.to_string(), known()));
+                            }
+                        };
+                        listing.order.push((sort, descending));
                     }
                 }
-                "fields" => {}
+                "fields" => listing.fields.extend(field_names(value)),
+                "expand" => {}
                 other if reserved.iter().any(|r| r.eq_ignore_ascii_case(other)) => {}
                 _ => match find(key) {
                     Some(field) => listing.filters.push((field.sql, value.clone())),
@@ -96,12 +120,29 @@ impl Listing {
         Ok(listing)
     }
 
-    /// `ORDER BY` with `tiebreak` last, so that pages never overlap.
+    /// `ORDER BY` with `tiebreak` last, so that pages never overlap; a list
+    /// of fields only (attributes are ordered by [`Self::order_by_with`]).
     pub fn order_by(&self, tiebreak: &str) -> String {
+        self.order_by_with(tiebreak, |_| None)
+    }
+
+    /// `ORDER BY` as [`Self::order_by`], an attribute ordered by the SQL
+    /// expression `attribute` gives for its name.
+    pub fn order_by_with<'a>(
+        &'a self,
+        tiebreak: &str,
+        mut attribute: impl FnMut(&'a String) -> Option<String>,
+    ) -> String {
         let mut parts: Vec<String> = self
             .order
             .iter()
-            .map(|(sql, desc)| format!("{sql} {}", if *desc { "DESC" } else { "ASC" }))
+            .filter_map(|(sort, desc)| {
+                let sql = match sort {
+                    Sort::Field(sql) => (*sql).to_string(),
+                    Sort::Attribute(name) => attribute(name)?,
+                };
+                Some(format!("{sql} {}", if *desc { "DESC" } else { "ASC" }))
+            })
             .collect();
         parts.push(tiebreak.to_string());
         format!("ORDER BY {}", parts.join(", "))
@@ -114,6 +155,28 @@ impl Listing {
             self.page_size + 1,
             (self.page - 1).saturating_mul(self.page_size)
         )
+    }
+}
+
+/// The names of a `fields` parameter.
+pub fn field_names(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+}
+
+/// `item` with only the attributes named in `fields` (ignoring case); all
+/// of them when `fields` is empty.
+pub fn only_fields(item: Value, fields: &[String]) -> Value {
+    match item {
+        Value::Object(map) if !fields.is_empty() => Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| fields.iter().any(|f| f.eq_ignore_ascii_case(k)))
+                .collect(),
+        ),
+        item => item,
     }
 }
 
@@ -192,5 +255,33 @@ mod tests {
         }
         let open = Listing::parse(&params(&[("color", "red")]), FIELDS, &[], true).expect("open");
         assert_eq!(open.extra, vec![("color".to_string(), "red".to_string())]);
+    }
+
+    #[test]
+    fn open_lists_order_by_attributes_and_take_fields_and_expand() {
+        let listing = Listing::parse(
+            &params(&[
+                ("order", "-Name,uuid"),
+                ("fields", "Name, Code"),
+                ("expand", "Items"),
+            ]),
+            FIELDS,
+            &[],
+            true,
+        )
+        .expect("open");
+        assert_eq!(listing.fields, vec!["Name".to_string(), "Code".to_string()]);
+        assert!(listing.extra.is_empty(), "expand is not a filter");
+        assert_eq!(
+            listing.order_by_with("m.seq", |name| Some(format!("attr({name})"))),
+            "ORDER BY attr(Name) DESC, m.uuid ASC, m.seq"
+        );
+        assert!(Listing::parse(&params(&[("order", "Name")]), FIELDS, &[], false).is_err());
+        let item = serde_json::json!({ "Name": "a", "Code": "1", "Type": "x" });
+        assert_eq!(
+            only_fields(item.clone(), &listing.fields),
+            serde_json::json!({ "Name": "a", "Code": "1" })
+        );
+        assert_eq!(only_fields(item.clone(), &[]), item);
     }
 }

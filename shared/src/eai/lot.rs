@@ -4,8 +4,12 @@
 //! - `simpleBatch` (the default): the lot only groups messages; an invalid
 //!   message is refused alone and the others are accepted.
 //! - `businessTransaction`: the lot is one unit; it is refused whole if any
-//!   message is invalid or if its messages do not share one Transaction and
-//!   Version.
+//!   message is invalid. It may mix Transactions and Versions (the TDN
+//!   allows it: an order with its items), as long as they go to one
+//!   destination, which the unit needs.
+//!
+//! For a single message `batchType` (and the API's `batchUUID`) are
+//! ignored, as the TDN says: they describe lots.
 //!
 //! Lots are processed asynchronously: a lot in which a message asks for
 //! DeliveryType sync is refused whole.
@@ -86,7 +90,8 @@ pub struct TransactionRequest {
 
 /// What the request needs besides its body.
 pub struct RequestContext<'a> {
-    pub batch_type: BatchType,
+    /// The `batchType` parameter as sent: read only for a lot.
+    pub batch_type: Option<&'a str>,
     pub event: Event,
     pub path_transaction: Option<&'a str>,
     pub registry: &'a Registry,
@@ -102,6 +107,11 @@ impl TransactionRequest {
 
     pub fn parse(body: &[u8], ctx: &RequestContext<'_>) -> Result<Self, LotRefusal> {
         let (values, is_lot) = split_body(body)?;
+        let batch_type = if is_lot {
+            BatchType::parse(ctx.batch_type)?
+        } else {
+            BatchType::Simple
+        };
         if values.is_empty() {
             return Err(Problem::EmptyLot.into());
         }
@@ -132,17 +142,17 @@ impl TransactionRequest {
             })
             .collect();
         let request = Self {
-            batch_type: ctx.batch_type,
+            batch_type,
             event: ctx.event,
             is_lot,
             items,
         };
-        request.check_lot()?;
+        request.check_lot(ctx.registry)?;
         Ok(request)
     }
 
     /// The lot-level rules; a single message is never refused whole here.
-    fn check_lot(&self) -> Result<(), LotRefusal> {
+    fn check_lot(&self, registry: &Registry) -> Result<(), LotRefusal> {
         if !self.is_lot {
             return Ok(());
         }
@@ -162,12 +172,14 @@ impl TransactionRequest {
                     details: refused,
                 });
             }
-            let shapes: HashSet<(&str, &str)> = self
+            let mut destinations = self
                 .messages()
-                .map(|m| (m.header.transaction.as_str(), m.header.version.as_str()))
-                .collect();
-            if shapes.len() > 1 {
-                return Err(Problem::MixedTransaction.into());
+                .filter_map(|m| registry.get(&m.header.transaction))
+                .map(|t| t.destination.clone());
+            if let Some(first) = destinations.next()
+                && destinations.any(|d| d != first)
+            {
+                return Err(Problem::MixedDestinations.into());
             }
         }
         Ok(())
@@ -220,7 +232,12 @@ mod tests {
             timeout_secs: 30,
             schemas: Default::default(),
         };
-        Registry::load(&[config("ITEM"), config("ORDER")], None).expect("registry")
+        let http = EaiTransactionConfig {
+            destination: crate::config::EaiDestination::Http,
+            url: Some("http://erp.example.com/eai".into()),
+            ..config("INVOICE")
+        };
+        Registry::load(&[config("ITEM"), config("ORDER"), http], None).expect("registry")
     }
 
     fn message(uuid: &str, transaction: &str, version: &str) -> Value {
@@ -236,7 +253,7 @@ mod tests {
     fn parse_bytes(body: &[u8], batch_type: BatchType) -> Result<TransactionRequest, LotRefusal> {
         let registry = registry();
         let ctx = RequestContext {
-            batch_type,
+            batch_type: Some(batch_type.as_str()),
             event: Event::Upsert,
             path_transaction: None,
             registry: &registry,
@@ -288,11 +305,36 @@ mod tests {
             code(parse(&invalid, BatchType::Business).expect_err("refused")),
             "EAI-016"
         );
-        let mixed = json!([message("a", "ITEM", "1"), message("b", "ITEM", "2")]);
+        let elsewhere = json!([message("a", "ITEM", "1"), message("b", "INVOICE", "1")]);
         assert_eq!(
-            code(parse(&mixed, BatchType::Business).expect_err("refused")),
+            code(parse(&elsewhere, BatchType::Business).expect_err("refused")),
             "EAI-012"
         );
+    }
+
+    #[test]
+    fn business_transactions_may_mix_transactions_and_versions() {
+        let mixed = json!([message("a", "ORDER", "2"), message("b", "ITEM", "1")]);
+        let request = parse(&mixed, BatchType::Business).expect("accepted");
+        assert!(request.processed_whole());
+    }
+
+    #[test]
+    fn a_single_message_ignores_the_batch_type() {
+        let registry = registry();
+        let ctx = RequestContext {
+            batch_type: Some("everything"),
+            event: Event::Upsert,
+            path_transaction: None,
+            registry: &registry,
+            max_messages: 10,
+        };
+        let one = message("a", "ITEM", "1").to_string();
+        let request = TransactionRequest::parse(one.as_bytes(), &ctx).expect("accepted");
+        assert_eq!(request.batch_type, BatchType::Simple);
+        let lot = json!([message("a", "ITEM", "1")]).to_string();
+        let refused = TransactionRequest::parse(lot.as_bytes(), &ctx).expect_err("refused");
+        assert_eq!(code(refused), "EAI-010");
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! Header's mandatory fields are UUID, Transaction (or the path's
 //! `{transactionID}`), Version and SourceApplication; Type must be
 //! BusinessMessage, SubType `event` or `request`, DeliveryType `sync` or
-//! `async` (defaults: BusinessMessage, event, async). The HTTP method, not
-//! the Header's Event, decides between upsert and delete. GeneratedOn, when
+//! `async` (defaults: BusinessMessage, event, async). A message is a delete
+//! when it comes with the HTTP method DELETE (the seed) or its Header's
+//! Event says `delete` (the newer TDN Header, which a client may send with
+//! POST); otherwise it is an upsert. GeneratedOn, when
 //! it reads as a date-time, places the message in its producer's order
 //! (see `eai::order`); one that does not is not a refusal, as it was not
 //! before fila read it.
@@ -78,6 +80,8 @@ pub struct Header {
     pub company_id: Option<String>,
     pub branch_id: Option<String>,
     pub sync: bool,
+    /// The Header's Event (`upsert` or `delete`), when it has one.
+    pub event: Option<Event>,
     /// GeneratedOn, when it reads as a date-time.
     pub generated_on: Option<DateTime<Utc>>,
 }
@@ -100,6 +104,16 @@ pub struct Refused {
 }
 
 impl Message {
+    /// The message's Event, sent with the HTTP method `method`: a delete
+    /// when either says so.
+    pub fn event(&self, method: Event) -> Event {
+        if method == Event::Delete || self.header.event == Some(Event::Delete) {
+            Event::Delete
+        } else {
+            Event::Upsert
+        }
+    }
+
     /// Reads a message; `path_transaction` is the `{transactionID}` of the
     /// URL, if any.
     pub fn parse(value: &Value, path_transaction: Option<&str>) -> Result<Self, Refused> {
@@ -171,6 +185,17 @@ fn read_header(
             });
         }
     };
+    let event = match text(raw, "Event")?.as_deref() {
+        None => None,
+        Some(e) if e.eq_ignore_ascii_case("upsert") => Some(Event::Upsert),
+        Some(e) if e.eq_ignore_ascii_case("delete") => Some(Event::Delete),
+        Some(other) => {
+            return Err(Problem::InvalidField {
+                field: "Event",
+                reason: format!("'{other}' is neither upsert nor delete"),
+            });
+        }
+    };
     let transaction = match (text(raw, "Transaction")?, path_transaction) {
         (Some(header), Some(path)) if !header.eq_ignore_ascii_case(path) => {
             return Err(Problem::TransactionMismatch {
@@ -191,6 +216,7 @@ fn read_header(
         company_id: text(raw, "CompanyId")?,
         branch_id: text(raw, "BranchId")?,
         sync,
+        event,
         generated_on: field(raw, "GeneratedOn")
             .and_then(Value::as_str)
             .and_then(order::generated_on),
@@ -275,6 +301,22 @@ mod tests {
         assert_eq!(read(json!("not a date")), None);
         assert_eq!(read(json!(20261121)), None);
         assert_eq!(read(json!({ "at": "noon" })), None);
+    }
+
+    #[test]
+    fn the_header_event_or_the_method_makes_a_delete() {
+        let with_event = |event: &str| {
+            message(json!({ "UUID": "u", "Transaction": "X", "Version": "1",
+                            "SourceApplication": "RM", "Event": event }))
+        };
+        let read = |value: &Value| Message::parse(value, None).expect("valid");
+        let delete = read(&with_event("DELETE"));
+        assert_eq!(delete.event(Event::Upsert), Event::Delete);
+        let upsert = read(&with_event("upsert"));
+        assert_eq!(upsert.event(Event::Upsert), Event::Upsert);
+        assert_eq!(upsert.event(Event::Delete), Event::Delete);
+        let refused = Message::parse(&with_event("merge"), None).expect_err("refused");
+        assert_eq!(refused.problem.code(), "EAI-103");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! by the workers with the lot's batch semantics, and read back as response
 //! messages; entity contents served synchronously by `/contents`.
 
+pub mod answer;
 pub mod batches;
+pub mod callback;
 pub mod chunking;
 pub mod entity;
 pub mod intake;

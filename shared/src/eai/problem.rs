@@ -17,8 +17,9 @@ pub enum Problem {
     BatchType(String),
     /// EAI-011: a message of a lot asks to be delivered synchronously.
     SyncInLot(String),
-    /// EAI-012: a businessTransaction lot mixes Transactions or Versions.
-    MixedTransaction,
+    /// EAI-012: a businessTransaction lot mixes Transactions whose messages
+    /// go to different destinations (one unit needs one destination).
+    MixedDestinations,
     /// EAI-013: `batchUUID` is not usable.
     BatchUuid,
     /// EAI-014: a businessTransaction lot repeats messages already received.
@@ -43,6 +44,8 @@ pub enum Problem {
     RepeatedUuid(String),
     /// EAI-108: the message holds a NUL character, which cannot be stored.
     NulCharacter,
+    /// EAI-109: a response message names no message it answers.
+    MissingReceivedMessage,
     /// EAI-201: the Content does not satisfy the Transaction's JSON Schema.
     Schema(String),
     /// EAI-202: the Content has no InternalId.
@@ -70,7 +73,7 @@ impl Problem {
             Problem::EmptyLot => "EAI-003",
             Problem::BatchType(_) => "EAI-010",
             Problem::SyncInLot(_) => "EAI-011",
-            Problem::MixedTransaction => "EAI-012",
+            Problem::MixedDestinations => "EAI-012",
             Problem::BatchUuid => "EAI-013",
             Problem::RepeatedInBusinessLot(_) => "EAI-014",
             Problem::BatchTaken(_) => "EAI-015",
@@ -83,6 +86,7 @@ impl Problem {
             Problem::MissingContent => "EAI-106",
             Problem::RepeatedUuid(_) => "EAI-107",
             Problem::NulCharacter => "EAI-108",
+            Problem::MissingReceivedMessage => "EAI-109",
             Problem::Schema(_) => "EAI-201",
             Problem::MissingInternalId => "EAI-202",
             Problem::EntityNotFound(_) => "EAI-203",
@@ -109,8 +113,8 @@ impl Problem {
                 "Message {uuid} asks for DeliveryType sync, but lots are processed asynchronously: \
                  send it alone, or as async."
             ),
-            Problem::MixedTransaction => "The messages of a businessTransaction lot must share \
-                 one Transaction and one Version."
+            Problem::MixedDestinations => "The messages of a businessTransaction lot must go to \
+                 one destination: its Transactions are delivered to different places."
                 .into(),
             Problem::BatchUuid => "batchUUID must have 1 to 100 printable characters.".into(),
             Problem::RepeatedInBusinessLot(uuids) => format!(
@@ -139,6 +143,11 @@ impl Problem {
             Problem::RepeatedUuid(uuid) => format!("UUID {uuid} appears twice in the lot."),
             Problem::NulCharacter => {
                 "The message holds a NUL character (\\u0000), which fila cannot store.".into()
+            }
+            Problem::MissingReceivedMessage => {
+                "The response message has no Content.ReceivedMessage.UUID naming the message it \
+                 answers."
+                    .into()
             }
             Problem::Schema(e) => {
                 format!("The Content does not satisfy the Transaction's schema: {e}")

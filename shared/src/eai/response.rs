@@ -162,6 +162,7 @@ mod tests {
             &outcome,
         );
         assert_eq!(lower["content"]["receivedMessage"]["sentBy"], "RM");
-        assert_eq!(lower["header"]["uuid"], "r1");
+        assert_eq!(lower["header"]["UUID"], "r1");
+        assert_eq!(lower["content"]["receivedMessage"]["UUID"], "u1");
     }
 }
