@@ -577,6 +577,7 @@ async fn a_single_message_ignores_batch_type_and_batch_uuid() {
         assert_eq!(receipt["batchType"], "simpleBatch");
     }
     for uuid in ["S-1", "S-2"] {
+        response(&fila, uuid).await;
         let (status, answer) = send(fila.request(Method::GET, &format!("{rest}/{uuid}"))).await;
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer["Content"]["ProcessingInformation"]["Status"], "OK");
