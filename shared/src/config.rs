@@ -12,6 +12,7 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::process::schedule::Zone;
 use crate::taf::scope::Scope;
 
 /// A configuration that could not be loaded or is inconsistent.
@@ -334,6 +335,10 @@ pub struct Config {
     /// URL of its own `/transactions` endpoint), as the asynchronous EAI
     /// flow does. None: responses are only read and published.
     pub eai_sources: Vec<EaiSourceConfig>,
+    /// The IANA time zone (`America/Sao_Paulo`, `Europe/Berlin`, `UTC`)
+    /// process schedules run in unless a request names its own: their
+    /// `quartzDef`, `startDate` and `endDate` are wall-clock times there.
+    pub process_time_zone: String,
 }
 
 /// Where an EAI source application receives its response messages.
@@ -438,6 +443,7 @@ impl Default for Config {
             amqp_tls_client_key_file: None,
             taf_txt_layouts: crate::taf::txt_layout::DEFAULT.map(String::from).to_vec(),
             eai_sources: Vec::new(),
+            process_time_zone: "UTC".into(),
         }
     }
 }
@@ -638,6 +644,9 @@ impl Config {
                 "the amqp_tls_* files are for TLS: amqp_url must be an amqps:// URL",
             );
         }
+        if let Err(e) = Zone::parse(&self.process_time_zone) {
+            return invalid("process_time_zone", &e.to_string());
+        }
         for user in &self.users {
             if user.name.is_empty() || user.name.contains(':') {
                 return invalid("users", "a user name must be non-empty and without ':'");
@@ -650,6 +659,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The time zone of schedules that name none (validated at load).
+    pub fn process_time_zone(&self) -> Zone {
+        Zone::parse(&self.process_time_zone).unwrap_or(Zone::UTC)
     }
 
     pub fn sweep_interval(&self) -> Duration {

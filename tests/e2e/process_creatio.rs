@@ -1,6 +1,6 @@
 //! Creatio's ProcessEngineService.svc (seed 003): Execute with and without
-//! ResultParameterName, RunProcess, the login cookie flow and the cookies'
-//! attributes.
+//! ResultParameterName, RunProcess, ExecProcElByUId and CancelExecution on
+//! runs started, the login cookie flow and the cookies' attributes.
 
 use fila_tests::fila::{PRODUCER, send};
 use fila_tests::runs::{DEFINITIONS, executions, job_id, only_job, wait_ended};
@@ -378,4 +378,205 @@ async fn login_cookies_are_strict_and_secure_when_served_over_https() {
             );
         }
     }
+}
+
+/// Waits until the job's execution `exec_id` is in `status`.
+async fn execution_in(fila: &Fila, job: i64, exec_id: i32, status: &str, seconds: u64) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let runs = executions(fila, job).await;
+        if runs
+            .iter()
+            .any(|run| run.exec_id == exec_id && run.status == status)
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ExecID {exec_id} never {status}: {:?}",
+            runs.iter()
+                .map(|r| (r.exec_id, r.status.clone()))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn cancel_execution_cancels_running_and_waited_for_runs() {
+    let fila = start().await;
+    let (_, started) = run_process(
+        &fila,
+        json!({ "schemaName": "Sleep", "parameterValues": [{ "name": "seconds", "value": 20 }] }),
+    )
+    .await;
+    let running = started["processId"]
+        .as_str()
+        .expect("processId")
+        .to_string();
+    let running_job = job_id(&fila, &running).await;
+    execution_in(&fila, running_job, 1, "running", 30).await;
+    // A caller waiting for a run's results is answered when it is cancelled.
+    let waiting = {
+        let request = fila.request(Method::POST, &format!("{SERVICE}/RunProcess"));
+        tokio::spawn(send(request.json(&json!({
+            "schemaName": "Sleep",
+            "parameterValues": [{ "name": "seconds", "value": 20 }],
+            "resultParameterNames": ["slept"],
+        }))))
+    };
+    let waited = loop {
+        let ids: Vec<String> = fila
+            .db()
+            .await
+            .query("SELECT uid FROM process_job WHERE uid <> $1", &[&running])
+            .await
+            .expect("jobs")
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        if let Some(id) = ids.into_iter().next() {
+            break id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    // What Creatio's process log page sends: the ids, separated by ';'.
+    let response = fila
+        .request(Method::POST, &format!("{SERVICE}/CancelExecution"))
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .body(
+            json!({ "processDataIds": format!("{running};{waited};no-such-process") }).to_string(),
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.expect("body"), "");
+    let (status, answer) = tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+        .await
+        .expect("the waiting caller is answered before the run would end")
+        .expect("task");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            answer["processStatus"].as_i64(),
+            answer["success"].as_bool()
+        ),
+        (Some(3), Some(false)),
+        "{answer}"
+    );
+    assert_eq!(answer["errorInfo"]["errorCode"], "ProcessCancelled");
+    for job in [running_job, job_id(&fila, &waited).await] {
+        let runs = executions(&fila, job).await;
+        assert_eq!(runs[0].status, "cancelled", "{job}");
+        assert_eq!(runs[0].message, "cancelled by its producer");
+    }
+    // The running one was stopped, and its worker did not record an
+    // outcome over the cancellation.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let runs = executions(&fila, running_job).await;
+    assert_eq!((runs.len(), runs[0].status.as_str()), (1, "cancelled"));
+    let (status, body) = send(
+        fila.request(Method::POST, &format!("{SERVICE}/CancelExecution"))
+            .json(&json!({ "ids": [running] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("processDataIds")),
+        "{body}"
+    );
+}
+
+/// The element UId of the job's execution `exec_id`.
+async fn element_uid(fila: &Fila, job: i64, exec_id: i32) -> String {
+    fila.db()
+        .await
+        .query_one(
+            "SELECT element_uid FROM process_execution WHERE job_id = $1 AND exec_id = $2",
+            &[&job, &exec_id],
+        )
+        .await
+        .expect("execution")
+        .get(0)
+}
+
+#[tokio::test]
+async fn exec_proc_el_by_uid_runs_a_waiting_element_now() {
+    let definitions = format!(
+        "{DEFINITIONS}\n[[process]]\nname = \"Flaky\"\nrunner = \"builtin\"\nbuiltin = \"Fail\"\nretry_count = 3\n"
+    );
+    let fila = Setup::new().processes(&definitions).start().await;
+    let (_, started) = run_process(&fila, json!({ "schemaName": "Flaky" })).await;
+    let process_id = started["processId"]
+        .as_str()
+        .expect("processId")
+        .to_string();
+    let job = job_id(&fila, &process_id).await;
+    // The second retry waits 10 s for its backoff.
+    execution_in(&fila, job, 2, "failed", 30).await;
+    execution_in(&fila, job, 3, "waiting", 10).await;
+    let (code, jobs) = send(fila.admin(Method::GET, "/ops/process/jobs")).await;
+    assert_eq!(code, StatusCode::OK, "{jobs}");
+    let listed = jobs["jobs"][0]["lastExecution"]["elementUId"]
+        .as_str()
+        .expect("elementUId")
+        .to_string();
+    assert_eq!(listed, element_uid(&fila, job, 3).await);
+    let asked = tokio::time::Instant::now();
+    let (code, body) =
+        text(fila.request(Method::GET, &format!("{SERVICE}/ExecProcElByUId/{listed}"))).await;
+    assert_eq!((code, body.as_str()), (StatusCode::OK, ""));
+    execution_in(&fila, job, 3, "failed", 5).await;
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(5),
+        "it ran at once, not after its 10 s backoff"
+    );
+    // The next retry waits 60 s: the query form runs it now too.
+    execution_in(&fila, job, 4, "waiting", 10).await;
+    let fourth = element_uid(&fila, job, 4).await;
+    let (code, _) = text(fila.request(
+        Method::GET,
+        &format!(
+            "/ServiceModel/ProcessEngineService.svc/ExecProcElByUId?ProcessElementUID={fourth}"
+        ),
+    ))
+    .await;
+    assert_eq!(code, StatusCode::OK);
+    execution_in(&fila, job, 4, "failed", 5).await;
+    // An element already executed is not executed again.
+    let first = element_uid(&fila, job, 1).await;
+    let (code, _) =
+        text(fila.request(Method::GET, &format!("{SERVICE}/ExecProcElByUId/{first}"))).await;
+    assert_eq!(code, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(executions(&fila, job).await.len(), 4, "no run was added");
+    // An unknown element, or none, is a clear error in Creatio's format.
+    let (code, body) = send(fila.request(
+        Method::GET,
+        &format!("{SERVICE}/ExecProcElByUId/3fa85f64-5717-4562-b3fc-2c963f66afa6"),
+    ))
+    .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(body["code"], 404);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("3fa85f64-5717-4562-b3fc-2c963f66afa6")),
+        "{body}"
+    );
+    let (code, body) = send(fila.request(Method::GET, &format!("{SERVICE}/ExecProcElByUId"))).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("processElementUID")),
+        "{body}"
+    );
+    let (code, _) =
+        send(fila.reader(Method::GET, &format!("{SERVICE}/ExecProcElByUId/{first}"))).await;
+    assert_eq!(code, StatusCode::FORBIDDEN, "a reader may not run elements");
 }

@@ -305,13 +305,26 @@ async fn runs_are_pinned_to_worker_groups() {
         let runs = executions(&fila, job_id(&fila, spid).await).await;
         assert_eq!(runs[0].worker.as_deref(), Some("worker-1"));
     }
-    let (code, body) =
-        start_process(&fila, &json!({ "name": "FullName", "worker": "unknown" })).await;
-    assert_eq!(code, StatusCode::BAD_REQUEST);
-    assert!(
-        body["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("worker group unknown is not defined"))
+    // A Robusta worker id that names no group of fila's is ignored: the
+    // process's own group runs it.
+    let ignored = started(
+        &fila,
+        &json!({ "values": { "name": "U" }, "name": "FullName", "worker": "17" }),
+    )
+    .await;
+    let job = job_id(&fila, &ignored).await;
+    assert_eq!(fila_tests::runs::job(&fila, job).await["group"], "default");
+    let body = status_until(&fila, &ignored, "SUCCEEDED", 30).await;
+    assert_eq!(body["__out_fullName"], "U");
+    let runs = executions(&fila, job).await;
+    assert_ne!(
+        runs[0].worker.as_deref(),
+        Some("worker-1"),
+        "a worker of the default group ran it"
+    );
+    assert_eq!(
+        fila_tests::runs::job(&fila, job_id(&fila, &spare).await).await["group"],
+        "spare"
     );
 }
 
@@ -554,5 +567,106 @@ async fn a_worker_that_does_not_know_a_process_yet_hands_its_runs_back() {
     assert_eq!(
         body["message"], "process FullName is not defined",
         "the last attempt fails it"
+    );
+}
+
+/// The listed schedule of `spid`.
+async fn listed(fila: &Fila, spid: &str) -> Value {
+    let (code, list) = send(fila.admin(Method::GET, "/admin/schedules")).await;
+    assert_eq!(code, StatusCode::OK, "{list}");
+    list["schedules"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["uid"] == spid))
+        .cloned()
+        .expect("the schedule is listed")
+}
+
+fn first_fires(schedule: &Value, count: usize) -> Vec<&str> {
+    schedule["nextFires"]
+        .as_array()
+        .expect("nextFires")
+        .iter()
+        .take(count)
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+#[tokio::test]
+async fn schedules_run_in_their_time_zone_across_daylight_saving() {
+    let fila = Setup::new()
+        .processes(DEFINITIONS)
+        .workers(0)
+        .env("PROCESS_TIME_ZONE", "America/Sao_Paulo")
+        .start()
+        .await;
+    // Berlin springs forward on 2027-03-28 (02:00 becomes 03:00): the
+    // daily 02:30 fire of that day is made at 03:00, once.
+    let spring = started(
+        &fila,
+        &json!({ "values": { "name": "B" }, "name": "FullName", "quartzDef": "0 30 2 * * ?",
+                 "timeZone": "Europe/Berlin", "startDate": "2027-03-26 12:00:00",
+                 "endDate": "2027-11-30 00:00:00" }),
+    )
+    .await;
+    let schedule = listed(&fila, &spring).await;
+    assert_eq!(schedule["timeZone"], "Europe/Berlin");
+    assert_eq!(schedule["nextFire"], "2027-03-27T01:30:00Z");
+    assert_eq!(
+        first_fires(&schedule, 3),
+        [
+            "2027-03-27T02:30:00+01:00",
+            "2027-03-28T03:00:00+02:00",
+            "2027-03-29T02:30:00+02:00",
+        ]
+    );
+    let (_, answer) = status(&fila, &spring).await;
+    assert_eq!(answer["status"], "WAITING");
+    assert_eq!(
+        answer["message"],
+        "Your transaction is scheduled for 2027-03-27 02:30:00 (Europe/Berlin)."
+    );
+    // It falls back on 2027-10-31 (03:00 becomes 02:00): 02:30 happens
+    // twice and fires once.
+    let autumn = started(
+        &fila,
+        &json!({ "values": { "name": "B" }, "name": "FullName", "quartzDef": "0 30 2 * * ?",
+                 "time zone": "Europe/Berlin", "startDate": "2027-10-30 12:00:00" }),
+    )
+    .await;
+    assert_eq!(
+        first_fires(&listed(&fila, &autumn).await, 3),
+        [
+            "2027-10-30T02:30:00+02:00",
+            "2027-10-31T02:30:00+02:00",
+            "2027-11-01T02:30:00+01:00",
+        ]
+    );
+    // Without timeZone, the setting's zone: the dates are São Paulo's too.
+    let default_zone = started(
+        &fila,
+        &json!({ "values": { "name": "S" }, "name": "FullName", "quartzDef": "0 0 9 * * ?",
+                 "startDate": "2027-01-10 00:00:00", "endDate": "2027-01-11 09:00:00" }),
+    )
+    .await;
+    let schedule = listed(&fila, &default_zone).await;
+    assert_eq!(schedule["timeZone"], "America/Sao_Paulo");
+    assert_eq!(schedule["nextFire"], "2027-01-10T12:00:00Z");
+    assert_eq!(schedule["endsAt"], "2027-01-11T12:00:00Z");
+    assert_eq!(
+        first_fires(&schedule, 5),
+        ["2027-01-10T09:00:00-03:00", "2027-01-11T09:00:00-03:00"],
+        "the fires end with endDate"
+    );
+    let (code, body) = start_process(
+        &fila,
+        &json!({ "name": "FullName", "quartzDef": "0 0 9 * * ?", "timeZone": "Mars/Olympus" }),
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Mars/Olympus")),
+        "{body}"
     );
 }

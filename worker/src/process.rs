@@ -8,11 +8,14 @@
 //! the message's last attempt it fails. An execution claimed again after
 //! its worker stopped while running it `worker_max_attempts` times (a run
 //! that kills its worker: out of memory, an abort) fails without a retry
-//! instead of running once more.
+//! instead of running once more. A run cancelled while it runs (Creatio's
+//! CancelExecution) is stopped within a second, its outcome left as the
+//! cancellation.
 
 use std::time::Duration;
 
-use fila_shared::process::store::{self, Claim, RunOutcome};
+use fila_shared::process::control;
+use fila_shared::process::store::{self, Claim, Claimed, RunOutcome};
 use tokio::sync::watch;
 
 use crate::context::Context;
@@ -24,6 +27,8 @@ use fila_shared::metrics::PROCESS;
 const LEASE_MARGIN: Duration = Duration::from_secs(10);
 /// Progress is written at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// How often a running execution is looked at for its cancellation.
+const CANCEL_CHECK: Duration = Duration::from_secs(1);
 /// The lease of a run whose process is no longer defined.
 const UNDEFINED_LEASE: Duration = Duration::from_secs(60);
 
@@ -95,8 +100,24 @@ pub async fn handle(
                     )),
                 }
             };
-            let (outcome, ()) = tokio::join!(run, writer);
-            outcome
+            let watched = async {
+                let (outcome, ()) = tokio::join!(run, writer);
+                outcome
+            };
+            tokio::select! {
+                outcome = watched => outcome,
+                () = cancellation(ctx, &claimed) => {
+                    // Dropping the run stops it (a command's process group
+                    // is ended); the cancellation is its outcome.
+                    tracing::info!(
+                        job = claimed.job_id,
+                        exec = claimed.exec_id,
+                        process = %claimed.process,
+                        "process run cancelled: stopped"
+                    );
+                    return Ok(());
+                }
+            }
         }
     };
     tracing::info!(
@@ -115,4 +136,16 @@ pub async fn handle(
     };
     ctx.metrics.count_finished(PROCESS, status, 1);
     Ok(())
+}
+
+/// Ends when the execution is cancelled (never, else).
+async fn cancellation(ctx: &Context, claimed: &Claimed) {
+    loop {
+        tokio::time::sleep(CANCEL_CHECK).await;
+        match control::cancelled(&ctx.pool, claimed.job_id, claimed.exec_id).await {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(e) => tracing::debug!(error = %e, "cancellation not looked at this time"),
+        }
+    }
 }

@@ -2,7 +2,9 @@
 //!
 //! - `GET /admin/schedules[?state=active|paused|ended]` lists
 //!   `{"schedules": [{uid, jobId, process, quartzDef, state, nextFire, fires,
-//!   startsAt, endsAt, runOnce, workerGroup}]}`, newest first;
+//!   startsAt, endsAt, runOnce, workerGroup, timeZone, nextFires}]}`,
+//!   newest first; `nextFires` lists the coming fires as wall-clock times
+//!   of the schedule's `timeZone`, with their offsets;
 //! - `POST /admin/schedules/{uid}/pause` and `…/resume` answer the schedule
 //!   (resuming fires from now on: the fires missed while paused are not
 //!   made); 404 for an unknown or ended one;
@@ -13,6 +15,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use fila_shared::process::control;
 use fila_shared::process::store::{self, ScheduleView};
 use serde::Deserialize;
 use serde_json::json;
@@ -65,7 +68,7 @@ pub async fn remove(
     State(state): State<SharedState>,
     Path(uid): Path<String>,
 ) -> Result<Response, ApiError> {
-    if store::end_schedule(&state.pool, &uid).await? {
+    if control::end_schedule(&state.pool, &uid).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::NotFound(format!("no schedule has uid {uid}")))

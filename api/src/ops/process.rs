@@ -2,7 +2,7 @@
 //! the recent jobs, newest first, each with its latest execution,
 //! `{"jobs": [{jobId, uid, process, parameters, cron, scheduleState,
 //! nextFire, executions, lastExecution: {execId, status, progress, message,
-//! startedAt, finishedAt} | null, createdAt}], "next"}` (see
+//! startedAt, finishedAt, elementUId} | null, createdAt}], "next"}` (see
 //! `fila_shared::process::jobs`). `status` is the latest execution's
 //! (`waiting`, `running`, `succeeded`, `failed` or `cancelled`); `next` is
 //! passed as `before` for older jobs.

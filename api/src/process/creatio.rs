@@ -57,12 +57,16 @@ const SERIALIZATION_NS: &str = "http://schemas.microsoft.com/2003/10/Serializati
 pub enum CreatioError {
     #[error("{0}")]
     BadRequest(String),
+    #[error("no element of a process run has UId {0}")]
+    UnknownElement(String),
     #[error("{0}")]
     TooLarge(String),
     #[error(transparent)]
     Start(#[from] StartError),
     #[error("{0}")]
     Failed(String),
+    #[error("the process was cancelled: {0}")]
+    Cancelled(String),
     #[error("the process did not finish within {secs} s; it goes on as process {uid}")]
     Timeout { secs: u64, uid: String },
     #[error("database unavailable")]
@@ -102,8 +106,11 @@ impl CreatioError {
                 StatusCode::BAD_REQUEST
             }
             CreatioError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            CreatioError::Start(StartError::UnknownProcess(_)) => StatusCode::NOT_FOUND,
-            CreatioError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            CreatioError::Start(StartError::UnknownProcess(_))
+            | CreatioError::UnknownElement(_) => StatusCode::NOT_FOUND,
+            CreatioError::Failed(_) | CreatioError::Cancelled(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             CreatioError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             CreatioError::Store(e) | CreatioError::Start(StartError::Store(e)) => {
                 tracing::error!(error = %e, "store failure");
@@ -120,8 +127,10 @@ impl CreatioError {
             }
             CreatioError::TooLarge(_) => "RequestTooLarge",
             CreatioError::Start(StartError::UnknownProcess(_)) => "ProcessSchemaNotFound",
+            CreatioError::UnknownElement(_) => "ProcessElementNotFound",
             CreatioError::Start(StartError::UnknownGroup(_)) => "UnknownWorkerGroup",
             CreatioError::Failed(_) => "ProcessFailed",
+            CreatioError::Cancelled(_) => "ProcessCancelled",
             CreatioError::Timeout { .. } => "Timeout",
             CreatioError::Store(_)
             | CreatioError::Start(StartError::Store(_))
@@ -139,7 +148,9 @@ impl CreatioError {
     /// The answer of RunProcess: its own envelope, `success: false`.
     fn run_process_answer(self, process_id: Option<&str>, process_status: i32) -> Response {
         let status = match self {
-            CreatioError::Failed(_) | CreatioError::Timeout { .. } => StatusCode::OK,
+            CreatioError::Failed(_) | CreatioError::Cancelled(_) | CreatioError::Timeout { .. } => {
+                StatusCode::OK
+            }
             _ => self.status(),
         };
         let overload = self.overload();
@@ -230,6 +241,9 @@ async fn final_outcome(
 ) -> Result<ExecutionView, CreatioError> {
     match wait_final(state, job_id).await? {
         Some(outcome) if outcome.status == "succeeded" => Ok(outcome),
+        Some(outcome) if outcome.status == "cancelled" => {
+            Err(CreatioError::Cancelled(outcome.message))
+        }
         Some(outcome) if outcome.message.is_empty() => Err(CreatioError::Failed(format!(
             "the process {} ended {}",
             outcome.process, outcome.status
@@ -263,6 +277,7 @@ struct ParameterValue {
 const NOT_STARTED: i32 = 0;
 const RUNNING: i32 = 1;
 const DONE: i32 = 2;
+const CANCELLED: i32 = 3;
 const ERROR: i32 = 4;
 
 pub async fn run_process(State(state): State<SharedState>, body: Body) -> Response {
@@ -320,6 +335,7 @@ pub async fn run_process(State(state): State<SharedState>, body: Body) -> Respon
             .into_response()
         }
         Err(e @ CreatioError::Timeout { .. }) => e.run_process_answer(Some(uid), RUNNING),
+        Err(e @ CreatioError::Cancelled(_)) => e.run_process_answer(Some(uid), CANCELLED),
         Err(e) => e.run_process_answer(Some(uid), ERROR),
     }
 }

@@ -4,11 +4,13 @@
 //!
 //! - RM wsProcess, SOAP 1.1 (`/wsProcess/IwsProcess`, `/wsProcess/IwsBase`,
 //!   `/wsProcess/IRMSServer`, WSDL on GET);
-//! - Creatio ProcessEngineService (`[/0]/ServiceModel/ProcessEngineService.svc`)
-//!   and its login (`/ServiceModel/AuthService.svc/Login`);
+//! - Creatio ProcessEngineService (`[/0]/ServiceModel/ProcessEngineService.svc`:
+//!   Execute and RunProcess, ExecProcElByUId and CancelExecution on runs
+//!   started) and its login (`/ServiceModel/AuthService.svc/Login`);
 //! - the Robusta scheduler connector API (`/scheduler/connector-api/process`).
 
 mod creatio;
+mod creatio_runs;
 mod robusta;
 mod wsdl;
 mod wsoperations;
@@ -74,6 +76,9 @@ pub fn routes(g: &Guards) -> Router<SharedState> {
         // Execute runs a process, even as a GET.
         let execute = Policy::submits(PROCESS, Dialect::Creatio(CreatioOperation::Execute));
         let run = Policy::submits(PROCESS, Dialect::Creatio(CreatioOperation::RunProcess));
+        // On runs already started: their refusals are Execute's.
+        let control = Policy::changes(Dialect::Creatio(CreatioOperation::Execute));
+        let service = format!("{base}/ProcessEngineService.svc");
         router = router
             .route(
                 &format!("{base}/ProcessEngineService.svc/{{schema}}/Execute"),
@@ -82,6 +87,26 @@ pub fn routes(g: &Guards) -> Router<SharedState> {
             .route(
                 &format!("{base}/ProcessEngineService.svc/RunProcess"),
                 g.on(run, post(creatio::run_process)),
+            )
+            .route(
+                &format!("{service}/ExecProcElByUId/{{element}}"),
+                g.on(
+                    control,
+                    get(creatio_runs::exec_element_in_path)
+                        .post(creatio_runs::exec_element_in_path),
+                ),
+            )
+            .route(
+                &format!("{service}/ExecProcElByUId"),
+                g.on(
+                    control,
+                    get(creatio_runs::exec_element_in_query)
+                        .post(creatio_runs::exec_element_in_query),
+                ),
+            )
+            .route(
+                &format!("{service}/CancelExecution"),
+                g.on(control, post(creatio_runs::cancel_execution)),
             );
     }
     for base in ["/scheduler/connector-api", "/scheduler/connector-API"] {

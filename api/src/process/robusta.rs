@@ -6,11 +6,17 @@
 //! `{"robustaSpid": <id>, "message": "Process saved"}`:
 //!
 //! - without `quartzDef` the process runs now, once;
-//! - with it, it runs on that Quartz schedule (UTC) from `startDate` until
-//!   `endDate` (`yyyy-MM-dd HH:mm:ss`, UTC); `runImmediately` adds a run
-//!   now, `runOnce` keeps only the first run;
+//! - with it, it runs on that Quartz schedule from `startDate` until
+//!   `endDate` (`yyyy-MM-dd HH:mm:ss`); `runImmediately` adds a run now,
+//!   `runOnce` keeps only the first run. The schedule and both dates are
+//!   wall-clock times of the time zone `timeZone` names (an IANA name, as
+//!   a Quartz trigger takes one; fila's addition: Robusta's document names
+//!   no zone), else of `process_time_zone`; daylight saving neither skips
+//!   nor doubles a fire (see [`fila_shared::process::schedule`]);
 //! - `retryCount` (text or number) retries each failed run that many times;
-//!   `worker` pins the runs to a worker group.
+//! - `worker`, a Robusta worker id, pins the runs to the worker group of
+//!   that name when one exists; otherwise it is ignored (the process's own
+//!   group runs them), as a Robusta worker id means nothing to fila.
 //!
 //! Field names are read leniently, as clients write them ("run
 //! immediately", `run_immediately`, any case); flags read `Y`/`N` (also
@@ -30,7 +36,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use fila_shared::db::StoreError;
-use fila_shared::process::schedule::{CronError, QuartzCron, parse_date};
+use fila_shared::process::schedule::{CronError, QuartzCron, Zone, ZoneError, parse_date};
 use fila_shared::process::store::{self, JobView, ScheduleSpec};
 use serde_json::{Map, Value, json};
 
@@ -47,6 +53,8 @@ pub enum RobustaError {
     BadRequest(String),
     #[error(transparent)]
     Cron(#[from] CronError),
+    #[error("timeZone {0}")]
+    Zone(#[from] ZoneError),
     #[error(transparent)]
     Start(#[from] StartError),
     #[error("No process has robustaSpid {0}.")]
@@ -64,6 +72,7 @@ impl IntoResponse for RobustaError {
             RobustaError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             RobustaError::BadRequest(_)
             | RobustaError::Cron(_)
+            | RobustaError::Zone(_)
             | RobustaError::Start(StartError::Parameters(_) | StartError::UnknownGroup(_)) => {
                 StatusCode::BAD_REQUEST
             }
@@ -148,10 +157,15 @@ impl Fields {
         }
     }
 
-    fn date(&self, key: &str, name: &str) -> Result<Option<chrono::DateTime<Utc>>, RobustaError> {
+    fn date(
+        &self,
+        key: &str,
+        name: &str,
+        zone: Zone,
+    ) -> Result<Option<chrono::DateTime<Utc>>, RobustaError> {
         self.text(key, name)?
             .map(|text| {
-                parse_date(&text)
+                parse_date(&text, zone)
                     .ok_or_else(|| bad(format!("{name} must be yyyy-MM-dd HH:mm:ss, not {text:?}")))
             })
             .transpose()
@@ -174,7 +188,9 @@ pub async fn start_process(
         Some(Value::Object(values)) => values.clone(),
         Some(_) => return Err(bad("values must be an object of the process's parameters")),
     };
-    let group = fields.text("worker", "worker")?;
+    let group = fields
+        .text("worker", "worker")?
+        .filter(|worker| state.processes.current().knows_group(worker));
     let retry_count = fields
         .text("retrycount", "retryCount")?
         .map(|text| {
@@ -182,7 +198,7 @@ pub async fn start_process(
                 .map_err(|_| bad(format!("retryCount must be a whole number, not {text:?}")))
         })
         .transpose()?;
-    let schedule = schedule(&fields)?;
+    let schedule = schedule(&fields, state.config.process_time_zone())?;
     let request = Start {
         process: &name,
         parameters,
@@ -197,15 +213,21 @@ pub async fn start_process(
     ))
 }
 
-/// The schedule of a request with a `quartzDef`.
-fn schedule(fields: &Fields) -> Result<Option<ScheduleSpec>, RobustaError> {
+/// The schedule of a request with a `quartzDef`, in its `timeZone` (else
+/// in `default_zone`).
+fn schedule(fields: &Fields, default_zone: Zone) -> Result<Option<ScheduleSpec>, RobustaError> {
     let Some(cron) = fields.text("quartzdef", "quartzDef")? else {
         return Ok(None);
     };
+    let zone = match fields.text("timezone", "timeZone")? {
+        Some(name) => Zone::parse(&name)?,
+        None => default_zone,
+    };
     let spec = ScheduleSpec {
         cron: QuartzCron::parse(&cron)?,
-        starts_at: fields.date("startdate", "startDate")?,
-        ends_at: fields.date("enddate", "endDate")?,
+        zone,
+        starts_at: fields.date("startdate", "startDate", zone)?,
+        ends_at: fields.date("enddate", "endDate", zone)?,
         run_once: fields.flag("runonce", "runOnce")?,
         run_immediately: fields.flag("runimmediately", "runImmediately")?,
     };
@@ -236,7 +258,11 @@ fn status_body(job: &JobView) -> Value {
             (Some("paused"), _) => ("WAITING", "Your transaction waits: its schedule is paused.".to_string()),
             (_, Some(next)) => (
                 "WAITING",
-                format!("Your transaction is scheduled for {}.", next.format("%Y-%m-%d %H:%M:%S")),
+                format!(
+                    "Your transaction is scheduled for {} ({}).",
+                    job.zone.format(next),
+                    job.zone.name()
+                ),
             ),
             (Some("ended"), None) => (
                 "FAILED",
@@ -249,7 +275,7 @@ fn status_body(job: &JobView) -> Value {
             "waiting" => ("WAITING", "Your transaction is waiting to run.".to_string()),
             "running" => ("RUNNING", "Your transaction is running.".to_string()),
             "succeeded" => ("SUCCEEDED", "Your transaction has ended.".to_string()),
-            "cancelled" => ("FAILED", "Your transaction was cancelled: its schedule was deleted.".to_string()),
+            "cancelled" => ("FAILED", format!("Your transaction was cancelled ({}).", run.message)),
             _ if run.message.is_empty() => ("FAILED", "Your transaction failed.".to_string()),
             _ => ("FAILED", run.message.clone()),
         },
@@ -305,7 +331,7 @@ mod tests {
                 .expect("object"),
         );
         assert!(fields.flag("runonce", "runOnce").is_err());
-        assert!(fields.date("startdate", "startDate").is_err());
+        assert!(fields.date("startdate", "startDate", Zone::UTC).is_err());
         assert!(fields.text("retrycount", "retryCount").is_err());
         assert!(read_object(b"[1]").is_err());
         assert!(read_object(b"{").is_err());

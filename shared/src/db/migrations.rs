@@ -29,6 +29,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (16, include_str!("../../migrations/0016_eai_order.sql")),
     (17, include_str!("../../migrations/0017_deliveries.sql")),
     (18, include_str!("../../migrations/0018_eai_callbacks.sql")),
+    (
+        19,
+        include_str!("../../migrations/0019_process_zone_elements.sql"),
+    ),
     (20, include_str!("../../migrations/0020_taf_fidelity.sql")),
 ];
 

@@ -73,6 +73,9 @@ pub struct LastExecution {
     pub message: String,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// What Creatio's ExecProcElByUId names to run it now.
+    #[serde(rename = "elementUId")]
+    pub element_uid: String,
 }
 
 impl From<ExecutionView> for LastExecution {
@@ -84,6 +87,7 @@ impl From<ExecutionView> for LastExecution {
             message: view.message,
             started_at: view.started_at,
             finished_at: view.finished_at,
+            element_uid: view.element_uid,
         }
     }
 }

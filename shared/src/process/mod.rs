@@ -4,6 +4,7 @@
 //! wsProcess (SOAP), Creatio ProcessEngineService and the Robusta scheduler
 //! connector API.
 
+pub mod control;
 pub mod definition;
 pub mod jobs;
 pub mod rm_params;

@@ -2,9 +2,10 @@
 //!
 //! A job is a process with parameters, run once or on a schedule; each run,
 //! retry or scheduled fire is an execution (ExecID). An execution moves
-//! `waiting → running → succeeded | failed` (or `cancelled`, when its
-//! schedule is deleted first). A worker claims a waiting execution for its
-//! process's timeout plus a margin (its lease, in `claimed_until`); an
+//! `waiting → running → succeeded | failed`, or `cancelled` (its schedule
+//! deleted, or its producer cancelled it: see [`super::control`]). A
+//! worker claims a waiting execution for its process's timeout plus a
+//! margin (its lease, in `claimed_until`); an
 //! execution whose lease ran out (its worker died or stopped) is enqueued
 //! again by the sweeper ([`enqueue_due`]) and claimed anew. A failed
 //! execution with retries left makes the next one (same fire, next
@@ -27,7 +28,7 @@ use deadpool_postgres::{GenericClient, Pool, Transaction};
 use serde_json::{Map, Value};
 
 use super::definition::Definition;
-use super::schedule::QuartzCron;
+use super::schedule::{QuartzCron, Zone};
 use crate::amqp::topology::RETRY_DELAYS;
 use crate::db::StoreError;
 use crate::envelope::{ResultMessage, WorkMessage};
@@ -44,6 +45,8 @@ const DUE_BATCH: i64 = 50;
 #[derive(Debug, Clone)]
 pub struct ScheduleSpec {
     pub cron: QuartzCron,
+    /// Where the cron's fields are wall-clock times.
+    pub zone: Zone,
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
     /// Only the first fire (or only the immediate run) happens.
@@ -96,8 +99,9 @@ pub async fn submit(pool: &Pool, submission: &Submission) -> Result<Submitted, S
     let insert_job = tx
         .prepare_cached(
             "INSERT INTO process_job (uid, process, parameters, worker_group, retry_count, cron,
-                 starts_at, ends_at, run_once, schedule_state, next_fire, executions, fires)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 starts_at, ends_at, run_once, schedule_state, next_fire, executions, fires,
+                 time_zone)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              RETURNING id",
         )
         .await?;
@@ -118,6 +122,7 @@ pub async fn submit(pool: &Pool, submission: &Submission) -> Result<Submitted, S
                 &next_fire.filter(|_| state == Some("active")),
                 &i32::from(run_now),
                 &fire,
+                &schedule.map_or(Zone::UTC, |s| s.zone).name(),
             ],
         )
         .await?
@@ -155,7 +160,7 @@ impl ScheduleSpec {
     pub fn first_fire(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let from = self.starts_at.map_or(now, |s| s.max(now));
         self.cron
-            .first_from(from)
+            .first_from(from, self.zone)
             .filter(|fire| self.ends_at.is_none_or(|end| *fire <= end))
     }
 }
@@ -494,10 +499,12 @@ pub struct ExecutionView {
     pub outputs: Option<Value>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The UId of the run's element (Creatio's ExecProcElByUId).
+    pub element_uid: String,
 }
 
 const VIEW: &str = "SELECT e.job_id, e.exec_id, j.uid, j.process, e.status, e.progress, e.message,
-        e.outputs, e.started_at, e.finished_at
+        e.outputs, e.started_at, e.finished_at, e.element_uid
  FROM process_execution e JOIN process_job j ON j.id = e.job_id";
 
 fn view(row: &tokio_postgres::Row) -> ExecutionView {
@@ -512,6 +519,7 @@ fn view(row: &tokio_postgres::Row) -> ExecutionView {
         outputs: row.get(7),
         started_at: row.get(8),
         finished_at: row.get(9),
+        element_uid: row.get("element_uid"),
     }
 }
 
@@ -536,6 +544,8 @@ pub struct JobView {
     /// `active`, `paused` or `ended` for a scheduled job.
     pub schedule_state: Option<String>,
     pub next_fire: Option<DateTime<Utc>>,
+    /// The time zone of its schedule (UTC when it has none).
+    pub zone: Zone,
     /// Its latest execution, if it ran.
     pub latest: Option<ExecutionView>,
 }
@@ -548,17 +558,18 @@ pub async fn job_by_uid(pool: &Pool, uid: &str) -> Result<Option<JobView>, Store
     let client = pool.get().await?;
     let Some(job) = client
         .query_opt(
-            "SELECT id, schedule_state, next_fire FROM process_job WHERE uid = $1",
+            "SELECT id, schedule_state, next_fire, time_zone FROM process_job WHERE uid = $1",
             &[&uid],
         )
         .await?
     else {
         return Ok(None);
     };
-    let job_id: i64 = job.get(0);
+    let job_id: i64 = job.get("id");
     Ok(Some(JobView {
-        schedule_state: job.get(1),
-        next_fire: job.get(2),
+        schedule_state: job.get("schedule_state"),
+        next_fire: job.get("next_fire"),
+        zone: Zone::parse(job.get("time_zone")).unwrap_or(Zone::UTC),
         latest: latest_executions(&client, &[job_id]).await?.remove(&job_id),
     }))
 }
@@ -629,7 +640,8 @@ pub async fn fire_due(pool: &Pool) -> Result<Vec<Stored>, StoreError> {
     let tx = client.transaction().await?;
     let due = tx
         .query(
-            "SELECT id, cron, ends_at, run_once, next_fire, fires, worker_group, now(), process
+            "SELECT id, cron, ends_at, run_once, next_fire, fires, worker_group, now(), process,
+                    time_zone
              FROM process_job
              WHERE schedule_state = 'active' AND next_fire <= now()
              ORDER BY next_fire
@@ -649,7 +661,8 @@ pub async fn fire_due(pool: &Pool) -> Result<Vec<Stored>, StoreError> {
         let group: String = job.get(6);
         let now: DateTime<Utc> = job.get(7);
         let process: String = job.get(8);
-        let Ok(cron) = QuartzCron::parse(&cron_text) else {
+        let zone: String = job.get("time_zone");
+        let (Ok(cron), Ok(zone)) = (QuartzCron::parse(&cron_text), Zone::parse(&zone)) else {
             tx.execute(
                 "UPDATE process_job SET schedule_state = 'ended', next_fire = NULL WHERE id = $1",
                 &[&job_id],
@@ -664,7 +677,7 @@ pub async fn fire_due(pool: &Pool) -> Result<Vec<Stored>, StoreError> {
             work.push(run_message(job_id, &process, &group));
             let late = (now - next).to_std().unwrap_or_default();
             let after = if late > MISFIRE_TOLERANCE { now } else { next };
-            following = cron.next_after(after);
+            following = cron.next_after(after, zone);
             match following {
                 Some(f) if f <= now && !run_once => next = f,
                 _ => break,
@@ -700,25 +713,54 @@ pub struct ScheduleView {
     pub ends_at: Option<DateTime<Utc>>,
     pub run_once: bool,
     pub worker_group: String,
+    /// The IANA time zone the schedule runs in.
+    pub time_zone: String,
+    /// The coming fires (at most [`NEXT_FIRES`]) as wall-clock times of
+    /// the schedule's zone, with their offsets.
+    pub next_fires: Vec<DateTime<chrono::FixedOffset>>,
 }
 
+/// How many coming fires a schedule's view lists.
+pub const NEXT_FIRES: usize = 5;
+
 const SCHEDULE_VIEW: &str = "SELECT uid, id, process, cron, schedule_state, next_fire, fires,
-        starts_at, ends_at, run_once, worker_group
+        starts_at, ends_at, run_once, worker_group, time_zone
  FROM process_job";
 
 fn schedule_view(row: &tokio_postgres::Row) -> ScheduleView {
+    let next_fire: Option<DateTime<Utc>> = row.get("next_fire");
+    let ends_at: Option<DateTime<Utc>> = row.get("ends_at");
+    let run_once: bool = row.get("run_once");
+    let time_zone: String = row.get("time_zone");
+    let zone = Zone::parse(&time_zone).ok();
+    let cron = row
+        .get::<_, Option<&str>>("cron")
+        .and_then(|text| QuartzCron::parse(text).ok());
+    let mut next_fires = Vec::new();
+    if let (Some(first), Some(zone), Some(cron)) = (next_fire, zone, cron) {
+        let mut fire = Some(first);
+        while let Some(at) = fire.filter(|at| ends_at.is_none_or(|end| *at <= end)) {
+            next_fires.push(zone.local(at));
+            if run_once || next_fires.len() == NEXT_FIRES {
+                break;
+            }
+            fire = cron.next_after(at, zone);
+        }
+    }
     ScheduleView {
-        uid: row.get(0),
-        job_id: row.get(1),
-        process: row.get(2),
-        quartz_def: row.get(3),
-        state: row.get(4),
-        next_fire: row.get(5),
-        fires: row.get(6),
-        starts_at: row.get(7),
-        ends_at: row.get(8),
-        run_once: row.get(9),
-        worker_group: row.get(10),
+        uid: row.get("uid"),
+        job_id: row.get("id"),
+        process: row.get("process"),
+        quartz_def: row.get("cron"),
+        state: row.get("schedule_state"),
+        next_fire,
+        fires: row.get("fires"),
+        starts_at: row.get("starts_at"),
+        ends_at,
+        run_once,
+        worker_group: row.get("worker_group"),
+        time_zone,
+        next_fires,
     }
 }
 
@@ -752,7 +794,7 @@ pub async fn set_paused(
     let tx = client.transaction().await?;
     let Some(row) = tx
         .query_opt(
-            "SELECT cron, starts_at, ends_at, run_once FROM process_job
+            "SELECT cron, starts_at, ends_at, run_once, time_zone FROM process_job
              WHERE uid = $1 AND schedule_state IN ('active', 'paused') FOR UPDATE",
             &[&uid],
         )
@@ -768,8 +810,10 @@ pub async fn set_paused(
         .await?;
     } else {
         let cron = QuartzCron::parse(row.get(0)).ok();
-        let spec = cron.map(|cron| ScheduleSpec {
+        let zone = Zone::parse(row.get(4)).ok();
+        let spec = cron.zip(zone).map(|(cron, zone)| ScheduleSpec {
             cron,
+            zone,
             starts_at: row.get(1),
             ends_at: row.get(2),
             run_once: row.get(3),
@@ -792,36 +836,6 @@ pub async fn set_paused(
         .map(|r| schedule_view(&r))?;
     tx.commit().await?;
     Ok(Some(view))
-}
-
-/// Ends a schedule and cancels its executions not started yet; `false`
-/// when there is no such schedule.
-pub async fn end_schedule(pool: &Pool, uid: &str) -> Result<bool, StoreError> {
-    if uid.contains('\0') {
-        return Ok(false);
-    }
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let Some(job) = tx
-        .query_opt(
-            "UPDATE process_job SET schedule_state = 'ended', next_fire = NULL
-             WHERE uid = $1 AND schedule_state IS NOT NULL RETURNING id",
-            &[&uid],
-        )
-        .await?
-    else {
-        return Ok(false);
-    };
-    let job_id: i64 = job.get(0);
-    tx.execute(
-        "UPDATE process_execution SET status = 'cancelled', message = 'schedule deleted',
-                finished_at = now()
-         WHERE job_id = $1 AND status = 'waiting'",
-        &[&job_id],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(true)
 }
 
 /// Active schedules whose next fire is due and not made yet (normally 0:
