@@ -78,7 +78,6 @@ pub fn routes(g: &Guards) -> Router<SharedState> {
         let run = Policy::submits(PROCESS, Dialect::Creatio(CreatioOperation::RunProcess));
         // On runs already started: their refusals are Execute's.
         let control = Policy::changes(Dialect::Creatio(CreatioOperation::Execute));
-        let service = format!("{base}/ProcessEngineService.svc");
         router = router
             .route(
                 &format!("{base}/ProcessEngineService.svc/{{schema}}/Execute"),
@@ -89,7 +88,7 @@ pub fn routes(g: &Guards) -> Router<SharedState> {
                 g.on(run, post(creatio::run_process)),
             )
             .route(
-                &format!("{service}/ExecProcElByUId/{{element}}"),
+                &format!("{base}/ProcessEngineService.svc/ExecProcElByUId/{{element}}"),
                 g.on(
                     control,
                     get(creatio_runs::exec_element_in_path)
@@ -97,7 +96,7 @@ pub fn routes(g: &Guards) -> Router<SharedState> {
                 ),
             )
             .route(
-                &format!("{service}/ExecProcElByUId"),
+                &format!("{base}/ProcessEngineService.svc/ExecProcElByUId"),
                 g.on(
                     control,
                     get(creatio_runs::exec_element_in_query)
@@ -105,7 +104,7 @@ pub fn routes(g: &Guards) -> Router<SharedState> {
                 ),
             )
             .route(
-                &format!("{service}/CancelExecution"),
+                &format!("{base}/ProcessEngineService.svc/CancelExecution"),
                 g.on(control, post(creatio_runs::cancel_execution)),
             );
     }
