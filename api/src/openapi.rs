@@ -28,6 +28,10 @@ mod tests {
     const NOT_JSON: &[(&str, &str)] = &[
         ("get", "/wsProcess/IwsProcess"),
         ("post", "/wsProcess/IwsProcess"),
+        ("get", "/wsProcess/IwsBase"),
+        ("post", "/wsProcess/IwsBase"),
+        ("get", "/wsProcess/IRMSServer"),
+        ("post", "/wsProcess/IRMSServer"),
         ("get", "/wsProcess/MEX"),
         ("get", "/metrics"),
         ("get", "/ui"),
@@ -93,8 +97,9 @@ mod tests {
         literals(&list[..end])
     }
 
-    /// `(method, path shape)` of every `.route(...)` in `code`.
-    fn routes_in(code: &str) -> BTreeSet<(String, String)> {
+    /// `(method, path shape)` of every `.route(...)` in `code`; `all`, the
+    /// code of every source file, holds the constants a route may name.
+    fn routes_in(code: &str, all: &str) -> BTreeSet<(String, String)> {
         let mut routes = BTreeSet::new();
         for (at, _) in code.match_indices(".route(") {
             let rest = &code[at + ".route(".len()..];
@@ -112,6 +117,15 @@ mod tests {
                 .map(|(i, _)| i)
                 .expect("end of .route(");
             let call = &rest[..end];
+            let first = call.split(',').next().unwrap_or_default().trim();
+            if !first.starts_with('"') && !first.starts_with("&format!(") {
+                // A constant of the sources, e.g. `path::PATH`.
+                let name = first.rsplit("::").next().unwrap_or(first);
+                let template = placeholder_values(all, all.len(), name)[0];
+                let handlers = &call[first.len()..];
+                routes.extend(called(handlers, &[template.to_string()]));
+                continue;
+            }
             let template = literals(call)[0];
             let handlers = &call[call.find(template).expect("template") + template.len()..];
             let paths: Vec<String> = if call.trim_start().starts_with("&format!(") {
@@ -128,14 +142,22 @@ mod tests {
             } else {
                 vec![template.to_string()]
             };
-            for path in paths {
-                for method in METHODS {
-                    let called = handlers.match_indices(&format!("{method}(")).any(|(i, _)| {
-                        !handlers[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
-                    });
-                    if called {
-                        routes.insert((method.to_string(), shape(&path)));
-                    }
+            routes.extend(called(handlers, &paths));
+        }
+        routes
+    }
+
+    /// `(method, path shape)` of each of `paths` for each method `handlers`
+    /// routes.
+    fn called(handlers: &str, paths: &[String]) -> Vec<(String, String)> {
+        let mut routes = Vec::new();
+        for path in paths {
+            for method in METHODS {
+                let called = handlers.match_indices(&format!("{method}(")).any(|(i, _)| {
+                    !handlers[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                });
+                if called {
+                    routes.push((method.to_string(), shape(path)));
                 }
             }
         }
@@ -146,10 +168,17 @@ mod tests {
     fn source_routes() -> BTreeSet<(String, String)> {
         let mut routes = BTreeSet::new();
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        for file in rust_files(&src) {
-            let text = std::fs::read_to_string(&file).expect("source file");
-            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-            routes.extend(routes_in(code));
+        let codes: Vec<String> = rust_files(&src)
+            .iter()
+            .map(|file| {
+                let text = std::fs::read_to_string(file).expect("source file");
+                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                code.to_string()
+            })
+            .collect();
+        let all = codes.concat();
+        for code in &codes {
+            routes.extend(routes_in(code, &all));
         }
         routes
     }

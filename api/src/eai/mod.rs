@@ -23,48 +23,46 @@ use crate::bounds::Dialect;
 use crate::policy::{Guards, Policy};
 use crate::state::SharedState;
 
-/// The seed's prefix, and the Protheus REST server's.
-const PREFIXES: [&str; 2] = [
-    "/totvseai/standardmessage/v1",
-    "/rest/totvseai/standardmessage/v1",
-];
-
+/// Every EAI route with its policy, under the seed's root and under the
+/// Protheus REST server's.
 pub fn routes(g: &Guards) -> Router<SharedState> {
-    let routes = standard_message(g);
-    PREFIXES.into_iter().fold(Router::new(), |router, prefix| {
-        router.nest(prefix, routes.clone())
-    })
-}
-
-/// The routes, relative to a prefix, each with its policy.
-fn standard_message(g: &Guards) -> Router<SharedState> {
     let reads = Policy::reads(Dialect::Eai);
     let submits = Policy::submits(EAI, Dialect::Eai);
     let changes = Policy::changes(Dialect::Eai);
-    Router::new()
-        .route(
-            "/transactions",
-            g.on(submits, post(transactions::post))
-                .merge(g.on(changes, delete(transactions::delete))),
-        )
-        .route(
-            "/transactions/{id}",
-            g.on(reads, get(transactions::show))
-                .merge(g.on(submits, post(transactions::post_to)))
-                .merge(g.on(changes, delete(transactions::delete_to))),
-        )
-        .route("/batches/{batch}", g.on(reads, get(batches::show)))
-        .route(
-            "/contents/{transaction}",
-            g.on(reads, get(contents::list))
-                .merge(g.on(submits, post(contents::upsert)))
-                .merge(g.on(changes, delete(contents::delete_in_body))),
-        )
-        .route(
-            "/contents/{transaction}/{internal_id}",
-            g.on(reads, get(contents::show))
-                .merge(g.on(changes, delete(contents::delete_one))),
-        )
+    let mut router = Router::new();
+    for root in [
+        "/totvseai/standardmessage/v1",
+        "/rest/totvseai/standardmessage/v1",
+    ] {
+        router = router
+            .route(
+                &format!("{root}/transactions"),
+                g.on(submits, post(transactions::post))
+                    .merge(g.on(changes, delete(transactions::delete))),
+            )
+            .route(
+                &format!("{root}/transactions/{{id}}"),
+                g.on(reads, get(transactions::show))
+                    .merge(g.on(submits, post(transactions::post_to)))
+                    .merge(g.on(changes, delete(transactions::delete_to))),
+            )
+            .route(
+                &format!("{root}/batches/{{batch}}"),
+                g.on(reads, get(batches::show)),
+            )
+            .route(
+                &format!("{root}/contents/{{transaction}}"),
+                g.on(reads, get(contents::list))
+                    .merge(g.on(submits, post(contents::upsert)))
+                    .merge(g.on(changes, delete(contents::delete_in_body))),
+            )
+            .route(
+                &format!("{root}/contents/{{transaction}}/{{internal_id}}"),
+                g.on(reads, get(contents::show))
+                    .merge(g.on(changes, delete(contents::delete_one))),
+            );
+    }
+    router
 }
 
 /// The query string as `(name, value)` pairs.

@@ -35,7 +35,6 @@ use serde_json::{Map, Value};
 use crate::bounds::Dialect;
 use crate::policy::{Guards, Policy};
 use crate::state::SharedState;
-use wsoperations::Port;
 
 /// Every process protocol's routes, each with its policy: who may call
 /// it, whether it starts processes, and the format of its refusals.
@@ -47,17 +46,17 @@ pub fn routes(g: &Guards) -> Router<SharedState> {
     // checks the credentials itself, to answer 0 when they are wrong.
     let mut router = Router::new()
         .route(
-            &Port::Process.path(),
+            "/wsProcess/IwsProcess",
             g.on(Policy::reads(wsprocess).soap(), post(wsprocess::process))
                 .merge(g.on(Policy::open(wsprocess), get(wsdl::document))),
         )
         .route(
-            &Port::Base.path(),
+            "/wsProcess/IwsBase",
             g.on(Policy::open(wsprocess), post(wsprocess::base))
                 .merge(g.on(Policy::open(wsprocess), get(wsdl::document))),
         )
         .route(
-            &Port::RmsServer.path(),
+            "/wsProcess/IRMSServer",
             g.on(Policy::open(wsprocess), post(wsprocess::rms_server))
                 .merge(g.on(Policy::open(wsprocess), get(wsdl::document))),
         )

@@ -55,9 +55,12 @@ impl StatusQuery {
     }
 }
 
-/// One item of the page, its attributes in the real server's order.
+/// The attributes every item starts with, in the real server's order. Alone,
+/// the item the real server answers when nothing matches: it then names
+/// the code asked for under the other attribute (`registryKey` holds the
+/// ticketCode asked for, and the other way round), as that server does.
 #[derive(Serialize)]
-struct Item<'a> {
+struct Head<'a> {
     success: bool,
     proccessed: bool,
     description: &'a str,
@@ -65,6 +68,13 @@ struct Item<'a> {
     registry_key: Option<&'a str>,
     #[serde(rename = "ticketCode", skip_serializing_if = "Option::is_none")]
     ticket_code: Option<&'a str>,
+}
+
+/// One item of the page, its attributes in the real server's order.
+#[derive(Serialize)]
+struct Item<'a> {
+    #[serde(flatten)]
+    head: Head<'a>,
     #[serde(flatten)]
     state: State<'a>,
     /// Errors of the government's answer: fila transmits nothing.
@@ -109,20 +119,6 @@ enum State<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         complement: Option<&'a str>,
     },
-}
-
-/// The item the real server answers when nothing matches: it names the
-/// code asked for under the other attribute (`registryKey` holds the
-/// ticketCode asked for, and the other way round), as that server does.
-#[derive(Serialize)]
-struct NotFound<'a> {
-    success: bool,
-    proccessed: bool,
-    description: &'a str,
-    #[serde(rename = "registryKey", skip_serializing_if = "Option::is_none")]
-    registry_key: Option<&'a str>,
-    #[serde(rename = "ticketCode", skip_serializing_if = "Option::is_none")]
-    ticket_code: Option<&'a str>,
 }
 
 const NOT_FOUND: &str = "Registro não encontrado na tabela TAFST2.";
@@ -254,7 +250,7 @@ fn render(query: &StatusQuery, rows: &[tokio_postgres::Row], mut max_rec_no: i64
         } else {
             (Some(code), None)
         };
-        let not_found = NotFound {
+        let not_found = Head {
             success: false,
             proccessed: false,
             description: NOT_FOUND,
@@ -320,11 +316,13 @@ fn item<'r>(query: &StatusQuery, row: &'r tokio_postgres::Row) -> Item<'r> {
         )
     };
     Item {
-        success: true,
-        proccessed: status == RecordStatus::Processed,
-        description,
-        registry_key,
-        ticket_code,
+        head: Head {
+            success: true,
+            proccessed: status == RecordStatus::Processed,
+            description,
+            registry_key,
+            ticket_code,
+        },
         state,
         streaming_errors: [],
         xml_ret_response: "",
