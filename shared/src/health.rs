@@ -1,6 +1,9 @@
-//! Readiness, as `GET /readyz` reports it for the API and the workers alike:
+//! Readiness, as `GET /readyz` reports it for the API and the workers:
 //! whether PostgreSQL answers a query and RabbitMQ a connection, each within
-//! [`CHECK_TIMEOUT`]. Asking for the broker's connection also reopens it
+//! [`CHECK_TIMEOUT`]. Both are reported; what a process needs decides
+//! whether it is ready ([`Needs`]): a worker needs both, the API only
+//! PostgreSQL, since its intake keeps accepting work into the outbox while
+//! the broker is away. Asking for the broker's connection also reopens it
 //! when it dropped, so a probe drives the reconnection of an idle process.
 //! Liveness (`GET /healthz`) asks nothing of either: a dependency that is
 //! away makes a process unready, never restarted.
@@ -18,6 +21,15 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 const OK: &str = "ok";
 
+/// What a process needs to be ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// PostgreSQL: the API, whose intake writes to the outbox.
+    Database,
+    /// PostgreSQL and RabbitMQ: a worker, which consumes.
+    DatabaseAndBroker,
+}
+
 /// What `/readyz` answers: `status` is `ready` or `not ready`; `postgres`
 /// and `rabbitmq` are `ok` or why not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,22 +41,21 @@ pub struct Readiness {
 
 impl Readiness {
     pub fn is_ready(&self) -> bool {
-        self.postgres == OK && self.rabbitmq == OK
+        self.status == READY
     }
 }
 
-/// Asks both dependencies at once.
-pub async fn check(pool: &Pool, broker: &Broker) -> Readiness {
+const READY: &str = "ready";
+
+/// Asks both dependencies at once; ready when what `needs` names answers.
+pub async fn check(pool: &Pool, broker: &Broker, needs: Needs) -> Readiness {
     let (postgres, rabbitmq) = tokio::join!(postgres(pool), rabbitmq(broker));
-    let mut readiness = Readiness {
-        status: "not ready",
+    let ready = postgres == OK && (needs == Needs::Database || rabbitmq == OK);
+    Readiness {
+        status: if ready { READY } else { "not ready" },
         postgres,
         rabbitmq,
-    };
-    if readiness.is_ready() {
-        readiness.status = "ready";
     }
-    readiness
 }
 
 async fn postgres(pool: &Pool) -> String {
@@ -85,7 +96,7 @@ mod tests {
         let broker =
             Broker::new(&config, Topology::new("health-test"), "health-test").expect("broker");
         let started = std::time::Instant::now();
-        let readiness = check(&pool, &broker).await;
+        let readiness = check(&pool, &broker, Needs::Database).await;
         assert!(started.elapsed() <= CHECK_TIMEOUT + Duration::from_millis(500));
         assert!(!readiness.is_ready());
         assert_eq!(readiness.status, "not ready");

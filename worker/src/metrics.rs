@@ -59,7 +59,12 @@ async fn healthz() -> Json<Value> {
 }
 
 async fn readyz(State(scrape): State<Arc<Scrape>>) -> (StatusCode, Json<Readiness>) {
-    let readiness = health::check(&scrape.ctx.pool, &scrape.ctx.broker).await;
+    let readiness = health::check(
+        &scrape.ctx.pool,
+        &scrape.ctx.broker,
+        health::Needs::DatabaseAndBroker,
+    )
+    .await;
     let status = if readiness.is_ready() {
         StatusCode::OK
     } else {
