@@ -2,7 +2,7 @@
 //! real WSTAFST2 server does.
 
 use fila_tests::fila::send;
-use fila_tests::taf::{admissao_xml, b64, codes, item, item_with, items, lot};
+use fila_tests::taf::{admissao_xml, b64, codes, item, item_with, items, lot, page_keys};
 use fila_tests::{Fila, Setup};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -127,12 +127,7 @@ async fn a_source_branch_limits_the_deletion_to_its_company_group() {
     .await;
     assert_eq!(answer, json!({ "success": true }));
     let (_, page) = fila.get_status("ticketCode=T-GROUPS&startRecNo=0").await;
-    let keys: Vec<&str> = page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|i| i["registryKey"].as_str())
-        .collect();
+    let keys = page_keys(&page);
     assert_eq!(
         keys,
         ["G-02"],

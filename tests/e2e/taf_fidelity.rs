@@ -4,7 +4,7 @@
 //! answers.
 
 use fila_tests::fila::send;
-use fila_tests::taf::{b64, codes, item, item_with, lot};
+use fila_tests::taf::{b64, codes, item, item_with, lot, page_keys};
 use fila_tests::{Fila, Setup};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -337,12 +337,7 @@ async fn a_source_branch_is_checked_and_limits_the_query_to_its_group() {
     let (_, page) = fila
         .get_status("ticketCode=T-BR&sourceBranch=0300&startRecNo=0")
         .await;
-    let keys: Vec<&str> = page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter_map(|i| i["registryKey"].as_str())
-        .collect();
+    let keys = page_keys(&page);
     assert_eq!(keys, ["IN-02"]);
 }
 

@@ -2,7 +2,7 @@
 //! read and withdraw.
 
 use fila_tests::fila::send;
-use fila_tests::taf::{codes, item_with, lot};
+use fila_tests::taf::{codes, item_with, lot, page_keys};
 use fila_tests::{Fila, Setup};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -29,15 +29,10 @@ async fn keys_seen(fila: &Fila, user: &str, query: &str) -> (Vec<String>, i64) {
     ))
     .await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    // The real server's "not found" item (success false) names no record.
-    let keys = page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .filter(|i| i["success"] == true)
-        .map(|i| i["registryKey"].as_str().unwrap_or_default().to_string())
-        .collect();
-    (keys, page["maxRecNo"].as_i64().expect("maxRecNo"))
+    (
+        page_keys(&page),
+        page["maxRecNo"].as_i64().expect("maxRecNo"),
+    )
 }
 
 #[tokio::test]

@@ -108,3 +108,15 @@ pub const POISON: &str = "
     END $$;
     CREATE TRIGGER poison BEFORE UPDATE ON taf_record
         FOR EACH ROW EXECUTE FUNCTION poison();";
+
+/// The registryKeys of a GET page's records, in order; the real server's
+/// "not found" item (`success` false) names no record.
+pub fn page_keys(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["success"] == true)
+        .map(|i| i["registryKey"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
