@@ -93,11 +93,7 @@ pub async fn run(
     if seeded > 0 {
         tracing::info!(branches = seeded, "TAF branches seeded from configuration");
     }
-    let broker = Arc::new(Broker::new(
-        &config,
-        Topology::new(&config.amqp_prefix),
-        "fila-api",
-    )?);
+    let broker = Arc::new(Broker::new(&config, Topology::of(&config), "fila-api")?);
     if let Err(e) = broker.publisher().await {
         tracing::warn!(error = %e, "RabbitMQ unavailable at start: accepted work waits in the outbox");
     }

@@ -13,6 +13,7 @@
 
 use std::time::{Duration, Instant};
 
+use fila_shared::amqp::Topology;
 use fila_shared::config::Config;
 use fila_shared::eai::registry::Registry;
 use fila_shared::reconcile::{self, Chunks, Scope, Settings};
@@ -54,7 +55,9 @@ pub async fn run(deploy: &Deploy, records: usize) -> Vec<Figures> {
     };
     let pool = fila_shared::db::pool(&config, "fila-bench").expect("pool");
     let registry = Registry::load(&[], None).expect("registry");
+    let topology = Topology::of(&config);
     let settings = Settings {
+        topology: &topology,
         settle: Duration::from_secs(1),
         chunks: Chunks {
             taf: config.taf_chunk_size,

@@ -12,6 +12,8 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+pub use crate::amqp::queue_type::QueueType;
+
 use crate::process::schedule::Zone;
 use crate::taf::scope::Scope;
 
@@ -187,6 +189,15 @@ pub struct Config {
     pub amqp_management_url: Option<String>,
     /// Prefix of every exchange and queue name (`<prefix>.results`, ...).
     pub amqp_prefix: String,
+    /// The type of fila's queues: `quorum` (replicated: what a RabbitMQ
+    /// cluster needs) or `classic` (one replica: one-node setups). See
+    /// [`crate::amqp::topology`].
+    pub amqp_queue_type: QueueType,
+    /// On quorum queues, the deliveries of one message after which
+    /// RabbitMQ gives up on it (`x-delivery-limit`); fila records what it
+    /// gives up as a dead letter in PostgreSQL. Must exceed
+    /// `worker_max_attempts`, so that fila's own count gives up first.
+    pub amqp_delivery_limit: u32,
     /// Address the API listens on.
     pub http_addr: SocketAddr,
     /// Apply schema migrations when a process starts.
@@ -395,6 +406,8 @@ impl Default for Config {
             amqp_url: SecretString::from("amqp://guest:guest@127.0.0.1:5672/%2f"),
             amqp_management_url: None,
             amqp_prefix: "fila".into(),
+            amqp_queue_type: QueueType::Classic,
+            amqp_delivery_limit: 50,
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             migrate_on_start: true,
             log: "info,tokio_postgres=warn,lapin=warn".into(),
@@ -518,6 +531,13 @@ impl Config {
         }
         if self.worker_max_attempts == 0 {
             return invalid("worker_max_attempts", "must be at least 1");
+        }
+        if self.amqp_delivery_limit <= self.worker_max_attempts {
+            return invalid(
+                "amqp_delivery_limit",
+                "must exceed worker_max_attempts (RabbitMQ's delivery limit is the last resort \
+                 behind fila's own count of attempts)",
+            );
         }
         if self.taf_chunk_size == 0 || self.taf_max_lot_items == 0 {
             return invalid(
@@ -750,6 +770,17 @@ mod tests {
             ..Config::default()
         };
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn the_delivery_limit_stays_behind_the_attempts() {
+        let config = Config {
+            worker_max_attempts: 5,
+            amqp_delivery_limit: 5,
+            ..Config::default()
+        };
+        let err = config.validate().expect_err("invalid");
+        assert!(err.to_string().starts_with("amqp_delivery_limit"), "{err}");
     }
 
     #[test]

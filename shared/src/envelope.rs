@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::amqp::WorkQueue;
+use crate::amqp::{Lane, WorkQueue};
 use crate::taf::result::RecordResult;
 
 /// A unit of work for the workers.
@@ -39,7 +39,9 @@ pub enum WorkMessage {
     /// delivered (see `crate::reconcile`).
     #[serde(rename = "probe.v1")]
     Probe {
-        queue: WorkQueue,
+        /// The lane it was sent through (a work queue, or one of TAF's
+        /// priority lanes on quorum queues).
+        queue: Lane,
         #[serde(rename = "sentAt")]
         sent_at: DateTime<Utc>,
     },
@@ -64,7 +66,7 @@ impl WorkMessage {
             | WorkMessage::EaiBatch { .. }
             | WorkMessage::EaiCallback { .. } => WorkQueue::Eai,
             WorkMessage::ProcessRun { group, .. } => WorkQueue::Process(group.clone()),
-            WorkMessage::Probe { queue, .. } => queue.clone(),
+            WorkMessage::Probe { queue, .. } => queue.queue.clone(),
         }
     }
 }

@@ -26,7 +26,22 @@ async fn count(fila: &Fila) -> usize {
 
 #[tokio::test]
 async fn poison_work_is_retried_then_dead_lettered_with_its_history_and_can_be_replayed() {
-    let fila = Setup::new().env("WORKER_MAX_ATTEMPTS", 3).start().await;
+    poison_is_retried_then_dead_lettered("classic").await;
+}
+
+/// The retry queues return a message to its lane by at-least-once
+/// dead-lettering on quorum queues: the same history.
+#[tokio::test]
+async fn poison_work_goes_through_the_retry_tiers_of_quorum_queues_too() {
+    poison_is_retried_then_dead_lettered("quorum").await;
+}
+
+async fn poison_is_retried_then_dead_lettered(queue_type: &str) {
+    let fila = Setup::new()
+        .env("WORKER_MAX_ATTEMPTS", 3)
+        .env("AMQP_QUEUE_TYPE", queue_type)
+        .start()
+        .await;
     let db = fila.db().await;
     db.batch_execute(POISON).await.expect("trigger");
     fila.post_lot(&lot("T-POISON", items("POISON", 3))).await;

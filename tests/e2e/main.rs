@@ -25,6 +25,7 @@ mod process_runners;
 mod process_scheduler;
 mod process_wsprocess;
 mod queues;
+mod quorum;
 mod reconcile;
 mod service;
 mod shutdown;

@@ -66,9 +66,22 @@ async fn post_eai(fila: &Fila, query: &str, body: &Value) {
 
 #[tokio::test]
 async fn work_whose_queues_were_purged_is_queued_again_and_finishes_once() {
-    let mut fila = fast(Setup::new().workers(0).processes(DEFINITIONS))
-        .start()
-        .await;
+    purged_work_is_queued_again("classic", "taf").await;
+}
+
+/// On quorum queues, a probe goes through each of TAF's lanes.
+#[tokio::test]
+async fn work_whose_quorum_queues_were_purged_is_queued_again_and_finishes_once() {
+    purged_work_is_queued_again("quorum", "taf.p5").await;
+}
+
+/// `taf`: the queue that holds the TAF records (of the lowest priority).
+async fn purged_work_is_queued_again(queue_type: &str, taf: &str) {
+    let setup = Setup::new()
+        .workers(0)
+        .processes(DEFINITIONS)
+        .env("AMQP_QUEUE_TYPE", queue_type);
+    let mut fila = fast(setup).start().await;
     let mut results = Results::observe(&fila).await;
     let (status, answer) = fila.post_lot(&lot("T-PURGED", items("P", 250))).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -99,7 +112,7 @@ async fn work_whose_queues_were_purged_is_queued_again_and_finishes_once() {
     })
     .await;
     assert!(published, "the work reached its queues");
-    for queue in ["taf", "eai", "process.default"] {
+    for queue in [taf, "eai", "process.default"] {
         let purged = purge(&amqp_url(), &format!("{}.{queue}", fila.prefix)).await;
         assert!(purged > 0, "{queue} held the work");
     }

@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fila_tests::Setup;
 use fila_tests::broker_node::BrokerNode;
 use fila_tests::eai::message;
 use fila_tests::fila::{PRODUCER, send};
@@ -22,6 +21,7 @@ use fila_tests::proxy::Proxy;
 use fila_tests::rabbitmq::purge;
 use fila_tests::results::{Reports, Results};
 use fila_tests::taf::{item, lot};
+use fila_tests::{Fila, Setup};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use tokio::time::sleep;
@@ -223,18 +223,16 @@ struct Counts {
     /// Items finished more than once in the store, or reported by more
     /// than one distinct result message.
     duplicated: usize,
-    delivered: Delivered,
+    /// The result messages, when the run observed them.
+    delivered: Option<Delivered>,
 }
 
 impl Counts {
-    /// `results`: how each item was reported.
-    fn of(
-        sent: &Sent,
-        stored: &Stored,
-        results: &HashMap<String, Reports>,
-        delivered: Delivered,
-    ) -> Self {
+    /// `reported`: how each item was reported, when the run observed the
+    /// results.
+    fn of(sent: &Sent, stored: &Stored, reported: Option<&Reporting>) -> Self {
         let done = |id: &String| stored.finished.get(id).is_some_and(|n| *n > 0);
+        let unreported = |id: &String| reported.is_some_and(|r| !r.by_id.contains_key(id));
         Self {
             accepted: sent.accepted.len(),
             refused: sent.refused,
@@ -249,12 +247,17 @@ impl Counts {
                 .accepted
                 .iter()
                 .filter(|id| !stored.open.contains(*id))
-                .filter(|id| !done(id) || !results.contains_key(*id))
+                .filter(|id| !done(id) || unreported(id))
                 .count(),
             stranded: stored.open.len(),
             duplicated: stored.finished.values().filter(|n| **n > 1).count()
-                + results.values().filter(|r| r.messages.len() > 1).count(),
-            delivered,
+                + reported.map_or(0, |r| {
+                    r.by_id.values().filter(|r| r.messages.len() > 1).count()
+                }),
+            delivered: reported.map(|r| Delivered {
+                deliveries: r.delivered.deliveries,
+                distinct: r.delivered.distinct,
+            }),
         }
     }
 
@@ -271,8 +274,9 @@ impl Counts {
         "distinct results",
     ];
 
-    fn cells(&self) -> [usize; 10] {
-        [
+    /// The row's cells; `-` where the run did not observe results.
+    fn cells(&self) -> Vec<String> {
+        let mut cells: Vec<String> = [
             self.accepted,
             self.refused,
             self.unanswered,
@@ -281,9 +285,15 @@ impl Counts {
             self.lost,
             self.stranded,
             self.duplicated,
-            self.delivered.deliveries,
-            self.delivered.distinct,
         ]
+        .iter()
+        .map(usize::to_string)
+        .collect();
+        match &self.delivered {
+            Some(d) => cells.extend([d.deliveries.to_string(), d.distinct.to_string()]),
+            None => cells.extend(["-".to_string(), "-".to_string()]),
+        }
+        cells
     }
 }
 
@@ -332,15 +342,8 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
         .env("DATABASE_STATEMENT_TIMEOUT_SECS", 2)
         .start()
         .await;
-    let mut results = Results::observe_on(&fila, &node.url()).await;
-    let tally = Arc::new(Mutex::new(Tally::default()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let producer = tokio::spawn(produce(
-        fila.http(),
-        fila.base_url.clone(),
-        tally.clone(),
-        stop.clone(),
-    ));
+    let results = Results::observe_on(&fila, &node.url()).await;
+    let production = Production::start(&fila);
 
     let mut workers = vec![0, 1];
     for round in 1..=rounds {
@@ -401,6 +404,48 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
         node.set_memory_watermark(0.4).await;
         sleep(PHASE).await;
     }
+    let title = format!(
+        "{rounds} round(s) of {} ({} s phases)",
+        PHASES.join(", "),
+        PHASE.as_secs()
+    );
+    conclude(&fila, Some(results), production, &title).await;
+}
+
+/// The producer of a run, posting until stopped.
+struct Production {
+    tally: Arc<Mutex<Tally>>,
+    stop: Arc<AtomicBool>,
+    producer: tokio::task::JoinHandle<()>,
+}
+
+impl Production {
+    fn start(fila: &Fila) -> Self {
+        let tally = Arc::new(Mutex::new(Tally::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let producer = tokio::spawn(produce(
+            fila.http(),
+            fila.base_url.clone(),
+            tally.clone(),
+            stop.clone(),
+        ));
+        Self {
+            tally,
+            stop,
+            producer,
+        }
+    }
+}
+
+/// Stops the producer, waits for the work to settle, prints the counts
+/// under `title` and checks them: every accepted item finished once, and,
+/// with `results`, was reported.
+async fn conclude(fila: &Fila, results: Option<Results>, production: Production, title: &str) {
+    let Production {
+        tally,
+        stop,
+        producer,
+    } = production;
     stop.store(true, Ordering::SeqCst);
     producer.await.expect("producer");
 
@@ -436,69 +481,36 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
         .await,
         open: opened(&db, OPEN_RUNS).await,
     };
-    results.collect_taf(taf.finished.len(), 120).await;
-    results.collect_eai(eai.finished.len(), 60).await;
-    results.collect_runs(runs.finished.len(), 60).await;
-
-    // TAF results name RecNos: count them by registryKey.
-    let keys: HashMap<i64, String> = db
-        .query("SELECT id, registry_key FROM taf_record", &[])
-        .await
-        .expect("records")
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
-    let mut taf_results: HashMap<String, Reports> = HashMap::new();
-    for (rec_no, reports) in results.taf_records() {
-        let key = keys
-            .get(rec_no)
-            .cloned()
-            .unwrap_or_else(|| format!("RecNo {rec_no}"));
-        let merged = taf_results.entry(key).or_default();
-        merged.deliveries += reports.deliveries;
-        merged.messages.extend(reports.messages.iter().cloned());
-    }
-
+    let reported = match results {
+        Some(mut results) => {
+            results.collect_taf(taf.finished.len(), 120).await;
+            results.collect_eai(eai.finished.len(), 60).await;
+            results.collect_runs(runs.finished.len(), 60).await;
+            let reported = Reported::of(&results, &db).await;
+            results.close().await;
+            Some(reported)
+        }
+        None => None,
+    };
     let tally = std::mem::take(&mut *tally.lock().expect("tally"));
     let counts = [
         (
             "TAF records",
-            Counts::of(
-                &tally.taf,
-                &taf,
-                &taf_results,
-                Delivered::of(&results, "taf."),
-            ),
+            Counts::of(&tally.taf, &taf, reported.as_ref().map(|r| &r.taf)),
         ),
         (
             "EAI messages",
-            Counts::of(
-                &tally.eai,
-                &eai,
-                results.eai_responses(),
-                Delivered::of(&results, "eai."),
-            ),
+            Counts::of(&tally.eai, &eai, reported.as_ref().map(|r| &r.eai)),
         ),
         (
             "process runs",
-            Counts::of(
-                &tally.runs,
-                &runs,
-                results.process_runs(),
-                Delivered::of(&results, "process."),
-            ),
+            Counts::of(&tally.runs, &runs, reported.as_ref().map(|r| &r.runs)),
         ),
     ];
     let header: Vec<String> = Counts::HEADER.iter().map(|h| h.to_string()).collect();
-    println!(
-        "\nsoak: {rounds} round(s) of {} ({} s phases)\n{}",
-        PHASES.join(", "),
-        PHASE.as_secs(),
-        row("", &header)
-    );
+    println!("\nsoak: {title}\n{}", row("", &header));
     for (name, count) in &counts {
-        let cells: Vec<String> = count.cells().iter().map(|c| c.to_string()).collect();
-        println!("{}", row(name, &cells));
+        println!("{}", row(name, &count.cells()));
     }
     assert!(settled, "work still open after the run");
     for (name, count) in &counts {
@@ -511,9 +523,60 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
             count.accepted + count.stored_unanswered,
             "{name}: accepted = finished"
         );
-        assert!(count.delivered.deliveries >= count.delivered.distinct);
+        if let Some(delivered) = &count.delivered {
+            assert!(delivered.deliveries >= delivered.distinct);
+        }
     }
-    results.close().await;
+}
+
+/// How one protocol's items were reported by result messages, by id.
+struct Reporting {
+    by_id: HashMap<String, Reports>,
+    delivered: Delivered,
+}
+
+/// The result messages of a run, by protocol.
+struct Reported {
+    taf: Reporting,
+    eai: Reporting,
+    runs: Reporting,
+}
+
+impl Reported {
+    async fn of(results: &Results, db: &tokio_postgres::Client) -> Self {
+        // TAF results name RecNos: count them by registryKey.
+        let keys: HashMap<i64, String> = db
+            .query("SELECT id, registry_key FROM taf_record", &[])
+            .await
+            .expect("records")
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        let mut taf: HashMap<String, Reports> = HashMap::new();
+        for (rec_no, reports) in results.taf_records() {
+            let key = keys
+                .get(rec_no)
+                .cloned()
+                .unwrap_or_else(|| format!("RecNo {rec_no}"));
+            let merged = taf.entry(key).or_default();
+            merged.deliveries += reports.deliveries;
+            merged.messages.extend(reports.messages.iter().cloned());
+        }
+        Self {
+            taf: Reporting {
+                by_id: taf,
+                delivered: Delivered::of(results, "taf."),
+            },
+            eai: Reporting {
+                by_id: results.eai_responses().clone(),
+                delivered: Delivered::of(results, "eai."),
+            },
+            runs: Reporting {
+                by_id: results.process_runs().clone(),
+                delivered: Delivered::of(results, "process."),
+            },
+        }
+    }
 }
 
 /// The open TAF records, EAI messages and process runs (jobs without a

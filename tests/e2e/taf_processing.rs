@@ -137,7 +137,23 @@ async fn a_successor_waits_while_its_predecessor_is_inconsistent() {
 
 #[tokio::test]
 async fn urgent_records_overtake_a_backlog_of_low_priority_ones() {
-    let mut fila = Setup::new().workers(0).start().await;
+    urgent_records_overtake("classic").await;
+}
+
+#[tokio::test]
+async fn urgent_records_overtake_a_backlog_on_quorum_queues_too() {
+    urgent_records_overtake("quorum").await;
+}
+
+/// 2,000 records of the lowest priority queued before 50 urgent ones: the
+/// urgent ones are done after at most two messages of the others (the one
+/// the worker held, and one let through against starvation).
+async fn urgent_records_overtake(queue_type: &str) {
+    let mut fila = Setup::new()
+        .workers(0)
+        .env("AMQP_QUEUE_TYPE", queue_type)
+        .start()
+        .await;
     for batch in 0..10 {
         let (status, _) = fila
             .post_lot(&lot("T-LOW", items(&format!("LOW{batch}"), 200)))

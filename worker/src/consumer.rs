@@ -43,7 +43,7 @@ use fila_shared::envelope::WorkMessage;
 use fila_shared::metrics::{Gauge, MessageLabels, QueueLabels};
 use fila_shared::outbox::ACCEPTED_AT_HEADER;
 use fila_shared::telemetry;
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicCancelOptions, BasicNackOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -56,6 +56,7 @@ use crate::context::{Context, Stop};
 use crate::disposition::{self, Disposition, Failure};
 use crate::handler;
 use crate::handling::{Ack, Attempt};
+use crate::lanes::{Incoming, Taken};
 use crate::redelivery::{self, Counted};
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(500);
@@ -169,10 +170,12 @@ async fn consume(
     tasks: &mut JoinSet<()>,
 ) -> Result<Ended, BrokerError> {
     let tag = format!("{}-{}", ctx.name, queue.key());
-    let (channel, mut consumer) = ctx
+    let mut feeds = ctx
         .broker
         .consume(queue, ctx.config.worker_prefetch, &tag)
         .await?;
+    let channel = feeds.channel.clone();
+    let mut incoming = Incoming::new(&mut feeds);
     tracing::info!(queue = %queue.key(), "consuming");
     let key = queue.key();
     let ended = loop {
@@ -186,13 +189,20 @@ async fn consume(
             break Ok(Ended::Stopped);
         };
         let next = tokio::select! {
-            next = consumer.next() => next,
+            next = incoming.next() => next,
             _ = stop.wait() => break Ok(Ended::Stopped),
             _ = ctx.database.reported() => break Ok(Ended::DatabaseUnavailable),
             _ = ctx.pauses.paused(&key) => break Ok(Ended::Paused),
         };
         match next {
-            Some(Ok(delivery)) => {
+            Ok(Taken::GivenUp(delivery)) => {
+                let (ctx, queue) = (ctx.clone(), queue.clone());
+                tasks.spawn(async move {
+                    given_up(&ctx, &queue, delivery).await;
+                    drop(permit);
+                });
+            }
+            Ok(Taken::Work(delivery)) => {
                 let mut permit = permit;
                 // A redelivered message is handled alone: if it kills the
                 // worker, it is the one whose handling started.
@@ -214,12 +224,7 @@ async fn consume(
                     drop(permit);
                 });
             }
-            Some(Err(e)) => break Err(e.into()),
-            None => {
-                break Err(BrokerError::Unavailable(
-                    "the consumer was cancelled".into(),
-                ));
-            }
+            Err(e) => break Err(e.into()),
         }
         while let Some(joined) = tasks.try_join_next() {
             if let Err(e) = joined {
@@ -228,10 +233,12 @@ async fn consume(
         }
     };
     if let Ok(ended) = &ended {
-        let _ = ctx
-            .broker
-            .bounded(channel.basic_cancel(tag.into(), BasicCancelOptions::default()))
-            .await;
+        for tag in incoming.tags() {
+            let _ = ctx
+                .broker
+                .bounded(channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()))
+                .await;
+        }
         // Messages in flight are acknowledged on this channel: it stays
         // open while they finish.
         if !settle(ctx, tasks).await && matches!(ended, Ended::Stopped) {
@@ -347,6 +354,28 @@ async fn handle_delivery(ctx: &Context, queue: &WorkQueue, delivery: Delivery) -
     handled
 }
 
+/// Records a message RabbitMQ's delivery limit took from `queue` as a
+/// dead letter, with its history (see `fila_shared::amqp::topology`).
+async fn given_up(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
+    let attempt = attempts::attempt_of(delivery.properties.headers().as_ref());
+    let ack = Ack::new(delivery.acker.clone(), ctx.broker.call_timeout());
+    let reason = format!(
+        "RabbitMQ gave up on it: delivered amqp_delivery_limit ({}) times without an \
+         acknowledgement (each time its worker stopped, or returned it to the queue)",
+        ctx.config.amqp_delivery_limit
+    );
+    let buried = Disposition::DeadLetter {
+        attempts: attempt,
+        reason,
+    };
+    let handled = apply(ctx, queue, &delivery, attempt, &ack, buried, None).await;
+    let labels = MessageLabels {
+        queue: queue.key(),
+        outcome: handled,
+    };
+    ctx.metrics.messages.get_or_create(&labels).inc();
+}
+
 /// Decodes and dispatches the message; a handler that panics fails.
 async fn handle_message(
     ctx: &Context,
@@ -420,7 +449,9 @@ async fn apply(
             } else {
                 tracing::info!(queue = %key, %reason, "message busy; retrying later");
             }
-            let retry_queue = ctx.broker.topology().retry_queue(queue, tier);
+            let topology = ctx.broker.topology();
+            let lane = topology.lane(queue, delivery.properties.priority().unwrap_or(0));
+            let retry_queue = topology.retry_queue(&lane, tier);
             let headers = attempts::next_trip(headers, next, &reason, failed);
             retry(ctx, delivery, &retry_queue, headers).await
         }

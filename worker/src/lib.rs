@@ -12,6 +12,7 @@ mod egress;
 mod handler;
 mod handling;
 mod http_destination;
+mod lanes;
 mod metrics;
 mod pauses;
 mod process;
@@ -88,7 +89,7 @@ pub async fn run(
     }
     let broker = Arc::new(Broker::new(
         &config,
-        Topology::new(&config.amqp_prefix),
+        Topology::of(&config),
         format!("fila-worker {name}"),
     )?);
     let metrics = Metrics::new();

@@ -1,12 +1,12 @@
 //! The reconciler (see `fila_shared::reconcile`): every
 //! `reconcile_interval_secs`, one worker at a time finds open work whose
 //! queue message is gone and queues it again, and sends the probes that
-//! tell gone from queued. At start, the worker registers the queues it
-//! consumes, so that only queues with consumers are probed.
+//! tell gone from queued. At start, the worker registers the lanes it
+//! consumes, so that only lanes with consumers are probed.
 
 use std::sync::Arc;
 
-use fila_shared::amqp::WorkQueue;
+use fila_shared::amqp::{Lane, WorkQueue};
 use fila_shared::deliveries;
 use fila_shared::metrics::{EAI, PROCESS, ProtocolLabels, TAF};
 use fila_shared::reconcile::{self, Chunks, Scope, Settings};
@@ -23,7 +23,9 @@ pub async fn run(ctx: Arc<Context>, queues: Vec<WorkQueue>, mut stop: Stop) {
             _ = stop.wait() => return,
         }
         if !registered {
-            match reconcile::probe::register(&ctx.pool, &queues).await {
+            let topology = ctx.broker.topology();
+            let lanes: Vec<Lane> = queues.iter().flat_map(|q| topology.lanes(q)).collect();
+            match reconcile::probe::register(&ctx.pool, &lanes).await {
                 Ok(()) => registered = true,
                 Err(e) => {
                     tracing::warn!(error = %e, "queues not registered for reconciliation yet");
@@ -37,6 +39,7 @@ pub async fn run(ctx: Arc<Context>, queues: Vec<WorkQueue>, mut stop: Stop) {
 
 async fn pass(ctx: &Context) {
     let settings = Settings {
+        topology: ctx.broker.topology(),
         settle: ctx.config.reconcile_settle(),
         chunks: Chunks {
             taf: ctx.config.taf_chunk_size,
@@ -57,7 +60,7 @@ async fn pass(ctx: &Context) {
                 );
             }
             if !pass.probed.is_empty() {
-                let queues: Vec<String> = pass.probed.iter().map(WorkQueue::key).collect();
+                let queues: Vec<String> = pass.probed.iter().map(Lane::key).collect();
                 tracing::debug!(queues = %queues.join(","), "reconciliation probes sent");
             }
             for (protocol, count) in [

@@ -34,7 +34,15 @@ async fn entry(
     pause: Option<&Pause>,
     rates: Option<&HashMap<String, Rates>>,
 ) -> Value {
-    let rates = rates.and_then(|r| r.get(&state.broker.topology().queue(queue)));
+    let topology = state.broker.topology();
+    let rates = rates.and_then(|r| {
+        Rates::sum(
+            topology
+                .lanes(queue)
+                .iter()
+                .filter_map(|lane| r.get(&topology.lane_queue(lane))),
+        )
+    });
     let counts = tokio::time::timeout(BROKER_TIMEOUT, state.broker.queue_counts(queue))
         .await
         .ok()

@@ -51,6 +51,7 @@ pub async fn run(State(state): State<SharedState>, body: Body) -> Result<Json<Va
         .queued_before
         .map_or(Scope::Lost, Scope::QueuedBefore);
     let settings = Settings {
+        topology: state.broker.topology(),
         settle: state.config.reconcile_settle(),
         chunks: Chunks {
             taf: state.config.taf_chunk_size,

@@ -22,7 +22,7 @@
 //! Publishing is pipelined: every message of a batch is sent before the first
 //! confirm is awaited, so a batch costs one round trip, not one per message.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -35,11 +35,14 @@ use lapin::{BasicProperties, Channel, ChannelStatus, Connection, Consumer, Publi
 use tokio::sync::Mutex;
 
 use super::connector::{Connector, ConnectorError};
-use super::topology::{Topology, WorkQueue};
+use super::topology::{DeclareError, Lane, Topology, WorkQueue};
 use crate::config::Config;
 
 const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// How long a queue RabbitMQ refused to declare is left alone before fila
+/// tries again.
+const REFUSED_QUEUE_RETRY: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -53,6 +56,8 @@ pub enum BrokerError {
     Unroutable(String),
     #[error("the broker did not confirm the message in time")]
     Unconfirmed,
+    #[error(transparent)]
+    Declare(#[from] DeclareError),
 }
 
 /// What the broker said of one message of a batch.
@@ -89,6 +94,15 @@ pub struct Outgoing<'a> {
     pub mandatory: bool,
 }
 
+/// The consumers of one work queue, on one channel (see [`Broker::consume`]).
+pub struct Feeds {
+    pub channel: Channel,
+    /// One per lane, most urgent first.
+    pub lanes: Vec<(Lane, Consumer)>,
+    /// What RabbitMQ's delivery limit took from the queue (quorum queues).
+    pub given_up: Option<Consumer>,
+}
+
 pub struct Broker {
     connector: Connector,
     confirm_timeout: Duration,
@@ -103,8 +117,16 @@ pub struct Broker {
 struct Publishing {
     link: Option<Link>,
     backoff: Backoff,
-    /// Work routing keys whose queue was declared on this connection.
-    declared: HashSet<String>,
+    queues: Declared,
+}
+
+/// What became of the work queues declared on the publishing connection.
+#[derive(Default)]
+struct Declared {
+    /// Declared.
+    done: HashSet<WorkQueue>,
+    /// Refused by RabbitMQ, and when to try again.
+    refused: HashMap<WorkQueue, Instant>,
 }
 
 /// The connection of the consumers and of the queue readings.
@@ -221,57 +243,104 @@ impl Broker {
             .map(|link| link.publisher.clone())
     }
 
-    /// What RabbitMQ reports of a work queue. A queue that does not exist
-    /// (yet) is an error.
+    /// What RabbitMQ reports of a work queue (all its lanes). A queue
+    /// that does not exist (yet) is an error.
     pub async fn queue_counts(&self, queue: &WorkQueue) -> Result<QueueCounts, BrokerError> {
         // A passive declare of a missing queue closes its channel: a
         // channel of its own.
         let channel = self.channel().await?;
+        let lanes = self.topology.lanes(queue);
         let declared = self
-            .bounded(channel.queue_declare(
-                self.topology.queue(queue).into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            ))
+            .bounded(async {
+                let mut counts = QueueCounts {
+                    ready: 0,
+                    consumers: u32::MAX,
+                };
+                for lane in &lanes {
+                    let declared = channel
+                        .queue_declare(
+                            self.topology.lane_queue(lane).into(),
+                            QueueDeclareOptions {
+                                passive: true,
+                                ..QueueDeclareOptions::default()
+                            },
+                            FieldTable::default(),
+                        )
+                        .await?;
+                    counts.ready = counts.ready.saturating_add(declared.message_count());
+                    counts.consumers = counts.consumers.min(declared.consumer_count());
+                }
+                Ok::<_, lapin::Error>(counts)
+            })
             .await;
         let _ = self.bounded(channel.close(200, "queue read".into())).await;
-        let declared = declared?;
-        Ok(QueueCounts {
-            ready: declared.message_count(),
-            consumers: declared.consumer_count(),
-        })
+        declared
     }
 
-    /// A consumer of `queue` (declared first) on a channel of its own, with
-    /// at most `prefetch` deliveries unacknowledged; the consumer is named
-    /// `tag`.
+    /// The consumers of `queue` (declared first) on a channel of their
+    /// own: one per lane, most urgent first, each with at most `prefetch`
+    /// deliveries unacknowledged, and the consumer of its `given-up` queue
+    /// (quorum queues). They are named `tag`, `tag.p<band>`, `tag.given-up`.
     pub async fn consume(
         &self,
         queue: &WorkQueue,
         prefetch: u16,
         tag: &str,
-    ) -> Result<(Channel, Consumer), BrokerError> {
+    ) -> Result<Feeds, BrokerError> {
         let channel = self.channel().await?;
-        let consumer = self
+        let feeds = self
             .bounded(async {
                 self.topology.declare_queue(&channel, queue).await?;
                 channel
                     .basic_qos(prefetch, BasicQosOptions::default())
                     .await?;
-                channel
-                    .basic_consume(
-                        self.topology.queue(queue).into(),
-                        tag.into(),
-                        BasicConsumeOptions::default(),
-                        FieldTable::default(),
-                    )
-                    .await
+                let mut lanes = Vec::new();
+                for lane in self.topology.lanes(queue) {
+                    let tag = match lane.band {
+                        Some(band) => format!("{tag}.p{band}"),
+                        None => tag.to_string(),
+                    };
+                    let consumer = self
+                        .consume_queue(&channel, &self.topology.lane_queue(&lane), &tag)
+                        .await?;
+                    lanes.push((lane, consumer));
+                }
+                let given_up = match self.topology.given_up_queue(queue) {
+                    Some(name) => Some(
+                        self.consume_queue(&channel, &name, &format!("{tag}.given-up"))
+                            .await?,
+                    ),
+                    None => None,
+                };
+                Ok::<_, BrokerError>(Feeds {
+                    channel: channel.clone(),
+                    lanes,
+                    given_up,
+                })
             })
-            .await?;
-        Ok((channel, consumer))
+            .await;
+        if feeds.is_err() {
+            let _ = self
+                .bounded(channel.close(200, "consumer not started".into()))
+                .await;
+        }
+        feeds
+    }
+
+    async fn consume_queue(
+        &self,
+        channel: &Channel,
+        queue: &str,
+        tag: &str,
+    ) -> Result<Consumer, lapin::Error> {
+        channel
+            .basic_consume(
+                queue.into(),
+                tag.into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
     }
 
     /// A new channel on the consuming connection, reconnecting if needed.
@@ -366,8 +435,10 @@ impl Broker {
                     if state.backoff.succeeded() || replacing.is_some() {
                         tracing::info!(broker = %self.name, "reconnected to RabbitMQ");
                     }
+                    state.queues = Declared::default();
+                    self.declare_queues(&link.connection, &WorkQueue::fixed(), &mut state.queues)
+                        .await;
                     state.link = Some(link);
-                    state.declared = WorkQueue::fixed().iter().map(WorkQueue::key).collect();
                 }
                 Err(e) => {
                     let delay = state.backoff.failed(&e);
@@ -395,11 +466,11 @@ impl Broker {
         .await
     }
 
-    /// A confirm-mode channel, with the topology declared through it.
+    /// A confirm-mode channel, with the exchanges declared through it.
     async fn publisher_channel(&self, connection: &Connection) -> Result<Channel, BrokerError> {
         self.bounded(async {
             let channel = connection.create_channel().await?;
-            self.topology.declare(&channel).await?;
+            self.topology.declare_exchanges(&channel).await?;
             channel
                 .confirm_select(ConfirmSelectOptions::default())
                 .await?;
@@ -443,8 +514,8 @@ impl Broker {
     }
 
     /// The consuming connection. The work queues bind to the work
-    /// exchange: the topology is declared here too, so that consumers do
-    /// not depend on the publishing connection.
+    /// exchange: it is declared here too, so that consumers do not depend
+    /// on the publishing connection (each consumer declares its queue).
     async fn open_consuming(&self) -> Result<Connection, BrokerError> {
         self.bounded(async {
             let connection = self
@@ -452,11 +523,53 @@ impl Broker {
                 .connect(&format!("{} (consuming)", self.name))
                 .await?;
             let channel = connection.create_channel().await?;
-            self.topology.declare(&channel).await?;
-            channel.close(200, "topology declared".into()).await?;
+            self.topology.declare_exchanges(&channel).await?;
+            channel.close(200, "exchanges declared".into()).await?;
             Ok::<_, BrokerError>(connection)
         })
         .await
+    }
+
+    /// Declares `queues`, each on a channel of its own, so that one that
+    /// RabbitMQ refuses (it exists with other arguments, its node is down)
+    /// stops neither the others nor publishing: it is logged by name and
+    /// tried again after [`REFUSED_QUEUE_RETRY`].
+    async fn declare_queues(
+        &self,
+        connection: &Connection,
+        queues: &[WorkQueue],
+        declared: &mut Declared,
+    ) {
+        for queue in queues {
+            if declared.done.contains(queue)
+                || declared
+                    .refused
+                    .get(queue)
+                    .is_some_and(|at| *at > Instant::now())
+            {
+                continue;
+            }
+            let outcome = self
+                .bounded(async {
+                    let channel = connection.create_channel().await?;
+                    self.topology.declare_queue(&channel, queue).await?;
+                    let _ = channel.close(200, "queue declared".into()).await;
+                    Ok::<_, BrokerError>(())
+                })
+                .await;
+            match outcome {
+                Ok(()) => {
+                    declared.refused.remove(queue);
+                    declared.done.insert(queue.clone());
+                }
+                Err(e) => {
+                    tracing::error!(queue = %queue.key(), error = %e, "a work queue cannot be declared; publishing goes on for the others");
+                    declared
+                        .refused
+                        .insert(queue.clone(), Instant::now() + REFUSED_QUEUE_RETRY);
+                }
+            }
+        }
     }
 
     /// Publishes a batch; succeeds when the broker confirmed every message.
@@ -477,8 +590,16 @@ impl Broker {
             return Ok(Vec::new());
         }
         let channel = self.publisher_for(messages).await?;
+        let work = self.topology.work_exchange();
+        let keys: Vec<String> = messages
+            .iter()
+            .map(|m| match m.exchange == work {
+                true => self.topology.route(m.routing_key, m.priority),
+                false => m.routing_key.to_string(),
+            })
+            .collect();
         let deadline = tokio::time::Instant::now() + self.confirm_timeout;
-        publish_on(&channel, messages, deadline).await
+        publish_on(&channel, messages, &keys, deadline).await
     }
 
     /// The publishing channel, with a queue declared for every work routing
@@ -487,24 +608,29 @@ impl Broker {
     /// consumes them (a work message no queue takes would be refused).
     async fn publisher_for(&self, messages: &[Outgoing<'_>]) -> Result<Channel, BrokerError> {
         let mut state = self.publishing.lock().await;
-        let link = self.ensure_link(&mut state).await?;
+        self.ensure_link(&mut state).await?;
+        let Publishing { link, queues, .. } = &mut *state;
+        let link = link
+            .as_ref()
+            .ok_or_else(|| BrokerError::Unavailable("no connection".into()))?;
         if link.connection.status().blocked() {
             return Err(BrokerError::Unavailable(
                 "RabbitMQ blocks publishers (a memory or disk alarm)".into(),
             ));
         }
-        let channel = link.publisher.clone();
-        for m in messages.iter().filter(|m| m.mandatory) {
-            if state.declared.contains(m.routing_key) {
-                continue;
-            }
-            if let Some(queue) = WorkQueue::from_key(m.routing_key) {
-                self.bounded(self.topology.declare_queue(&channel, &queue))
-                    .await?;
-                state.declared.insert(m.routing_key.to_string());
-            }
+        let mut missing: Vec<WorkQueue> = messages
+            .iter()
+            .filter(|m| m.mandatory)
+            .filter_map(|m| Lane::from_key(m.routing_key))
+            .map(|lane| lane.queue)
+            .filter(|queue| !queues.done.contains(queue))
+            .collect();
+        missing.dedup();
+        if !missing.is_empty() {
+            self.declare_queues(&link.connection, &missing, queues)
+                .await;
         }
-        Ok(channel)
+        Ok(link.publisher.clone())
     }
 
     /// Closes the connections (at shutdown), each waiting at most
@@ -523,13 +649,16 @@ impl Broker {
     }
 }
 
+/// Publishes `messages`, each with the routing key of the same index in
+/// `keys`.
 async fn publish_on(
     channel: &Channel,
     messages: &[Outgoing<'_>],
+    keys: &[String],
     deadline: tokio::time::Instant,
 ) -> Result<Vec<Confirm>, BrokerError> {
     let mut confirms = Vec::with_capacity(messages.len());
-    for m in messages {
+    for (m, key) in messages.iter().zip(keys) {
         let mut properties = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
@@ -549,7 +678,7 @@ async fn publish_on(
         // began after the check): the deadline bounds it too.
         let sending = channel.basic_publish(
             m.exchange.into(),
-            m.routing_key.into(),
+            key.as_str().into(),
             options,
             m.body,
             properties,
@@ -566,7 +695,7 @@ async fn publish_on(
             Err(e) if confirms.is_empty() => return Err(e),
             Err(e) => {
                 let reason = format!("publishing stopped: {e}");
-                let mut outcomes = settle(confirms, messages, deadline).await;
+                let mut outcomes = settle(confirms, keys, deadline).await;
                 outcomes.resize_with(messages.len(), || {
                     Err(BrokerError::Unavailable(reason.clone()))
                 });
@@ -574,18 +703,18 @@ async fn publish_on(
             }
         }
     }
-    Ok(settle(confirms, messages, deadline).await)
+    Ok(settle(confirms, keys, deadline).await)
 }
 
 /// Waits for the confirms until `deadline`; those still missing then are
 /// [`BrokerError::Unconfirmed`].
 async fn settle(
     confirms: Vec<PublisherConfirm>,
-    messages: &[Outgoing<'_>],
+    keys: &[String],
     deadline: tokio::time::Instant,
 ) -> Vec<Confirm> {
     let mut outcomes = Vec::with_capacity(confirms.len());
-    for (confirm, message) in confirms.into_iter().zip(messages) {
+    for (confirm, key) in confirms.into_iter().zip(keys) {
         let outcome = match tokio::time::timeout_at(deadline, confirm).await {
             Err(_) => Err(BrokerError::Unconfirmed),
             Ok(Err(e)) => Err(e.into()),
@@ -593,7 +722,7 @@ async fn settle(
                 if confirmation.is_nack() {
                     Err(BrokerError::Nacked)
                 } else if confirmation.take_message().is_some() {
-                    Err(BrokerError::Unroutable(message.routing_key.to_string()))
+                    Err(BrokerError::Unroutable(key.clone()))
                 } else {
                     Ok(())
                 }

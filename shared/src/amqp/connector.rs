@@ -4,6 +4,11 @@
 //! intervals, so that a broker lost without a word (a node gone, a
 //! partition) is noticed in seconds, not when the kernel gives up.
 //!
+//! `amqp_url` may name several nodes of a cluster, comma-separated
+//! (`amqp://fila:pw@mq1:5672,mq2:5672,mq3/%2f`): a connection goes to the
+//! first that takes it, starting with the one that served last, and one
+//! that fails to open moves the next attempt on to the following node.
+//!
 //! An `amqps://` URL is served by rustls (see [`super::tls`]). Opening a
 //! connection — name resolution, TCP, TLS, the AMQP handshake — is bounded
 //! by `amqp_connect_timeout_secs`, and so is every other call that waits
@@ -11,6 +16,8 @@
 
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lapin::tcp::RustlsConnector;
@@ -30,10 +37,16 @@ pub enum ConnectorError {
     Tls(#[from] TlsError),
 }
 
-/// Opens connections to one RabbitMQ, as configured.
+/// Opens connections to one RabbitMQ (a node, or a cluster's nodes), as
+/// configured.
 pub struct Connector {
-    /// The URL, with its heartbeat (it holds the password: never logged).
+    /// The URL, with its heartbeat and first node (it holds the password:
+    /// never logged).
     uri: AMQPUri,
+    /// Every node's host and port.
+    nodes: Arc<Vec<(String, u16)>>,
+    /// The node tried first.
+    next: Arc<AtomicUsize>,
     /// For an `amqps://` URL.
     tls: Option<RustlsConnector>,
     timeout: Duration,
@@ -43,6 +56,7 @@ impl Connector {
     /// Reads `amqp_url` and, for `amqps://`, the TLS files.
     pub fn new(config: &Config) -> Result<Self, ConnectorError> {
         let mut uri = parse_url(&config.amqp_url).map_err(ConnectorError::Url)?;
+        let nodes = nodes(config.amqp_url.expose_secret(), &uri);
         if uri.query.heartbeat.is_none() {
             uri.query.heartbeat = Some(config.amqp_heartbeat_secs);
         }
@@ -52,6 +66,8 @@ impl Connector {
         };
         Ok(Self {
             uri,
+            nodes: Arc::new(nodes),
+            next: Arc::new(AtomicUsize::new(0)),
             tls,
             timeout: config.amqp_connect_timeout(),
         })
@@ -73,39 +89,61 @@ impl Connector {
         let runtime = lapin::runtime::default_runtime()?;
         let tls = self.tls.clone();
         let limit = self.timeout;
+        let nodes = self.nodes.clone();
+        let first = self.next.load(Ordering::Relaxed);
+        let chosen = Arc::new(AtomicUsize::new(first));
+        let reached = chosen.clone();
         // lapin opens the socket on a thread of its own: the bound applies
         // there too, so that a stalled TLS handshake does not hold it.
         let opening = Connection::connector(
             self.uri.clone(),
             runtime,
             async move |uri: AMQPUri, runtime| {
-                let host = uri.authority.host.clone();
-                let open = async {
-                    let addresses: Vec<std::net::SocketAddr> =
-                        tokio::net::lookup_host((host.as_str(), uri.authority.port))
-                            .await?
-                            .collect();
-                    let stream = AsyncTcpStream::connect(&runtime, addresses).await?;
-                    match (&uri.scheme, &tls) {
-                        (AMQPScheme::AMQP, _) => Ok(stream),
-                        (AMQPScheme::AMQPS, Some(tls)) => stream.into_rustls(tls, &host).await,
-                        (AMQPScheme::AMQPS, None) => {
-                            Err(std::io::Error::other("amqps:// without TLS settings"))
+                let mut failures = Vec::new();
+                for offset in 0..nodes.len() {
+                    let index = (first + offset) % nodes.len();
+                    let (host, port) = &nodes[index];
+                    let open = async {
+                        let addresses: Vec<std::net::SocketAddr> =
+                            tokio::net::lookup_host((host.as_str(), *port))
+                                .await?
+                                .collect();
+                        let stream = AsyncTcpStream::connect(&runtime, addresses).await?;
+                        match (&uri.scheme, &tls) {
+                            (AMQPScheme::AMQP, _) => Ok(stream),
+                            (AMQPScheme::AMQPS, Some(tls)) => stream.into_rustls(tls, host).await,
+                            (AMQPScheme::AMQPS, None) => {
+                                Err(std::io::Error::other("amqps:// without TLS settings"))
+                            }
                         }
+                    };
+                    match tokio::time::timeout(limit, open).await {
+                        Ok(Ok(stream)) => {
+                            reached.store(index, Ordering::Relaxed);
+                            return Ok(stream);
+                        }
+                        Ok(Err(e)) => failures.push(format!("{host}:{port}: {e}")),
+                        Err(_) => failures.push(format!(
+                            "{host}:{port}: no connection within {} s",
+                            limit.as_secs()
+                        )),
                     }
-                };
-                match tokio::time::timeout(limit, open).await {
-                    Ok(opened) => Ok(opened?),
-                    Err(_) => Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        format!("no connection to {host} within {} s", limit.as_secs()),
-                    )
-                    .into()),
                 }
+                Err(
+                    std::io::Error::new(std::io::ErrorKind::ConnectionRefused, failures.join("; "))
+                        .into(),
+                )
             },
             properties,
         );
-        self.bounded(opening).await
+        let opened = self.bounded(opening).await;
+        let served = chosen.load(Ordering::Relaxed);
+        let next = match opened {
+            Ok(_) => served,
+            Err(_) => (served + 1) % self.nodes.len(),
+        };
+        self.next.store(next, Ordering::Relaxed);
+        opened
     }
 
     /// Waits for a call to the broker at most [`Connector::timeout`]: a
@@ -125,11 +163,47 @@ impl Connector {
     }
 }
 
-/// Reads an AMQP URL; the error never repeats the URL, which holds a
-/// password.
+/// Reads an AMQP URL, with its first node if it names several; the error
+/// never repeats the URL, which holds a password.
 pub fn parse_url(url: &SecretString) -> Result<AMQPUri, String> {
     let url = url.expose_secret();
-    AMQPUri::from_str(url).map_err(|e| e.replace(url, "<amqp_url>"))
+    let (before, hosts, after) = split_hosts(url);
+    let first = hosts.split(',').next().unwrap_or_default();
+    let single = format!("{before}{first}{after}");
+    AMQPUri::from_str(&single).map_err(|e| e.replace(&single, "<amqp_url>"))
+}
+
+/// A URL cut around its host list: what precedes it (scheme and user),
+/// the list, and what follows (virtual host and query).
+fn split_hosts(url: &str) -> (&str, &str, &str) {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| start + i);
+    let hosts_start = url[start..end].rfind('@').map_or(start, |i| start + i + 1);
+    (&url[..hosts_start], &url[hosts_start..end], &url[end..])
+}
+
+/// Every node `url` names, as host and port (the scheme's port when none
+/// is given); `uri` is the URL read with its first node.
+fn nodes(url: &str, uri: &AMQPUri) -> Vec<(String, u16)> {
+    let default_port = uri.scheme.default_port();
+    let (_, hosts, _) = split_hosts(url);
+    let mut nodes: Vec<(String, u16)> = hosts
+        .split(',')
+        .skip(1)
+        .filter(|h| !h.is_empty())
+        .map(|node| {
+            let (host, port) = match node.strip_prefix('[') {
+                Some(bracketed) => bracketed.split_once(']').unwrap_or((bracketed, "")),
+                None => node.rsplit_once(':').map_or((node, ""), |(h, p)| (h, p)),
+            };
+            let port = port.trim_start_matches(':').parse().unwrap_or(default_port);
+            (host.to_string(), port)
+        })
+        .collect();
+    nodes.insert(0, (uri.authority.host.clone(), uri.authority.port));
+    nodes
 }
 
 #[cfg(test)]
@@ -150,6 +224,27 @@ mod tests {
         let connector =
             Connector::new(&config("amqp://fila:pw@mq:5672/%2f?heartbeat=30")).expect("reads");
         assert_eq!(connector.heartbeat_secs(), 30);
+    }
+
+    #[test]
+    fn a_url_may_name_several_nodes() {
+        let connector = Connector::new(&config(
+            "amqp://fila:pw@mq1:5701,mq2,[::1]:5703/vhost?heartbeat=30",
+        ))
+        .expect("reads");
+        assert_eq!(
+            *connector.nodes,
+            vec![
+                ("mq1".to_string(), 5701),
+                ("mq2".to_string(), 5672),
+                ("::1".to_string(), 5703)
+            ]
+        );
+        assert_eq!(connector.uri.vhost, "vhost");
+        assert_eq!(connector.uri.authority.userinfo.username, "fila");
+        assert_eq!(connector.heartbeat_secs(), 30);
+        let single = Connector::new(&config("amqp://fila:pw@mq:5672/%2f")).expect("reads");
+        assert_eq!(*single.nodes, vec![("mq".to_string(), 5672)]);
     }
 
     #[test]

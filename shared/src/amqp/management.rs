@@ -34,6 +34,23 @@ pub struct Rates {
     pub deliver: f64,
 }
 
+impl Rates {
+    /// The rates of several queues together (a work queue's lanes); none
+    /// when none is known.
+    pub fn sum<'a>(rates: impl Iterator<Item = &'a Rates>) -> Option<Rates> {
+        rates.fold(None, |total, r| {
+            let total = total.unwrap_or(Rates {
+                publish: 0.0,
+                deliver: 0.0,
+            });
+            Some(Rates {
+                publish: total.publish + r.publish,
+                deliver: total.deliver + r.deliver,
+            })
+        })
+    }
+}
+
 pub struct Management {
     client: reqwest::Client,
     queues: Url,

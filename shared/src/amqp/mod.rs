@@ -5,9 +5,11 @@
 pub mod broker;
 pub mod connector;
 pub mod management;
+pub mod queue_type;
 pub mod tls;
 pub mod topology;
 
-pub use broker::{Broker, BrokerError, Outgoing};
+pub use broker::{Broker, BrokerError, Feeds, Outgoing};
 pub use connector::ConnectorError;
-pub use topology::{Topology, WorkQueue};
+pub use queue_type::QueueType;
+pub use topology::{Lane, Topology, WorkQueue};

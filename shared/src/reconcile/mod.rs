@@ -9,11 +9,13 @@
 //!
 //! **Queued or lost.** Every open item records when its work message was
 //! last queued (`queued_at`: at intake, release, replay or
-//! reconciliation). The reconciler sends a *probe* through each work queue:
-//! a message carrying the time it was sent, at the lowest priority, behind
-//! everything queued before it. The worker that takes it records that time
-//! as the queue's `drained_through`: every message queued before it has
-//! been delivered. Once the messages delivered before the probe have had
+//! reconciliation). The reconciler sends a *probe* through each lane of a
+//! work queue (the queue itself, or each of TAF's priority lanes on quorum
+//! queues): a message carrying the time it was sent, at the lowest
+//! priority, behind everything queued before it. The worker that takes it
+//! records that time as the lane's `drained_through`: every message queued
+//! in the lane before it has been delivered. A queue is drained through the
+//! earliest of its lanes' times. Once the messages delivered before the probe have had
 //! `reconcile_settle_secs` to finish (in flight, or waiting in a retry
 //! queue), an item queued before `drained_through` that is still open has
 //! no message left, and is queued again. So:
@@ -52,7 +54,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Object, Pool};
 use serde::Serialize;
 
-use crate::amqp::{Broker, Outgoing, WorkQueue};
+use crate::amqp::{Broker, Lane, Outgoing, Topology, WorkQueue};
 use crate::db::StoreError;
 use crate::envelope::WorkMessage;
 use crate::outbox::{self, Stored};
@@ -82,6 +84,8 @@ pub enum Scope {
 
 /// How a pass goes.
 pub struct Settings<'a> {
+    /// The lanes of each work queue.
+    pub topology: &'a Topology,
     /// How long the messages delivered before a probe have to finish.
     pub settle: Duration,
     pub chunks: Chunks<'a>,
@@ -117,8 +121,8 @@ pub struct Pass {
     pub counts: Counts,
     /// The outbox rows of the work queued again, to hand to a relay.
     pub stored: Vec<Stored>,
-    /// The queues a probe was sent through.
-    pub probed: Vec<WorkQueue>,
+    /// The lanes a probe was sent through.
+    pub probed: Vec<Lane>,
 }
 
 /// One pass over every queue workers consume (and the queues every
@@ -161,26 +165,36 @@ async fn queues_pass(
     settings: &Settings<'_>,
 ) -> Result<Pass, StoreError> {
     let now: DateTime<Utc> = client.query_one("SELECT now()", &[]).await?.get(0);
-    let mut drains = probe::drains(&*client).await?;
-    for queue in WorkQueue::fixed() {
-        if !drains.iter().any(|d| d.queue == queue) {
-            drains.push(Drain {
-                queue,
-                probe_sent_at: None,
-                drained_through: None,
-                drained_at: None,
-            });
+    let drains = probe::drains(&*client).await?;
+    let mut queues = WorkQueue::fixed().to_vec();
+    for drain in &drains {
+        if !queues.contains(&drain.lane.queue) {
+            queues.push(drain.lane.queue.clone());
         }
     }
     let settle = chrono::Duration::from_std(settings.settle).unwrap_or(chrono::Duration::MAX);
     let mut pass = Pass::default();
     let resend = settle * i32::try_from(RESEND_AFTER_SETTLES).unwrap_or(i32::MAX);
-    for drain in &drains {
-        let queue = &drain.queue;
+    for queue in &queues {
+        let lanes: Vec<Drain> = settings
+            .topology
+            .lanes(queue)
+            .into_iter()
+            .map(|lane| {
+                drains
+                    .iter()
+                    .find(|d| d.lane == lane)
+                    .cloned()
+                    .unwrap_or_else(|| Drain::unknown(lane))
+            })
+            .collect();
         // The last probe that came through, once what it followed settled.
-        let settled = drain.drained_at.is_some_and(|at| at <= now - settle);
+        let settled = |d: &Drain| d.drained_at.is_some_and(|at| at <= now - settle);
         let limit = match scope {
-            Scope::Lost => drain.drained_through.filter(|_| settled),
+            Scope::Lost if lanes.iter().all(settled) => {
+                lanes.iter().filter_map(|d| d.drained_through).min()
+            }
+            Scope::Lost => None,
             Scope::QueuedBefore(before) => Some(before),
         };
         if let Some(limit) = limit {
@@ -195,20 +209,27 @@ async fn queues_pass(
                 requeue(client, queue, cutoff, settings, &mut pass).await?;
             }
         }
-        // One probe at a time: the next once the last came through and
-        // settled (or after a long while, in case it was lost itself).
-        let probe_due = if drain.probe_outstanding() {
-            drain.probe_sent_at.is_some_and(|sent| sent <= now - resend)
-        } else {
-            drain.drained_at.is_none() || settled
+        let Some(broker) = broker.filter(|_| scope == Scope::Lost && !settings.dry_run) else {
+            continue;
         };
-        if let (Some(broker), Scope::Lost, false, true) =
-            (broker, scope, settings.dry_run, probe_due)
-            && open::any(&*client, queue, now - settle).await?
-            && send_probe(broker, queue, now).await
-        {
-            probe::sent(&*client, queue, now).await?;
-            pass.probed.push(queue.clone());
+        // One probe at a time per lane: the next once the last came
+        // through and settled (or after a long while, in case it was lost
+        // itself).
+        let due: Vec<&Drain> = lanes
+            .iter()
+            .filter(|drain| match drain.probe_outstanding() {
+                true => drain.probe_sent_at.is_some_and(|sent| sent <= now - resend),
+                false => drain.drained_at.is_none() || settled(drain),
+            })
+            .collect();
+        if due.is_empty() || !open::any(&*client, queue, now - settle).await? {
+            continue;
+        }
+        for drain in due {
+            if send_probe(broker, &drain.lane, now).await {
+                probe::sent(&*client, &drain.lane, now).await?;
+                pass.probed.push(drain.lane.clone());
+            }
         }
     }
     Ok(pass)
@@ -252,16 +273,16 @@ async fn oldest_outbox_row(
     Ok(row.get(0))
 }
 
-/// Sends a probe through `queue`, at the lowest priority; whether the
+/// Sends a probe through `lane`, at the lowest priority; whether the
 /// broker took it (if not, the next pass sends one).
-async fn send_probe(broker: &Broker, queue: &WorkQueue, sent_at: DateTime<Utc>) -> bool {
+async fn send_probe(broker: &Broker, lane: &Lane, sent_at: DateTime<Utc>) -> bool {
     let message = WorkMessage::Probe {
-        queue: queue.clone(),
+        queue: lane.clone(),
         sent_at,
     };
     let body = serde_json::to_vec(&message).unwrap_or_default();
     let exchange = broker.topology().work_exchange();
-    let key = queue.key();
+    let key = lane.key();
     let outgoing = Outgoing {
         exchange: &exchange,
         routing_key: &key,

@@ -1,25 +1,36 @@
-//! Each work queue's probes, in `queue_drain`: when the last probe was
-//! sent, and the sending time of the newest probe a worker took
-//! (`drained_through`: every message queued before it has been delivered)
-//! with when it was taken. Workers register the queues they consume, so
-//! that only queues with consumers are probed.
+//! Each lane's probes, in `queue_drain` (keyed by the lane's key: a work
+//! queue's, or `taf.p<band>`): when the last probe was sent, and the
+//! sending time of the newest probe a worker took (`drained_through`:
+//! every message queued in the lane before it has been delivered) with
+//! when it was taken. Workers register the lanes they consume, so that
+//! only lanes with consumers are probed.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 
-use crate::amqp::WorkQueue;
+use crate::amqp::Lane;
 use crate::db::StoreError;
 
-/// What is known of one queue's drain.
+/// What is known of one lane's drain.
 #[derive(Debug, Clone)]
 pub struct Drain {
-    pub queue: WorkQueue,
+    pub lane: Lane,
     pub probe_sent_at: Option<DateTime<Utc>>,
     pub drained_through: Option<DateTime<Utc>>,
     pub drained_at: Option<DateTime<Utc>>,
 }
 
 impl Drain {
+    /// A lane of which nothing is known yet.
+    pub fn unknown(lane: Lane) -> Self {
+        Self {
+            lane,
+            probe_sent_at: None,
+            drained_through: None,
+            drained_at: None,
+        }
+    }
+
     /// Whether a probe was sent that no worker took yet.
     pub fn probe_outstanding(&self) -> bool {
         match (self.probe_sent_at, self.drained_through) {
@@ -30,9 +41,9 @@ impl Drain {
     }
 }
 
-/// Records that a worker consumes `queues`.
-pub async fn register(pool: &Pool, queues: &[WorkQueue]) -> Result<(), StoreError> {
-    let keys: Vec<String> = queues.iter().map(WorkQueue::key).collect();
+/// Records that a worker consumes `lanes`.
+pub async fn register(pool: &Pool, lanes: &[Lane]) -> Result<(), StoreError> {
+    let keys: Vec<String> = lanes.iter().map(Lane::key).collect();
     pool.get()
         .await?
         .execute(
@@ -43,12 +54,8 @@ pub async fn register(pool: &Pool, queues: &[WorkQueue]) -> Result<(), StoreErro
     Ok(())
 }
 
-/// Records that a worker took the probe sent at `sent_at` from `queue`.
-pub async fn arrived(
-    pool: &Pool,
-    queue: &WorkQueue,
-    sent_at: DateTime<Utc>,
-) -> Result<(), StoreError> {
+/// Records that a worker took the probe sent at `sent_at` from `lane`.
+pub async fn arrived(pool: &Pool, lane: &Lane, sent_at: DateTime<Utc>) -> Result<(), StoreError> {
     pool.get()
         .await?
         .execute(
@@ -57,13 +64,13 @@ pub async fn arrived(
              ON CONFLICT (queue) DO UPDATE
              SET drained_through = excluded.drained_through, drained_at = excluded.drained_at
              WHERE d.drained_through IS NULL OR d.drained_through < excluded.drained_through",
-            &[&queue.key(), &sent_at],
+            &[&lane.key(), &sent_at],
         )
         .await?;
     Ok(())
 }
 
-/// Every registered queue's drain.
+/// Every registered lane's drain.
 pub async fn drains(client: &impl GenericClient) -> Result<Vec<Drain>, StoreError> {
     let rows = client
         .query(
@@ -76,7 +83,7 @@ pub async fn drains(client: &impl GenericClient) -> Result<Vec<Drain>, StoreErro
         .iter()
         .filter_map(|row| {
             Some(Drain {
-                queue: WorkQueue::from_key(row.get("queue"))?,
+                lane: Lane::from_key(row.get("queue"))?,
                 probe_sent_at: row.get("probe_sent_at"),
                 drained_through: row.get("drained_through"),
                 drained_at: row.get("drained_at"),
@@ -85,16 +92,16 @@ pub async fn drains(client: &impl GenericClient) -> Result<Vec<Drain>, StoreErro
         .collect())
 }
 
-/// Records that a probe was sent through `queue` at `at`.
+/// Records that a probe was sent through `lane` at `at`.
 pub async fn sent(
     client: &impl GenericClient,
-    queue: &WorkQueue,
+    lane: &Lane,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     client
         .execute(
             "UPDATE queue_drain SET probe_sent_at = $2 WHERE queue = $1",
-            &[&queue.key(), &at],
+            &[&lane.key(), &at],
         )
         .await?;
     Ok(())
@@ -107,7 +114,7 @@ mod tests {
     fn drain(sent: Option<i64>, through: Option<i64>) -> Drain {
         let at = |s| DateTime::from_timestamp(s, 0);
         Drain {
-            queue: WorkQueue::Taf,
+            lane: Lane::whole(crate::amqp::WorkQueue::Taf),
             probe_sent_at: sent.and_then(at),
             drained_through: through.and_then(at),
             drained_at: None,
