@@ -65,6 +65,7 @@ done
 "$python" - "$work/rendered" deploy/prometheus/alerts.yml $KUBERNETES_VERSIONS <<'PY'
 """Checks the rendered manifests: schemas, then fila's expectations."""
 import pathlib
+import re
 import sys
 import tomllib
 
@@ -144,9 +145,27 @@ def check_fila(name, objects):
                          f"worker_shutdown_grace_secs {grace} + {RELAY_DRAIN_SECS}")
         if kind == "ScaledObject":
             prefix = config.get("amqp_prefix", "fila")
+            # The RabbitMQ queues of each work queue: TAF's six lanes on
+            # quorum queues.
+            lanes = {
+                "taf": [f"{prefix}.taf.p{band}" for band in range(6)]
+                if config.get("amqp_queue_type") == "quorum"
+                else [f"{prefix}.taf"],
+            }
             for trigger in obj["spec"]["triggers"]:
-                queue = trigger["metadata"]["queueName"]
-                if not queue.startswith(prefix + "."):
+                meta = trigger["metadata"]
+                queue = meta["queueName"]
+                if meta.get("protocol") != "http":
+                    fail(where, f"trigger {trigger['name']} counts only ready messages "
+                         f"(protocol {meta.get('protocol')}): busy workers would be scaled away")
+                names = lanes.get(trigger["name"], [queue])
+                if meta.get("useRegex") == "true":
+                    missed = [n for n in names if not re.fullmatch(queue, n)]
+                    if missed or meta.get("operation") != "sum":
+                        fail(where, f"trigger {trigger['name']} does not sum {', '.join(names)}")
+                elif names != [queue]:
+                    fail(where, f"trigger {trigger['name']} reads {queue}, not {', '.join(names)}")
+                if not queue.lstrip("^").replace("\\", "").startswith(prefix + "."):
                     fail(where, f"queue {queue} is not under amqp_prefix {prefix}")
         if kind == "PrometheusRule":
             alerts = yaml.safe_load(pathlib.Path(alerts_path).read_text())
