@@ -52,7 +52,6 @@ use lapin::options::{
     ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
     QueueDeleteOptions,
 };
-use lapin::protocol::AMQPErrorKind;
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, ExchangeKind};
 
@@ -238,18 +237,6 @@ impl DeclareError {
                 queue: queue.to_string(),
                 source,
             },
-        }
-    }
-
-    /// Whether RabbitMQ refused this queue (a channel error), rather than
-    /// the connection failing.
-    pub fn refused(&self) -> bool {
-        match self {
-            DeclareError::Mismatch { .. } => true,
-            DeclareError::Failed { source, .. } => matches!(
-                source.kind(),
-                lapin::ErrorKind::ProtocolError(e) if matches!(e.kind(), AMQPErrorKind::Soft(_))
-            ),
         }
     }
 }
