@@ -21,6 +21,8 @@ deploy/local/test-manifests.sh
 # The end-to-end tests start these binaries: build them before the tests.
 cargo build --workspace --bins --locked
 cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}"
+# The cluster tests: PostgreSQL failover and RabbitMQ node faults on a local cluster.
+deploy/local/test-cluster.sh
 # The soak run, one round of every fault (longer: deploy/local/soak.sh ROUNDS).
 deploy/local/soak.sh 1
 # The benchmark in its smoke size, so that it never rots (figures: BENCHMARKS.md).

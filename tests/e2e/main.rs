@@ -6,6 +6,7 @@ mod backpressure;
 mod bounds;
 mod broker_faults;
 mod cli;
+mod cluster_postgres;
 mod crash;
 mod database_tls;
 mod dead_letters;

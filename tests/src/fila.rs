@@ -35,6 +35,8 @@ pub struct Setup {
     env: Vec<(String, String)>,
     branches: Vec<(String, String, Option<String>)>,
     database_url: Option<String>,
+    /// The server of the deployment's schema, when not the shared one.
+    server: Option<String>,
     own_role: bool,
     toml: String,
     processes: Option<String>,
@@ -60,6 +62,7 @@ impl Setup {
                 ("0300".into(), "02".into(), None),
             ],
             database_url: None,
+            server: None,
             own_role: false,
             processes: None,
             eai_transactions: None,
@@ -135,6 +138,16 @@ impl Setup {
         self
     }
 
+    /// Puts the deployment on another PostgreSQL server (a cluster's):
+    /// the processes, [`Fila::db`] and the removal of the schema all use
+    /// `url`, where [`Setup::database_url`] only changes the processes' way
+    /// to the shared server.
+    pub fn database_server(mut self, url: String) -> Self {
+        self.database_url = Some(url.clone());
+        self.server = Some(url);
+        self
+    }
+
     /// Has the processes log in as a PostgreSQL role of the deployment's
     /// own (not a superuser, allowed to create its schema), which a test
     /// may make read-only or refuse connections to, as a failover does,
@@ -171,6 +184,8 @@ pub struct Fila {
     groups: Vec<String>,
     /// The deployment's own PostgreSQL role, if it has one.
     role: Option<String>,
+    /// The server of the deployment's schema, as the harness reaches it.
+    server: String,
     pub base_url: String,
     http: reqwest::Client,
 }
@@ -260,6 +275,7 @@ impl Fila {
             workers: Vec::new(),
             groups,
             role,
+            server: setup.server.unwrap_or_else(crate::database_url),
             base_url: String::new(),
             http: http_client(),
         }
@@ -505,7 +521,7 @@ impl Fila {
 
     /// A database client on this deployment's schema.
     pub async fn db(&self) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::connect(&database_url(), tokio_postgres::NoTls)
+        let (client, connection) = tokio_postgres::connect(&self.server, tokio_postgres::NoTls)
             .await
             .expect("database");
         tokio::spawn(connection);
@@ -629,12 +645,13 @@ impl Drop for Fila {
         let prefix = self.prefix.clone();
         let groups = std::mem::take(&mut self.groups);
         let role = self.role.take();
+        let server = self.server.clone();
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime.block_on(remove(schema, prefix, groups, role));
+            runtime.block_on(remove(server, schema, prefix, groups, role));
         });
         let _ = cleanup.join();
         if std::env::var_os("E2E_KEEP_LOGS").is_some() {
@@ -670,12 +687,17 @@ async fn create_role(role: &str) {
         .expect("role");
 }
 
-/// Removes a deployment's schema, exchanges, queues and role. Sessions
+/// Removes a deployment's schema (on `server`), exchanges, queues and role. Sessions
 /// still holding locks in the schema (a killed process whose connection
 /// went through a proxy, say) are terminated rather than waited for.
-async fn remove(schema: String, prefix: String, groups: Vec<String>, role: Option<String>) {
-    if let Ok((client, connection)) =
-        tokio_postgres::connect(&database_url(), tokio_postgres::NoTls).await
+async fn remove(
+    server: String,
+    schema: String,
+    prefix: String,
+    groups: Vec<String>,
+    role: Option<String>,
+) {
+    if let Ok((client, connection)) = tokio_postgres::connect(&server, tokio_postgres::NoTls).await
     {
         tokio::spawn(connection);
         if let Some(role) = &role {

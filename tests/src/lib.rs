@@ -5,6 +5,7 @@
 pub mod broker_node;
 pub mod certs;
 pub mod cli;
+pub mod cluster;
 pub mod collector;
 pub mod destination;
 pub mod eai;
@@ -17,6 +18,7 @@ pub mod rabbitmq;
 pub mod results;
 pub mod runs;
 pub mod taf;
+pub mod traffic;
 
 pub use fila::{Fila, Setup};
 

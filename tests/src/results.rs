@@ -150,6 +150,18 @@ impl Results {
         true
     }
 
+    /// Collects until `done` holds of what came, or `seconds` pass; whether
+    /// it holds.
+    pub async fn collect_until(&mut self, seconds: u64, done: impl Fn(&Self) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+        while !done(self) {
+            if !self.receive(deadline).await {
+                return done(self);
+            }
+        }
+        true
+    }
+
     /// Collects until `records` distinct TAF records were reported or
     /// `seconds` pass; returns how many were.
     pub async fn collect_taf(&mut self, records: usize, seconds: u64) -> usize {
