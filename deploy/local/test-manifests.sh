@@ -173,6 +173,19 @@ def check_fila(name, objects):
                 fail(where, f"its groups differ from {alerts_path}")
 
 
+def check_postgres(name, objects):
+    """PostgreSQL replicates synchronously to at least one standby."""
+    for obj in objects:
+        if (obj["apiVersion"], obj["kind"]) != ("postgresql.cnpg.io/v1", "Cluster"):
+            continue
+        where = f"{name}: Cluster {obj['metadata']['name']}"
+        synchronous = obj["spec"].get("postgresql", {}).get("synchronous", {})
+        if synchronous.get("number", 0) < 1:
+            fail(where, "no synchronous standby (spec.postgresql.synchronous.number)")
+        elif synchronous["number"] >= obj["spec"].get("instances", 1):
+            fail(where, "more synchronous standbys than replicas")
+
+
 for path in sorted(pathlib.Path(rendered).glob("*.yaml")):
     name = path.stem
     objects = [o for o in yaml.safe_load_all(path.read_text()) if o]
@@ -193,6 +206,7 @@ for path in sorted(pathlib.Path(rendered).glob("*.yaml")):
             except SchemaNotFoundError:
                 fail(where, f"no Kubernetes {version} schema for {api} {kind}")
     check_fila(name, objects)
+    check_postgres(name, objects)
     print(f"checked {name}: {len(objects)} objects")
 
 if failures:
