@@ -12,11 +12,28 @@ use reqwest::Method;
 pub const PATIENCE_SECS: u64 = 600;
 
 /// How the scenarios' deployments are set up.
+#[derive(Clone)]
 pub struct Deploy {
     /// Log filter of the fila processes.
     pub log: String,
     /// Extra `FILA_<KEY>` settings.
     pub settings: Vec<(String, String)>,
+    /// Another RabbitMQ than the local node: the URL the processes use,
+    /// and one node's for the harness.
+    pub broker: Option<(String, String)>,
+}
+
+impl Deploy {
+    /// The same deployments on the local cluster's RabbitMQ
+    /// (`deploy/local/cluster.sh`), with quorum queues.
+    pub fn on_cluster(&self, cluster: &fila_tests::cluster::Cluster) -> Self {
+        let mut deploy = self.clone();
+        deploy.broker = Some((cluster.amqp_url(), cluster.rabbit_url(1)));
+        deploy
+            .settings
+            .push(("AMQP_QUEUE_TYPE".into(), "quorum".into()));
+        deploy
+    }
 }
 
 pub async fn deployment(deploy: &Deploy, workers: usize) -> Fila {
@@ -25,6 +42,9 @@ pub async fn deployment(deploy: &Deploy, workers: usize) -> Fila {
         .workers(workers)
         .env("LOG", &deploy.log)
         .env("SWEEP_INTERVAL_MS", 1000);
+    if let Some((url, node)) = &deploy.broker {
+        setup = setup.broker_server(url.clone(), node.clone());
+    }
     for (key, value) in &deploy.settings {
         setup = setup.env(key, value);
     }

@@ -46,6 +46,11 @@ struct Cli {
     /// Concurrent producers.
     #[arg(long, default_value_t = 4)]
     producers: usize,
+    /// Also runs `taf-e2e-2w` on the local three-node cluster
+    /// (`deploy/local/cluster.sh up`) with quorum queues, as
+    /// `taf-e2e-2w-cluster`.
+    #[arg(long)]
+    cluster: bool,
     /// A few seconds in all: a check that the benchmark still runs.
     #[arg(long)]
     smoke: bool,
@@ -93,6 +98,7 @@ async fn main() {
     let deploy = load::Deploy {
         log: cli.log.clone(),
         settings: cli.settings.clone(),
+        broker: None,
     };
     let mut all: Vec<Figures> = Vec::new();
     let mut record = |figures: Figures| {
@@ -115,6 +121,12 @@ async fn main() {
         if cli.wants(&name) {
             record(taf::end_to_end(&deploy, &name, workers, cli.records, cli.producers).await);
         }
+    }
+    if cli.cluster && cli.wants("taf-e2e-2w-cluster") {
+        let cluster = fila_tests::cluster::Cluster::running();
+        let name = "taf-e2e-2w-cluster";
+        let on_cluster = deploy.on_cluster(&cluster);
+        record(taf::end_to_end(&on_cluster, name, 2, cli.records, cli.producers).await);
     }
     if cli.wants("taf-status") {
         record(taf::status(&deploy, cli.status_records, cli.producers).await);

@@ -7,6 +7,7 @@ mod bounds;
 mod broker_faults;
 mod cli;
 mod cluster_postgres;
+mod cluster_rabbitmq;
 mod crash;
 mod database_tls;
 mod dead_letters;

@@ -9,8 +9,6 @@
 //! RabbitMQ node of its own, so that its alarm blocks no one else.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fila_tests::Setup;
@@ -19,7 +17,7 @@ use fila_tests::fila::send;
 use fila_tests::proxy::Proxy;
 use fila_tests::rabbitmq::purge;
 use fila_tests::results::Results;
-use fila_tests::traffic::{PROCESSES, Store, Tally, print_table, produce};
+use fila_tests::traffic::{PROCESSES, Traffic};
 use reqwest::{Method, StatusCode};
 use tokio::time::sleep;
 
@@ -86,14 +84,7 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
         .start()
         .await;
     let mut results = Results::observe_on(&fila, &node.url()).await;
-    let tally = Arc::new(Mutex::new(Tally::default()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let producer = tokio::spawn(produce(
-        fila.http(),
-        fila.base_url.clone(),
-        tally.clone(),
-        stop.clone(),
-    ));
+    let traffic = Traffic::start(&fila);
 
     let mut workers = vec![0, 1];
     for round in 1..=rounds {
@@ -154,36 +145,12 @@ async fn soak_with_every_fault_in_turn_loses_and_repeats_nothing() {
         node.set_memory_watermark(0.4).await;
         sleep(PHASE).await;
     }
-    stop.store(true, Ordering::SeqCst);
-    producer.await.expect("producer");
-
-    let db = fila.db().await;
-    let settled = Store::settle(&db, 300).await;
-    let tally = std::mem::take(&mut *tally.lock().expect("tally"));
-    let counts = Store::read(&db)
-        .await
-        .count(&db, &mut results, &tally)
-        .await;
-    print_table(
-        &format!(
-            "soak: {rounds} round(s) of {} ({} s phases)",
-            PHASES.join(", "),
-            PHASE.as_secs()
-        ),
-        &counts,
+    let title = format!(
+        "soak: {rounds} round(s) of {} ({} s phases)",
+        PHASES.join(", "),
+        PHASE.as_secs()
     );
-    assert!(settled, "work still open after the run");
-    for (name, count) in &counts {
-        assert!(count.accepted > 0, "{name}: nothing accepted");
-        assert_eq!(count.lost, 0, "{name} lost");
-        assert_eq!(count.stranded, 0, "{name} stranded");
-        assert_eq!(count.duplicated, 0, "{name} duplicated");
-        assert_eq!(
-            count.finished,
-            count.accepted + count.stored_unanswered,
-            "{name}: accepted = finished"
-        );
-        assert!(count.delivered.deliveries >= count.delivered.distinct);
-    }
+    let run = traffic.conclude(&fila, Some(&mut results), &title).await;
+    run.assert_each_finished_once();
     results.close().await;
 }

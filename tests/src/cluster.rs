@@ -65,6 +65,12 @@ impl Cluster {
             .collect()
     }
 
+    /// The AMQP URL of RabbitMQ node `node` alone (1, 2 or 3).
+    pub fn rabbit_url(&self, node: u8) -> String {
+        let port = self.rabbit_ports()[usize::from(node.clamp(1, 3)) - 1];
+        format!("amqp://guest:guest@127.0.0.1:{port}/%2f")
+    }
+
     /// Both PostgreSQL nodes, with `target_session_attrs=read-write`.
     pub fn database_url(&self) -> String {
         self.var("CLUSTER_DATABASE_URL").to_string()
@@ -110,6 +116,34 @@ impl Cluster {
     /// Runs `cluster.sh rabbit <action> <node>` (node 1, 2 or 3).
     pub async fn rabbit(&self, action: &str, node: u8) -> String {
         self.run(&["rabbit", action, &node.to_string()]).await
+    }
+
+    /// The members of each queue whose name starts with `prefix`, as node
+    /// 1 lists them.
+    pub async fn queue_members(&self, prefix: &str) -> HashMap<String, Vec<String>> {
+        let output = tokio::process::Command::new("rabbitmqctl")
+            .args(["-n", "fila1@localhost", "list_queues", "name", "members"])
+            .args(["--formatter", "json"])
+            .output()
+            .await
+            .expect("rabbitmqctl runs");
+        assert!(output.status.success(), "rabbitmqctl list_queues failed");
+        let queues: Vec<serde_json::Value> =
+            serde_json::from_slice(&output.stdout).expect("JSON from rabbitmqctl");
+        queues
+            .iter()
+            .filter_map(|queue| {
+                let name = queue["name"].as_str()?;
+                let members = queue["members"].as_array()?;
+                name.starts_with(prefix).then(|| {
+                    let members = members
+                        .iter()
+                        .filter_map(|m| m.as_str().map(String::from))
+                        .collect();
+                    (name.to_string(), members)
+                })
+            })
+            .collect()
     }
 
     /// `cluster.sh rabbit status`.

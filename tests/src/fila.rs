@@ -37,6 +37,9 @@ pub struct Setup {
     database_url: Option<String>,
     /// The server of the deployment's schema, when not the shared one.
     server: Option<String>,
+    /// The RabbitMQ the harness reaches the deployment's queues on, when
+    /// not the shared one.
+    broker: Option<String>,
     own_role: bool,
     toml: String,
     processes: Option<String>,
@@ -63,6 +66,7 @@ impl Setup {
             ],
             database_url: None,
             server: None,
+            broker: None,
             own_role: false,
             processes: None,
             eai_transactions: None,
@@ -148,6 +152,15 @@ impl Setup {
         self
     }
 
+    /// Puts the deployment on another RabbitMQ (a cluster's): the
+    /// processes use `url` (which may name several nodes), the harness
+    /// (results, the removal of the queues) `node`, one of its nodes.
+    pub fn broker_server(mut self, url: String, node: String) -> Self {
+        self.env.push(("FILA_AMQP_URL".into(), url));
+        self.broker = Some(node);
+        self
+    }
+
     /// Has the processes log in as a PostgreSQL role of the deployment's
     /// own (not a superuser, allowed to create its schema), which a test
     /// may make read-only or refuse connections to, as a failover does,
@@ -186,6 +199,8 @@ pub struct Fila {
     role: Option<String>,
     /// The server of the deployment's schema, as the harness reaches it.
     server: String,
+    /// The RabbitMQ node the harness reaches the deployment's queues on.
+    broker: String,
     pub base_url: String,
     http: reqwest::Client,
 }
@@ -276,6 +291,7 @@ impl Fila {
             groups,
             role,
             server: setup.server.unwrap_or_else(crate::database_url),
+            broker: setup.broker.unwrap_or_else(amqp_url),
             base_url: String::new(),
             http: http_client(),
         }
@@ -519,6 +535,11 @@ impl Fila {
             .expect("the deployment has its own role")
     }
 
+    /// The RabbitMQ node the harness reaches the deployment's queues on.
+    pub fn broker_url(&self) -> &str {
+        &self.broker
+    }
+
     /// A database client on this deployment's schema.
     pub async fn db(&self) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(&self.server, tokio_postgres::NoTls)
@@ -646,12 +667,13 @@ impl Drop for Fila {
         let groups = std::mem::take(&mut self.groups);
         let role = self.role.take();
         let server = self.server.clone();
+        let broker = self.broker.clone();
         let cleanup = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime.block_on(remove(server, schema, prefix, groups, role));
+            runtime.block_on(remove(server, broker, schema, prefix, groups, role));
         });
         let _ = cleanup.join();
         if std::env::var_os("E2E_KEEP_LOGS").is_some() {
@@ -692,6 +714,7 @@ async fn create_role(role: &str) {
 /// went through a proxy, say) are terminated rather than waited for.
 async fn remove(
     server: String,
+    broker: String,
     schema: String,
     prefix: String,
     groups: Vec<String>,
@@ -734,8 +757,7 @@ async fn remove(
                 .await;
         }
     }
-    if let Ok(connection) = Connection::connect(&amqp_url(), ConnectionProperties::default()).await
-    {
+    if let Ok(connection) = Connection::connect(&broker, ConnectionProperties::default()).await {
         if let Ok(channel) = connection.create_channel().await {
             let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
             let _ = Topology::new(prefix).delete(&channel, &groups).await;

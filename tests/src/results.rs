@@ -61,7 +61,7 @@ pub struct Results {
 impl Results {
     /// Starts collecting every result of `fila` (exclusive, auto-deleted queue).
     pub async fn observe(fila: &Fila) -> Self {
-        Self::observe_on(fila, &crate::amqp_url()).await
+        Self::observe_on(fila, fila.broker_url()).await
     }
 
     /// [`Results::observe`] on the RabbitMQ of `amqp_url` (a node of the

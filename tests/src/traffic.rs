@@ -62,8 +62,104 @@ async fn answer(request: RequestBuilder) -> Answer {
     Some((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
 }
 
+/// A producer posting work until stopped (see [`produce`]).
+pub struct Traffic {
+    tally: Arc<Mutex<Tally>>,
+    stop: Arc<AtomicBool>,
+    producer: tokio::task::JoinHandle<()>,
+}
+
+impl Traffic {
+    /// Starts posting to `fila`.
+    pub fn start(fila: &crate::Fila) -> Self {
+        let tally = Arc::new(Mutex::new(Tally::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let producer = tokio::spawn(produce(
+            fila.http(),
+            fila.base_url.clone(),
+            tally.clone(),
+            stop.clone(),
+        ));
+        Self {
+            tally,
+            stop,
+            producer,
+        }
+    }
+
+    /// How many items of each protocol were accepted so far: TAF records,
+    /// EAI messages, process runs.
+    pub fn accepted(&self) -> [usize; 3] {
+        let tally = self.tally.lock().expect("tally");
+        [
+            tally.taf.accepted.len(),
+            tally.eai.accepted.len(),
+            tally.runs.accepted.len(),
+        ]
+    }
+
+    /// Stops posting, waits until nothing is open in `fila`'s store (at
+    /// most 300 s), counts each protocol (with how `results` reported the
+    /// items, when the run observed them) and prints the table under
+    /// `title`.
+    pub async fn conclude(
+        self,
+        fila: &crate::Fila,
+        results: Option<&mut Results>,
+        title: &str,
+    ) -> Run {
+        self.stop.store(true, Ordering::SeqCst);
+        self.producer.await.expect("producer");
+        let tally = std::mem::take(&mut *self.tally.lock().expect("tally"));
+        let db = fila.db().await;
+        let settled = Store::settle(&db, 300).await;
+        let store = Store::read(&db).await;
+        let counts = store.count(&db, results, &tally).await;
+        print_table(title, &counts);
+        Run {
+            settled,
+            tally,
+            store,
+            counts,
+        }
+    }
+}
+
+/// What a run of traffic came to.
+pub struct Run {
+    /// Whether nothing was left open.
+    pub settled: bool,
+    pub tally: Tally,
+    pub store: Store,
+    /// TAF records, EAI messages, process runs.
+    pub counts: [(&'static str, Counts); 3],
+}
+
+impl Run {
+    /// Fails unless the work settled and every accepted item finished
+    /// once: none lost, left open or done twice, and results (when
+    /// observed) delivered at least once.
+    pub fn assert_each_finished_once(&self) {
+        assert!(self.settled, "work still open after the run");
+        for (name, count) in &self.counts {
+            assert!(count.accepted > 0, "{name}: nothing accepted");
+            assert_eq!(count.lost, 0, "{name} lost");
+            assert_eq!(count.stranded, 0, "{name} stranded");
+            assert_eq!(count.duplicated, 0, "{name} duplicated");
+            assert_eq!(
+                count.finished,
+                count.accepted + count.stored_unanswered,
+                "{name}: accepted = finished"
+            );
+            if let Some(delivered) = &count.delivered {
+                assert!(delivered.deliveries >= delivered.distinct);
+            }
+        }
+    }
+}
+
 /// Posts work until `stop`, recording every answer in `tally`.
-pub async fn produce(
+async fn produce(
     http: reqwest::Client,
     base: String,
     tally: Arc<Mutex<Tally>>,
@@ -191,18 +287,21 @@ pub struct Counts {
     /// Items finished more than once in the store, or reported by more
     /// than one distinct result message.
     pub duplicated: usize,
-    pub delivered: Delivered,
+    /// The result messages, when the run observed them.
+    pub delivered: Option<Delivered>,
 }
 
 impl Counts {
-    /// `results`: how each item was reported.
+    /// `reported`: how each item was reported, and the deliveries, when
+    /// the run observed the results.
     fn of(
         sent: &Sent,
         stored: &Stored,
-        results: &HashMap<String, Reports>,
-        delivered: Delivered,
+        reported: Option<(&HashMap<String, Reports>, Delivered)>,
     ) -> Self {
         let done = |id: &String| stored.finished.get(id).is_some_and(|n| *n > 0);
+        let results = reported.as_ref().map(|(results, _)| *results);
+        let unreported = |id: &String| results.is_some_and(|r| !r.contains_key(id));
         Self {
             accepted: sent.accepted.len(),
             refused: sent.refused,
@@ -217,12 +316,12 @@ impl Counts {
                 .accepted
                 .iter()
                 .filter(|id| !stored.open.contains(*id))
-                .filter(|id| !done(id) || !results.contains_key(*id))
+                .filter(|id| !done(id) || unreported(id))
                 .count(),
             stranded: stored.open.len(),
             duplicated: stored.finished.values().filter(|n| **n > 1).count()
-                + results.values().filter(|r| r.messages.len() > 1).count(),
-            delivered,
+                + results.map_or(0, |r| r.values().filter(|r| r.messages.len() > 1).count()),
+            delivered: reported.map(|(_, delivered)| delivered),
         }
     }
 
@@ -239,8 +338,9 @@ impl Counts {
         "distinct results",
     ];
 
-    fn cells(&self) -> [usize; 10] {
-        [
+    /// The row's cells; `-` where the run did not observe results.
+    fn cells(&self) -> Vec<String> {
+        let mut cells: Vec<String> = [
             self.accepted,
             self.refused,
             self.unanswered,
@@ -249,9 +349,15 @@ impl Counts {
             self.lost,
             self.stranded,
             self.duplicated,
-            self.delivered.deliveries,
-            self.delivered.distinct,
         ]
+        .iter()
+        .map(usize::to_string)
+        .collect();
+        match &self.delivered {
+            Some(d) => cells.extend([d.deliveries.to_string(), d.distinct.to_string()]),
+            None => cells.extend(["-".to_string(), "-".to_string()]),
+        }
+        cells
     }
 }
 
@@ -320,9 +426,16 @@ impl Store {
     pub async fn count(
         &self,
         db: &tokio_postgres::Client,
-        results: &mut Results,
+        results: Option<&mut Results>,
         tally: &Tally,
     ) -> [(&'static str, Counts); 3] {
+        let Some(results) = results else {
+            return [
+                ("TAF records", Counts::of(&tally.taf, &self.taf, None)),
+                ("EAI messages", Counts::of(&tally.eai, &self.eai, None)),
+                ("process runs", Counts::of(&tally.runs, &self.runs, None)),
+            ];
+        };
         // Every finished item's result, by what the store holds: results
         // of items the store lost (a failover) may come besides.
         let records: Vec<i64> = db
@@ -352,20 +465,17 @@ impl Store {
         let taf = Counts::of(
             &tally.taf,
             &self.taf,
-            &taf_results,
-            Delivered::of(results, "taf."),
+            Some((&taf_results, Delivered::of(results, "taf."))),
         );
         let eai = Counts::of(
             &tally.eai,
             &self.eai,
-            results.eai_responses(),
-            Delivered::of(results, "eai."),
+            Some((results.eai_responses(), Delivered::of(results, "eai."))),
         );
         let runs = Counts::of(
             &tally.runs,
             &self.runs,
-            results.process_runs(),
-            Delivered::of(results, "process."),
+            Some((results.process_runs(), Delivered::of(results, "process."))),
         );
         [
             ("TAF records", taf),
@@ -403,8 +513,7 @@ pub fn print_table(title: &str, counts: &[(&str, Counts)]) {
     let header: Vec<String> = Counts::HEADER.iter().map(|h| h.to_string()).collect();
     println!("\n{title}\n{}", row("", &header));
     for (name, count) in counts {
-        let cells: Vec<String> = count.cells().iter().map(|c| c.to_string()).collect();
-        println!("{}", row(name, &cells));
+        println!("{}", row(name, &count.cells()));
     }
 }
 
