@@ -35,7 +35,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fila_shared::amqp::{BrokerError, Outgoing, WorkQueue};
+use fila_shared::amqp::{BrokerError, Lane, Outgoing, WorkQueue};
 use fila_shared::db::{self, StoreError};
 use fila_shared::dead_letter::{self, DeadLetter};
 use fila_shared::deliveries::Starts;
@@ -202,7 +202,7 @@ async fn consume(
                     drop(permit);
                 });
             }
-            Ok(Taken::Work(delivery)) => {
+            Ok(Taken::Work(lane, delivery)) => {
                 let mut permit = permit;
                 // A redelivered message is handled alone: if it kills the
                 // worker, it is the one whose handling started.
@@ -218,9 +218,9 @@ async fn consume(
                         Err(_) => break Ok(Ended::Stopped),
                     }
                 }
-                let (ctx, queue) = (ctx.clone(), queue.clone());
+                let ctx = ctx.clone();
                 tasks.spawn(async move {
-                    handle(&ctx, &queue, delivery).await;
+                    handle(&ctx, &lane, delivery).await;
                     drop(permit);
                 });
             }
@@ -265,7 +265,8 @@ enum MoveError {
 type Handled = &'static str;
 
 /// Handles a message, measured.
-async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
+async fn handle(ctx: &Context, lane: &Lane, delivery: Delivery) {
+    let queue = &lane.queue;
     let labels = QueueLabels { queue: queue.key() };
     let in_flight = InFlight::new(ctx.metrics.in_flight.get_or_create_owned(&labels));
     let span = tracing::info_span!(
@@ -290,7 +291,7 @@ async fn handle(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
         _ => None,
     };
     let started = Instant::now();
-    let handled = handle_delivery(ctx, queue, delivery).instrument(span).await;
+    let handled = handle_delivery(ctx, lane, delivery).instrument(span).await;
     drop(in_flight);
     ctx.metrics
         .processing
@@ -329,14 +330,15 @@ impl Drop for InFlight {
     }
 }
 
-async fn handle_delivery(ctx: &Context, queue: &WorkQueue, delivery: Delivery) -> Handled {
+async fn handle_delivery(ctx: &Context, lane: &Lane, delivery: Delivery) -> Handled {
+    let queue = &lane.queue;
     let attempt = attempts::attempt_of(delivery.properties.headers().as_ref());
     let ack = Ack::new(delivery.acker.clone(), ctx.broker.call_timeout());
     let max_attempts = ctx.config.worker_max_attempts;
     let counted = Counted::of(ctx, &queue.key(), &delivery).await;
     if let Counted::DatabaseUnavailable(reason) = counted {
         let returned = Disposition::Return { reason };
-        return apply(ctx, queue, &delivery, attempt, &ack, returned, None).await;
+        return apply(ctx, lane, &delivery, attempt, &ack, returned, None).await;
     }
     let starts = counted.starts();
     let disposition = match starts.and_then(|s| disposition::admit(s.count, attempt, max_attempts))
@@ -347,7 +349,7 @@ async fn handle_delivery(ctx: &Context, queue: &WorkQueue, delivery: Delivery) -
             disposition::decide(outcome, attempt, max_attempts, ack.sent())
         }
     };
-    let handled = apply(ctx, queue, &delivery, attempt, &ack, disposition, starts).await;
+    let handled = apply(ctx, lane, &delivery, attempt, &ack, disposition, starts).await;
     if starts.is_some() {
         redelivery::ended(ctx, &delivery).await;
     }
@@ -368,7 +370,8 @@ async fn given_up(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
         attempts: attempt,
         reason,
     };
-    let handled = apply(ctx, queue, &delivery, attempt, &ack, buried, None).await;
+    let lane = Lane::whole(queue.clone());
+    let handled = apply(ctx, &lane, &delivery, attempt, &ack, buried, None).await;
     let labels = MessageLabels {
         queue: queue.key(),
         outcome: handled,
@@ -397,17 +400,19 @@ async fn handle_message(
     }
 }
 
-/// Carries out the message's disposition; `starts`, the counted starts of
-/// a redelivered message's handling, join a dead letter's history.
+/// Carries out the disposition of a message of `lane` (a retry returns it
+/// there); `starts`, the counted starts of a redelivered message's
+/// handling, join a dead letter's history.
 async fn apply(
     ctx: &Context,
-    queue: &WorkQueue,
+    lane: &Lane,
     delivery: &Delivery,
     attempt: u32,
     ack: &Ack,
     disposition: Disposition,
     starts: Option<&Starts>,
 ) -> Handled {
+    let queue = &lane.queue;
     let label = disposition.label();
     if disposition.database_unavailable() {
         ctx.database.report();
@@ -449,9 +454,7 @@ async fn apply(
             } else {
                 tracing::info!(queue = %key, %reason, "message busy; retrying later");
             }
-            let topology = ctx.broker.topology();
-            let lane = topology.lane(queue, delivery.properties.priority().unwrap_or(0));
-            let retry_queue = topology.retry_queue(&lane, tier);
+            let retry_queue = ctx.broker.topology().retry_queue(lane, tier);
             let headers = attempts::next_trip(headers, next, &reason, failed);
             retry(ctx, delivery, &retry_queue, headers).await
         }

@@ -25,7 +25,7 @@ pub const PASSES_MAX: u32 = 10;
 /// A delivery to handle.
 pub enum Taken {
     /// From a lane: work.
-    Work(Delivery),
+    Work(Lane, Delivery),
     /// From the `given-up` queue: to record as a dead letter.
     GivenUp(Delivery),
 }
@@ -43,6 +43,7 @@ type Item = (Source, Option<Result<Delivery, lapin::Error>>);
 
 pub struct Incoming {
     streams: SelectAll<BoxStream<'static, Item>>,
+    lanes: Vec<Lane>,
     waiting: Vec<VecDeque<Delivery>>,
     given_up: VecDeque<Delivery>,
     picker: Picker,
@@ -55,9 +56,11 @@ impl Incoming {
         let mut streams = Vec::new();
         let lanes: Vec<(Lane, lapin::Consumer)> = std::mem::take(&mut feeds.lanes);
         let count = lanes.len();
-        for (index, (_, consumer)) in lanes.into_iter().enumerate() {
+        let mut names = Vec::with_capacity(count);
+        for (index, (lane, consumer)) in lanes.into_iter().enumerate() {
             tags.push(consumer.tag().to_string());
             streams.push(ended(Source::Lane(index), consumer));
+            names.push(lane);
         }
         if let Some(consumer) = feeds.given_up.take() {
             tags.push(consumer.tag().to_string());
@@ -65,6 +68,7 @@ impl Incoming {
         }
         Self {
             streams: stream::select_all(streams),
+            lanes: names,
             waiting: (0..count).map(|_| VecDeque::new()).collect(),
             given_up: VecDeque::new(),
             picker: Picker::new(count),
@@ -118,7 +122,8 @@ impl Incoming {
         }
         let waiting: Vec<bool> = self.waiting.iter().map(|w| !w.is_empty()).collect();
         let lane = self.picker.pick(&waiting)?;
-        self.waiting[lane].pop_front().map(Taken::Work)
+        let delivery = self.waiting[lane].pop_front()?;
+        Some(Taken::Work(self.lanes[lane].clone(), delivery))
     }
 }
 
