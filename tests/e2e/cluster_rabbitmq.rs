@@ -8,6 +8,8 @@
 //!   work goes on with two nodes; then an empty node of the same name joins
 //!   in its place and becomes a member of every quorum queue again.
 //! - A rolling restart: each node in turn is stopped and started again.
+//! - With classic queues, the node of one queue stopped: fila declares and
+//!   uses the others, and that queue's work finishes once its node is back.
 //!
 //! Every accepted item finishes, none twice in the store; where results
 //! are observed (through node 1, which the first fault spares), each item
@@ -16,9 +18,16 @@
 use std::time::Duration;
 
 use fila_tests::cluster::Cluster;
+use fila_tests::eai::message;
 use fila_tests::results::Results;
+use fila_tests::taf::{items, lot};
 use fila_tests::traffic::{PROCESSES, Traffic};
 use fila_tests::{Fila, Setup};
+use lapin::options::{QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use reqwest::StatusCode;
+use serde_json::json;
 use tokio::time::sleep;
 
 /// Traffic between two faults.
@@ -111,4 +120,89 @@ async fn cluster_rabbitmq_a_rolling_restart_loses_no_work() {
         "RabbitMQ rolling restart: each node stopped and started in turn (quorum queues)",
     )
     .await;
+}
+
+#[tokio::test]
+#[ignore = "needs the cluster: deploy/local/test-cluster.sh"]
+async fn cluster_rabbitmq_a_queue_whose_node_is_down_does_not_stop_the_others() {
+    let cluster = Cluster::running();
+    let _mend = Mend(&cluster);
+    // Classic queues live on the node that declared them: fila's on
+    // node 1 (the first of its URL), the EAI queue moved to node 3.
+    let mut fila = Setup::new()
+        .workers(0)
+        .processes(PROCESSES)
+        .broker_server(cluster.amqp_url(), cluster.rabbit_url(1))
+        .env("RECONCILE_INTERVAL_SECS", 1)
+        .env("RECONCILE_SETTLE_SECS", 3)
+        .start()
+        .await;
+    let eai = format!("{}.eai", fila.prefix);
+    let connection = Connection::connect(&cluster.rabbit_url(3), ConnectionProperties::default())
+        .await
+        .expect("amqp to node 3");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .queue_delete(eai.as_str().into(), QueueDeleteOptions::default())
+        .await
+        .expect("delete");
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(eai.as_str().into(), durable, FieldTable::default())
+        .await
+        .expect("the EAI queue on node 3");
+    channel
+        .queue_bind(
+            eai.as_str().into(),
+            format!("{}.work", fila.prefix).into(),
+            "eai".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bound");
+    let _ = connection.close(200, "moved".into()).await;
+
+    cluster.rabbit("stop", 3).await;
+    fila.kill_api();
+    fila.start_api().await;
+    let line = fila
+        .api()
+        .wait_for_line("a work queue cannot be declared", 30)
+        .await
+        .expect("the API names the queue it cannot declare");
+    assert!(
+        line.contains(&format!("queue {eai} cannot be declared")),
+        "{line}"
+    );
+    fila.start_worker().await;
+    let mut results = Results::observe(&fila).await;
+    fila.post_lot(&lot("T-HOME", items("H", 40))).await;
+    let (status, _) = fila
+        .post_eai(&message(
+            "d6e4b0c2-0000-4000-8000-00000000b001",
+            "CUSTOMERVENDOR",
+            "H1",
+        ))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, _) = fila
+        .start_robusta(
+            &json!({ "name": "FullName", "values": { "name": "Ana", "surname": "Lima" } }),
+        )
+        .await;
+    assert!(status.is_success());
+    assert!(fila.wait_finished("T-HOME", 40, 60).await, "TAF goes on");
+    assert_eq!(results.collect_runs(1, 60).await, 1, "processes go on");
+
+    cluster.rabbit("start", 3).await;
+    assert_eq!(
+        results.collect_eai(1, 120).await,
+        1,
+        "the EAI message finishes once its queue's node is back"
+    );
+    results.close().await;
 }
