@@ -2,9 +2,13 @@
 //! processed at once (a semaphore), with `worker_prefetch` delivered ahead,
 //! and each is acknowledged only after its handler made the work durable.
 //!
+//! The queue's lanes are consumed together and taken most urgent first
+//! (see [`crate::lanes`]); what RabbitMQ's delivery limit gave up on comes
+//! from the queue's `given-up` queue and is recorded as a dead letter.
+//!
 //! A failing message is not requeued in place (that would spin on it): it is
-//! republished to the queue's retry queue for its attempt, whose TTL returns
-//! it to the work queue after 1 s, 10 s, then 60 s; the attempt number
+//! republished to its lane's retry queue for its attempt, whose TTL returns
+//! it to the lane after 1 s, 10 s, then 60 s; the attempt number
 //! travels in the `x-fila-attempt` header, each failure in `x-fila-history`
 //! (see [`crate::attempts`]). After `worker_max_attempts`, or at once for a
 //! message that cannot be decoded, it is recorded as a dead letter in
