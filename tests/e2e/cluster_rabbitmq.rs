@@ -19,13 +19,11 @@ use std::time::Duration;
 
 use fila_tests::cluster::Cluster;
 use fila_tests::eai::message;
+use fila_tests::rabbitmq::replace_with_classic;
 use fila_tests::results::Results;
 use fila_tests::taf::{items, lot};
 use fila_tests::traffic::{PROCESSES, Traffic};
 use fila_tests::{Fila, Setup};
-use lapin::options::{QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions};
-use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::time::sleep;
@@ -138,33 +136,8 @@ async fn cluster_rabbitmq_a_queue_whose_node_is_down_does_not_stop_the_others() 
         .start()
         .await;
     let eai = format!("{}.eai", fila.prefix);
-    let connection = Connection::connect(&cluster.rabbit_url(3), ConnectionProperties::default())
-        .await
-        .expect("amqp to node 3");
-    let channel = connection.create_channel().await.expect("channel");
-    channel
-        .queue_delete(eai.as_str().into(), QueueDeleteOptions::default())
-        .await
-        .expect("delete");
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    channel
-        .queue_declare(eai.as_str().into(), durable, FieldTable::default())
-        .await
-        .expect("the EAI queue on node 3");
-    channel
-        .queue_bind(
-            eai.as_str().into(),
-            format!("{}.work", fila.prefix).into(),
-            "eai".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("bound");
-    let _ = connection.close(200, "moved".into()).await;
+    let work = format!("{}.work", fila.prefix);
+    replace_with_classic(&cluster.rabbit_url(3), &eai, Some((&work, "eai"))).await;
 
     cluster.rabbit("stop", 3).await;
     fila.kill_api();

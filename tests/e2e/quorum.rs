@@ -8,16 +8,12 @@ use std::collections::HashMap;
 
 use fila_tests::eai::message;
 use fila_tests::fila::send;
-use fila_tests::rabbitmq::{queue_counts, rabbitmqctl};
+use fila_tests::rabbitmq::{channel, queue_counts, rabbitmqctl, replace_with_classic};
 use fila_tests::results::Results;
 use fila_tests::runs::DEFINITIONS;
 use fila_tests::taf::{item_with, items, lot};
 use fila_tests::{Setup, amqp_url, eventually};
-use lapin::options::{
-    BasicGetOptions, BasicRejectOptions, QueueDeclareOptions, QueueDeleteOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
+use lapin::options::{BasicGetOptions, BasicRejectOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -100,10 +96,7 @@ async fn every_kind_of_work_goes_through_quorum_queues() {
 /// Returns every message of `queue` to it, `times` times over, as a
 /// consumer that keeps failing would (each return counts a delivery).
 async fn return_every_message(queue: &str, times: usize) -> usize {
-    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
-        .await
-        .expect("amqp");
-    let channel = connection.create_channel().await.expect("channel");
+    let (connection, channel) = channel(&amqp_url()).await;
     let mut returned = 0;
     for _ in 0..times {
         let Some(message) = channel
@@ -189,26 +182,7 @@ async fn a_queue_declared_with_other_arguments_is_named_and_the_others_work() {
         .start()
         .await;
     let eai = format!("{}.eai", fila.prefix);
-    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
-        .await
-        .expect("amqp");
-    let channel = connection.create_channel().await.expect("channel");
-    channel
-        .queue_delete(eai.as_str().into(), QueueDeleteOptions::default())
-        .await
-        .expect("delete");
-    channel
-        .queue_declare(
-            eai.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("a classic queue of the same name");
-    let _ = connection.close(200, "declared".into()).await;
+    replace_with_classic(&amqp_url(), &eai, None).await;
 
     fila.kill_api();
     fila.start_api().await;

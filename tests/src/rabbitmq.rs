@@ -60,7 +60,7 @@ impl Drop for Policy {
 }
 
 /// A channel on the broker of `amqp_url`, with its connection.
-async fn channel(amqp_url: &str) -> (lapin::Connection, lapin::Channel) {
+pub async fn channel(amqp_url: &str) -> (lapin::Connection, lapin::Channel) {
     let connection = lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default())
         .await
         .expect("amqp");
@@ -96,4 +96,37 @@ pub async fn queue_counts(queue: &str) -> (u32, u32) {
         .expect("the queue exists");
     let _ = connection.close(200, "counted".into()).await;
     (declared.message_count(), declared.consumer_count())
+}
+
+/// Deletes `queue` on the broker node of `amqp_url` and declares it again
+/// there as a plain durable classic queue (no arguments), bound to
+/// `binding` (exchange, routing key) when given: a queue that differs from
+/// what fila declares, or that lives on another node.
+pub async fn replace_with_classic(amqp_url: &str, queue: &str, binding: Option<(&str, &str)>) {
+    let (connection, channel) = channel(amqp_url).await;
+    channel
+        .queue_delete(queue.into(), lapin::options::QueueDeleteOptions::default())
+        .await
+        .expect("delete");
+    let durable = lapin::options::QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(queue.into(), durable, lapin::types::FieldTable::default())
+        .await
+        .expect("a classic queue");
+    if let Some((exchange, key)) = binding {
+        channel
+            .queue_bind(
+                queue.into(),
+                exchange.into(),
+                key.into(),
+                lapin::options::QueueBindOptions::default(),
+                lapin::types::FieldTable::default(),
+            )
+            .await
+            .expect("bound");
+    }
+    let _ = connection.close(200, "replaced".into()).await;
 }

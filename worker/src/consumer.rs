@@ -39,7 +39,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fila_shared::amqp::{BrokerError, Lane, Outgoing, WorkQueue};
+use fila_shared::amqp::{BrokerError, Feeds, Lane, Outgoing, WorkQueue};
 use fila_shared::db::{self, StoreError};
 use fila_shared::dead_letter::{self, DeadLetter};
 use fila_shared::deliveries::Starts;
@@ -174,12 +174,15 @@ async fn consume(
     tasks: &mut JoinSet<()>,
 ) -> Result<Ended, BrokerError> {
     let tag = format!("{}-{}", ctx.name, queue.key());
-    let mut feeds = ctx
+    let Feeds {
+        channel,
+        lanes,
+        given_up,
+    } = ctx
         .broker
         .consume(queue, ctx.config.worker_prefetch, &tag)
         .await?;
-    let channel = feeds.channel.clone();
-    let mut incoming = Incoming::new(&mut feeds);
+    let mut incoming = Incoming::new(lanes, given_up);
     tracing::info!(queue = %queue.key(), "consuming");
     let key = queue.key();
     let ended = loop {
@@ -202,7 +205,7 @@ async fn consume(
             Ok(Taken::GivenUp(delivery)) => {
                 let (ctx, queue) = (ctx.clone(), queue.clone());
                 tasks.spawn(async move {
-                    given_up(&ctx, &queue, delivery).await;
+                    record_given_up(&ctx, &queue, delivery).await;
                     drop(permit);
                 });
             }
@@ -362,7 +365,7 @@ async fn handle_delivery(ctx: &Context, lane: &Lane, delivery: Delivery) -> Hand
 
 /// Records a message RabbitMQ's delivery limit took from `queue` as a
 /// dead letter, with its history (see `fila_shared::amqp::topology`).
-async fn given_up(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
+async fn record_given_up(ctx: &Context, queue: &WorkQueue, delivery: Delivery) {
     let attempt = attempts::attempt_of(delivery.properties.headers().as_ref());
     let ack = Ack::new(delivery.acker.clone(), ctx.broker.call_timeout());
     let reason = format!(

@@ -14,9 +14,10 @@
 
 use std::collections::VecDeque;
 
-use fila_shared::amqp::{Feeds, Lane};
+use fila_shared::amqp::Lane;
 use futures::stream::{self, BoxStream, SelectAll};
 use futures::{FutureExt, StreamExt};
+use lapin::Consumer;
 use lapin::message::Delivery;
 
 /// Deliveries of more urgent lanes that may pass a waiting lane in a row.
@@ -51,18 +52,18 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    pub fn new(feeds: &mut Feeds) -> Self {
-        let mut tags = Vec::new();
-        let mut streams = Vec::new();
-        let lanes: Vec<(Lane, lapin::Consumer)> = std::mem::take(&mut feeds.lanes);
+    /// The deliveries of `lanes` (most urgent first) and `given_up`.
+    pub fn new(lanes: Vec<(Lane, Consumer)>, given_up: Option<Consumer>) -> Self {
         let count = lanes.len();
+        let mut tags = Vec::with_capacity(count + 1);
+        let mut streams = Vec::with_capacity(count + 1);
         let mut names = Vec::with_capacity(count);
         for (index, (lane, consumer)) in lanes.into_iter().enumerate() {
             tags.push(consumer.tag().to_string());
             streams.push(ended(Source::Lane(index), consumer));
             names.push(lane);
         }
-        if let Some(consumer) = feeds.given_up.take() {
+        if let Some(consumer) = given_up {
             tags.push(consumer.tag().to_string());
             streams.push(ended(Source::GivenUp, consumer));
         }
@@ -128,7 +129,7 @@ impl Incoming {
 }
 
 /// A consumer's deliveries, then `None` when it ends.
-fn ended(source: Source, consumer: lapin::Consumer) -> BoxStream<'static, Item> {
+fn ended(source: Source, consumer: Consumer) -> BoxStream<'static, Item> {
     consumer
         .map(move |delivery| (source, Some(delivery)))
         .chain(stream::once(async move { (source, None) }))

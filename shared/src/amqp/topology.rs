@@ -297,24 +297,30 @@ impl Topology {
 
     /// The lanes of `queue`, most urgent first.
     pub fn lanes(&self, queue: &WorkQueue) -> Vec<Lane> {
-        match (self.queue_type, queue) {
-            (QueueType::Quorum, WorkQueue::Taf) => (0..TAF_BANDS)
+        match self.banded(queue) {
+            true => (0..TAF_BANDS)
                 .map(|band| Lane {
                     queue: WorkQueue::Taf,
                     band: Some(band),
                 })
                 .collect(),
-            _ => vec![Lane::whole(queue.clone())],
+            false => vec![Lane::whole(queue.clone())],
         }
     }
 
     /// The lane a message of `queue` with AMQP `priority` (5 urgent) goes to.
     pub fn lane(&self, queue: &WorkQueue, priority: u8) -> Lane {
-        let band = TAF_BANDS - 1 - priority.min(TAF_BANDS - 1);
-        self.lanes(queue)
-            .into_iter()
-            .find(|lane| lane.band.is_none_or(|b| b == band))
-            .unwrap_or_else(|| Lane::whole(queue.clone()))
+        Lane {
+            queue: queue.clone(),
+            band: self
+                .banded(queue)
+                .then(|| TAF_BANDS - 1 - priority.min(TAF_BANDS - 1)),
+        }
+    }
+
+    /// Whether `queue` has a lane per priority: TAF on quorum queues.
+    fn banded(&self, queue: &WorkQueue) -> bool {
+        self.queue_type == QueueType::Quorum && *queue == WorkQueue::Taf
     }
 
     /// The routing key a message published with `routing_key` and AMQP
