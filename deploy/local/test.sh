@@ -23,6 +23,9 @@ cargo build --workspace --bins --locked
 cargo test --workspace --locked -- --test-threads="${TEST_THREADS:-4}"
 # The cluster tests: PostgreSQL failover and RabbitMQ node faults on a local cluster.
 deploy/local/test-cluster.sh
+# fila's container image, built with podman from deploy/Dockerfile and run
+# alone and with deploy/docker-compose.yml.
+deploy/local/test-image.sh
 # The soak run, one round of every fault (longer: deploy/local/soak.sh ROUNDS).
 deploy/local/soak.sh 1
 # The benchmark in its smoke size, so that it never rots (figures: BENCHMARKS.md).
