@@ -11,6 +11,7 @@ use fila_tests::eai::message;
 use fila_tests::results::Results;
 use serde_json::json;
 
+use crate::cpu::{self, Meter};
 use crate::load::{
     Deploy, Endpoint, JSON, PATIENCE_SECS, api_rss, deployment, durations, post_all, worker_rss,
 };
@@ -41,6 +42,7 @@ pub async fn end_to_end(
         })
         .collect();
     let total = lots * LOT;
+    let meter = Meter::start(cpu::processes(&fila));
     let start = Instant::now();
     let endpoint = Endpoint {
         path,
@@ -51,6 +53,7 @@ pub async fn end_to_end(
     let answered = results.collect_eai(total, PATIENCE_SECS).await;
     assert_eq!(answered, total, "every response arrives");
     let elapsed = start.elapsed();
+    let spent = meter.spent();
     results.close().await;
     let mut latencies = durations(&fila, "eai_message", "accepted_at", "processed_on").await;
     let name = if business {
@@ -60,4 +63,5 @@ pub async fn end_to_end(
     };
     Figures::new(name, total as u64, elapsed, &mut latencies)
         .with_rss(api_rss(&fila), worker_rss(&fila))
+        .with_cpu(spent)
 }

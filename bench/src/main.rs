@@ -4,6 +4,7 @@
 //! runs the scenarios, prints a Markdown table and writes the same figures as
 //! JSON. See BENCHMARKS.md.
 
+mod cpu;
 mod eai;
 mod load;
 mod payload;

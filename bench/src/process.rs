@@ -13,6 +13,7 @@ use std::time::Instant;
 use fila_tests::results::Results;
 use fila_tests::runs::fixture;
 
+use crate::cpu::{self, Meter};
 use crate::load::{
     Deploy, Endpoint, PATIENCE_SECS, api_rss, deployment, durations, post_all, worker_rss,
 };
@@ -57,6 +58,7 @@ pub async fn asynchronous(deploy: &Deploy, jobs: usize, producers: usize) -> Fig
     let fila = deployment(deploy, 2).await;
     let mut results = Results::observe(&fila).await;
     let bodies = vec![envelope(false); jobs];
+    let meter = Meter::start(cpu::processes(&fila));
     let start = Instant::now();
     post_all(&fila, &ASYNC, bodies, producers).await;
     let received = results
@@ -64,18 +66,23 @@ pub async fn asynchronous(deploy: &Deploy, jobs: usize, producers: usize) -> Fig
         .await;
     assert_eq!(received.len(), jobs, "every result arrives");
     let elapsed = start.elapsed();
+    let spent = meter.spent();
     results.close().await;
     let mut latencies = durations(&fila, "process_execution", "created_at", "finished_at").await;
     Figures::new("process-async", jobs as u64, elapsed, &mut latencies)
         .with_rss(api_rss(&fila), worker_rss(&fila))
+        .with_cpu(spent)
 }
 
 pub async fn synchronous(deploy: &Deploy, calls: usize, producers: usize) -> Figures {
     let fila = deployment(deploy, 2).await;
     let bodies = vec![envelope(true); calls];
+    let meter = Meter::start(cpu::processes(&fila));
     let start = Instant::now();
     let mut latencies = post_all(&fila, &SYNC, bodies, producers).await;
     let elapsed = start.elapsed();
+    let spent = meter.spent();
     Figures::new("process-sync", calls as u64, elapsed, &mut latencies)
         .with_rss(api_rss(&fila), worker_rss(&fila))
+        .with_cpu(spent)
 }

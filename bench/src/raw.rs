@@ -17,6 +17,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use tokio_postgres::{Client, NoTls};
 
+use crate::cpu::Meter;
 use crate::payload;
 use crate::report::Figures;
 
@@ -70,6 +71,7 @@ pub async fn run(records: usize) -> Figures {
         .expect("consume");
 
     let payload = payload::event("RAW").into_bytes();
+    let meter = Meter::start(Vec::new());
     let start = Instant::now();
     let consume = tokio::spawn(async move {
         let mut latencies = Vec::with_capacity(records);
@@ -144,6 +146,7 @@ pub async fn run(records: usize) -> Figures {
     }
     let mut latencies = consume.await.expect("consumer");
     let elapsed = start.elapsed();
+    let spent = meter.spent();
 
     let _ = publisher
         .queue_delete(name.clone().into(), QueueDeleteOptions::default())
@@ -152,7 +155,7 @@ pub async fn run(records: usize) -> Figures {
     let _ = producer_db
         .batch_execute(&format!("DROP SCHEMA {name} CASCADE"))
         .await;
-    Figures::new("raw", records as u64, elapsed, &mut latencies)
+    Figures::new("raw", records as u64, elapsed, &mut latencies).with_cpu(spent)
 }
 
 async fn connect(schema: &str) -> Client {

@@ -19,6 +19,7 @@ use fila_shared::eai::registry::Registry;
 use fila_shared::reconcile::{self, Chunks, Scope, Settings};
 use secrecy::SecretString;
 
+use crate::cpu::Meter;
 use crate::load::{self, Deploy};
 use crate::report::Figures;
 
@@ -70,6 +71,8 @@ pub async fn run(deploy: &Deploy, records: usize) -> Vec<Figures> {
     // The probe came through an hour ago: every record was queued after it.
     drained(&db, "now() - interval '1 hour'").await;
     let mut passes = Vec::with_capacity(QUEUED_PASSES);
+    // The reconciler runs in this process.
+    let meter = Meter::start(vec![std::process::id()]);
     let queued_started = Instant::now();
     for _ in 0..QUEUED_PASSES {
         let pass_started = Instant::now();
@@ -84,17 +87,20 @@ pub async fn run(deploy: &Deploy, records: usize) -> Vec<Figures> {
         );
         passes.push(pass_started.elapsed());
     }
-    let queued = Figures::new(
+    let mut queued = Figures::new(
         format!("reconcile-queued-{records}"),
         records as u64,
         queued_started.elapsed() / QUEUED_PASSES as u32,
         &mut passes,
     );
+    // Per pass, as the seconds.
+    queued.cpu_per_10k = Some(meter.spent().per_10k((records * QUEUED_PASSES) as u64));
 
     // The probe came through after every record was queued: all are lost.
     drained(&db, "now()").await;
     let mut passes = Vec::new();
     let mut requeued = 0;
+    let meter = Meter::start(vec![std::process::id()]);
     let lost_started = Instant::now();
     while requeued < records as i64 {
         let pass_started = Instant::now();
@@ -114,7 +120,8 @@ pub async fn run(deploy: &Deploy, records: usize) -> Vec<Figures> {
         requeued as u64,
         lost_started.elapsed(),
         &mut passes,
-    );
+    )
+    .with_cpu(meter.spent());
     vec![queued, lost]
 }
 

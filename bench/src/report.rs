@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::cpu::Spent;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Figures {
     pub name: String,
@@ -22,6 +24,9 @@ pub struct Figures {
     pub worker_peak_rss_mib: Option<f64>,
     /// records_per_s divided by raw's records_per_s.
     pub vs_raw: Option<f64>,
+    /// CPU seconds per 10,000 records of fila's processes, PostgreSQL and
+    /// RabbitMQ during the scenario.
+    pub cpu_per_10k: Option<Spent>,
 }
 
 impl Figures {
@@ -43,12 +48,19 @@ impl Figures {
             api_peak_rss_mib: None,
             worker_peak_rss_mib: None,
             vs_raw: None,
+            cpu_per_10k: None,
         }
     }
 
     pub fn with_rss(mut self, api_kib: Option<u64>, worker_kib: Option<u64>) -> Self {
         self.api_peak_rss_mib = api_kib.map(mib);
         self.worker_peak_rss_mib = worker_kib.map(mib);
+        self
+    }
+
+    /// The CPU time `spent` during the scenario, per 10,000 of its records.
+    pub fn with_cpu(mut self, spent: Spent) -> Self {
+        self.cpu_per_10k = Some(spent.per_10k(self.records));
         self
     }
 }
@@ -83,14 +95,15 @@ pub fn compare_with_raw(all: &mut [Figures]) {
 
 pub fn markdown(all: &[Figures]) -> String {
     let mut out = String::from(
-        "| scenario | records | seconds | records/s | vs raw | p50 ms | p99 ms | pages/s | api peak RSS MiB | worker peak RSS MiB |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| scenario | records | seconds | records/s | vs raw | p50 ms | p99 ms | pages/s | api peak RSS MiB | worker peak RSS MiB | CPU s/10k fila | CPU s/10k PostgreSQL | CPU s/10k RabbitMQ |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let opt =
         |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
     for f in all {
+        let cpu = |by: fn(&Spent) -> f64| opt(f.cpu_per_10k.as_ref().map(by), 2);
         out.push_str(&format!(
-            "| {} | {} | {:.2} | {:.0} | {} | {:.1} | {:.1} | {} | {} | {} |\n",
+            "| {} | {} | {:.2} | {:.0} | {} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} |\n",
             f.name,
             f.records,
             f.seconds,
@@ -101,6 +114,9 @@ pub fn markdown(all: &[Figures]) -> String {
             opt(f.pages_per_s, 0),
             opt(f.api_peak_rss_mib, 1),
             opt(f.worker_peak_rss_mib, 1),
+            cpu(|s| s.fila),
+            cpu(|s| s.postgres),
+            cpu(|s| s.rabbitmq),
         ));
     }
     out

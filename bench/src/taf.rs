@@ -13,6 +13,7 @@ use std::time::Instant;
 use fila_tests::results::Results;
 use reqwest::StatusCode;
 
+use crate::cpu::{self, Meter};
 use crate::load::{
     Deploy, Endpoint, JSON, PATIENCE_SECS, api_rss, deployment, durations, post_all, worker_rss,
 };
@@ -36,9 +37,11 @@ fn bodies(ticket: &str, lots: usize, size: usize) -> Vec<Vec<u8>> {
 pub async fn intake(deploy: &Deploy, size: usize, lots: usize, producers: usize) -> Figures {
     let fila = deployment(deploy, 0).await;
     let bodies = bodies("BENCH-INTAKE", lots, size);
+    let meter = Meter::start(cpu::processes(&fila));
     let start = Instant::now();
     let mut latencies = post_all(&fila, &TAF, bodies, producers).await;
     let elapsed = start.elapsed();
+    let spent = meter.spent();
     Figures::new(
         format!("taf-intake-{size}"),
         (lots * size) as u64,
@@ -46,6 +49,7 @@ pub async fn intake(deploy: &Deploy, size: usize, lots: usize, producers: usize)
         &mut latencies,
     )
     .with_rss(api_rss(&fila), None)
+    .with_cpu(spent)
 }
 
 pub async fn end_to_end(
@@ -60,6 +64,7 @@ pub async fn end_to_end(
     let lot_size = 1_000.min(records);
     let bodies = bodies("BENCH-E2E", records.div_ceil(lot_size), lot_size);
     let total = bodies.len() * lot_size;
+    let meter = Meter::start(cpu::processes(&fila));
     let start = Instant::now();
     post_all(&fila, &TAF, bodies, producers).await;
     let received = results.collect_taf(total, PATIENCE_SECS).await;
@@ -69,10 +74,12 @@ pub async fn end_to_end(
             .await
     );
     let elapsed = start.elapsed();
+    let spent = meter.spent();
     results.close().await;
     let mut latencies = durations(&fila, "taf_record", "accepted_at", "finished_at").await;
     Figures::new(name, total as u64, elapsed, &mut latencies)
         .with_rss(api_rss(&fila), worker_rss(&fila))
+        .with_cpu(spent)
 }
 
 pub async fn status(deploy: &Deploy, records: usize, producers: usize) -> Figures {
@@ -88,6 +95,7 @@ pub async fn status(deploy: &Deploy, records: usize, producers: usize) -> Figure
     let mut latencies = Vec::new();
     let mut start_rec_no = 0;
     let mut seen = 0;
+    let meter = Meter::start(cpu::processes(&fila));
     let start = Instant::now();
     loop {
         let started = Instant::now();
@@ -105,9 +113,11 @@ pub async fn status(deploy: &Deploy, records: usize, producers: usize) -> Figure
         start_rec_no = page["lastRecNo"].as_i64().expect("lastRecNo") + 1;
     }
     let elapsed = start.elapsed();
+    let spent = meter.spent();
     let pages = latencies.len();
     let mut figures = Figures::new("taf-status", seen as u64, elapsed, &mut latencies)
-        .with_rss(api_rss(&fila), None);
+        .with_rss(api_rss(&fila), None)
+        .with_cpu(spent);
     figures.pages_per_s = Some(pages as f64 / elapsed.as_secs_f64());
     figures
 }
