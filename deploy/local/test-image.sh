@@ -25,7 +25,7 @@
 # stand-ins (deploy/local/images/*/Containerfile) from Debian's packages.
 # The image's build caches its layers: the first build compiles every
 # dependency (10 to 20 minutes on 2 cores), later ones only fila's own
-# crates (about 10 minutes), until a Cargo.toml or Cargo.lock changes; an
+# crates (5 to 10 minutes), until a Cargo.toml or Cargo.lock changes; an
 # unchanged tree builds in seconds.
 #
 # Installs podman, runc, slirp4netns and debootstrap with apt-get when
@@ -157,7 +157,7 @@ prepare_base_images() {
 }
 
 build_image() {
-  say "building $image from deploy/Dockerfile (on 2 cores: 10 to 20 minutes the first time, which compiles every dependency; about 10 minutes after a change of fila's sources; seconds when nothing changed)"
+  say "building $image from deploy/Dockerfile (on 2 cores: 10 to 20 minutes the first time, which compiles every dependency; 5 to 10 minutes after a change of fila's sources; seconds when nothing changed)"
   local start
   start=$(seconds)
   podman build --pull=never --network host --build-arg RUST_VERSION="$rust_version" \
