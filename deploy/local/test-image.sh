@@ -341,7 +341,8 @@ started_at() { podman inspect "$1" --format '{{.State.StartedAt.Format "2006-01-
 with_compose() {
   say "part 2: deploy/docker-compose.yml with docker compose against podman"
   socket=$PWD/target/image/podman-$run_id.sock
-  podman system service --time=0 "unix://$socket" >target/image/podman-service.log 2>&1 &
+  # The service itself, not the wrapper function: $! must be its pid.
+  command podman system service --time=0 "unix://$socket" >target/image/podman-service.log 2>&1 &
   podman_service=$!
   local deadline=$((SECONDS + 30))
   until [ -S "$socket" ]; do
