@@ -115,6 +115,15 @@ EOF
     -exec rm -rf {} +
 }
 
+# Imports the root file system made in `work`/root as the image `name`
+# (more arguments: `podman import`'s options), and removes `work`.
+import_root() {
+  local work=$1 name=$2
+  shift 2
+  as_root tar -C "$work/root" -c . | podman import -q "$@" - "$name" >/dev/null
+  as_root rm -rf "$work"
+}
+
 rust_version=$(rustc --version | awk '{ split($2, v, "."); print v[1] "." v[2] }')
 prepare_base_images() {
   local work
@@ -122,8 +131,7 @@ prepare_base_images() {
     say "making debian:bookworm-slim with debootstrap"
     work=$(mktemp -d)
     bootstrap "$work/root" ""
-    as_root tar -C "$work/root" -c . | podman import -q - docker.io/library/debian:bookworm-slim >/dev/null
-    as_root rm -rf "$work"
+    import_root "$work" docker.io/library/debian:bookworm-slim
   fi
   if ! podman image exists "docker.io/library/rust:$rust_version-bookworm"; then
     say "making rust:$rust_version-bookworm from debootstrap and this machine's toolchain"
@@ -140,11 +148,9 @@ prepare_base_images() {
       as_root cp /usr/local/share/ca-certificates/*.crt "$work/root/usr/local/share/ca-certificates/"
       as_root chroot "$work/root" update-ca-certificates >/dev/null 2>&1
     fi
-    as_root tar -C "$work/root" -c . | podman import -q \
+    import_root "$work" "docker.io/library/rust:$rust_version-bookworm" \
       --change 'ENV PATH=/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-      --change 'ENV CARGO_HOME=/usr/local/cargo' --change 'ENV RUSTUP_HOME=/usr/local/rustup' \
-      - "docker.io/library/rust:$rust_version-bookworm" >/dev/null
-    as_root rm -rf "$work"
+      --change 'ENV CARGO_HOME=/usr/local/cargo'
   fi
   local service
   for service in postgres:15 rabbitmq:3.10; do

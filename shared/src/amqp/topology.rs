@@ -297,14 +297,15 @@ impl Topology {
 
     /// The lanes of `queue`, most urgent first.
     pub fn lanes(&self, queue: &WorkQueue) -> Vec<Lane> {
-        match self.banded(queue) {
-            true => (0..TAF_BANDS)
+        if self.banded(queue) {
+            (0..TAF_BANDS)
                 .map(|band| Lane {
                     queue: WorkQueue::Taf,
                     band: Some(band),
                 })
-                .collect(),
-            false => vec![Lane::whole(queue.clone())],
+                .collect()
+        } else {
+            vec![Lane::whole(queue.clone())]
         }
     }
 
