@@ -8,7 +8,13 @@
 //! verification is remembered for [`CACHE_TTL`] as a SHA-256 digest of the
 //! password (never the password itself), compared in constant time. Unknown
 //! users cost a verification against a dummy hash, so timing does not tell
-//! which users exist.
+//! which users exist. Each verification takes argon2's memory (about
+//! 19 MiB): no more run at once than the machine has cores, and a request
+//! that waited for its turn looks at the cache again, so that a burst of
+//! requests with the same new credentials (a producer's connections
+//! starting together, or after the cache expired) verifies them once
+//! rather than once per request, and a flood of wrong passwords cannot
+//! take memory without bound.
 //!
 //! Failed logins are counted per client address (the TCP peer: behind a
 //! proxy, the proxy's address): after `login_max_failures` within
@@ -26,6 +32,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
 
 use argon2::Argon2;
 use argon2::password_hash::PasswordVerifier;
@@ -71,6 +79,8 @@ pub struct Users {
     users: HashMap<String, User>,
     dummy_hash: String,
     verified: Mutex<HashMap<String, Verified>>,
+    /// Turns to run argon2, one per core.
+    verifying: Semaphore,
     failures: Mutex<HashMap<IpAddr, Failures>>,
     max_failures: u32,
     window: Duration,
@@ -126,6 +136,7 @@ impl Users {
             users,
             dummy_hash: hash_password("fila-dummy-password").unwrap_or_default(),
             verified: Mutex::new(HashMap::new()),
+            verifying: Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from)),
             failures: Mutex::new(HashMap::new()),
             max_failures,
             window,
@@ -217,6 +228,12 @@ impl Users {
     async fn verify_password(&self, name: String, password: String) -> Result<Caller, ApiError> {
         let digest = Sha256::digest(password.as_bytes()).to_vec();
         let user = self.users.get(&name);
+        if let Some(user) = user
+            && self.recently_verified(&name, &digest)
+        {
+            return Ok(Caller::of(name, user));
+        }
+        let _turn = self.verifying.acquire().await;
         if let Some(user) = user
             && self.recently_verified(&name, &digest)
         {
@@ -415,6 +432,37 @@ mod tests {
             assert!(caller.may(Role::Producer) && caller.may(Role::Reader));
             assert!(!caller.may(Role::Admin));
         }
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_first_requests_is_answered_right_with_turns_at_argon2() {
+        let users = std::sync::Arc::new(users());
+        let burst: Vec<_> = (0..16)
+            .map(|i| {
+                let users = users.clone();
+                // Two wrong ones: fewer than the failures that block the
+                // address.
+                let password = if i % 8 == 7 { "wrong" } else { "secret" };
+                tokio::spawn(async move {
+                    (
+                        password,
+                        users.authenticate(&basic("erp", password), CLIENT).await,
+                    )
+                })
+            })
+            .collect();
+        let mut accepted = 0;
+        for request in burst {
+            match request.await.expect("request") {
+                ("secret", Ok(_)) => accepted += 1,
+                (
+                    "wrong",
+                    Err(ApiError::Unauthenticated | ApiError::TooManyFailedLogins { .. }),
+                ) => {}
+                (password, outcome) => panic!("{password}: {:?}", outcome.map(|c| c.name)),
+            }
+        }
+        assert_eq!(accepted, 14);
     }
 
     #[tokio::test]
