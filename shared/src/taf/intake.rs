@@ -2,9 +2,13 @@
 //! accepted records and one for their queue messages (outbox), whatever the
 //! lot's size. As on the real server, a record is refused with 813 when an
 //! XML record with its sourceBranch, registryType and registryKey is
-//! pending: the INSERT skips it (`NOT EXISTS`, and the partial unique index
-//! of pending XML records with `ON CONFLICT DO NOTHING`, which also holds
-//! between concurrent lots).
+//! pending: the INSERT skips it. An XML record is refused by the partial
+//! unique index of pending XML records (`ON CONFLICT DO NOTHING`, which
+//! also holds between concurrent lots); a TXT record, which that index
+//! does not hold, by a lookup in it, made for each TXT record on its own
+//! (`LATERAL … LIMIT 1`): written as `NOT EXISTS`, the lookup was planned
+//! as an anti-join that read the whole index for each lot, whose cost grew
+//! with the backlog of pending records.
 
 use std::collections::HashSet;
 
@@ -143,11 +147,14 @@ async fn insert_records(
                  AS n(registry_key, source_branch, message_type, message_sequential,
                       registry_type, message, integration_date, integration_time, priority,
                       integration_queue, erp_owner, predecessor_key, transfer_branch, complement)
-             WHERE NOT EXISTS (
-                 SELECT 1 FROM taf_record p
-                 WHERE p.source_branch = n.source_branch AND p.registry_type = n.registry_type
+             LEFT JOIN LATERAL (
+                 SELECT true AS open FROM taf_record p
+                 WHERE n.message_type <> 2
+                   AND p.source_branch = n.source_branch AND p.registry_type = n.registry_type
                    AND p.registry_key = n.registry_key AND p.message_type = 2
-                   AND p.status IN ('pending', 'waiting'))
+                   AND p.status IN ('pending', 'waiting')
+                 LIMIT 1) pending ON true
+             WHERE pending.open IS NULL
              ON CONFLICT (source_branch, registry_type, registry_key)
                  WHERE message_type = 2 AND status IN ('pending', 'waiting')
              DO NOTHING
