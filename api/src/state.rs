@@ -16,6 +16,7 @@ use fila_shared::process::definition::Catalog;
 
 use crate::auth::Users;
 use crate::backpressure::Backpressure;
+use crate::process::Submitter;
 
 pub type SharedState = Arc<AppState>;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub eai: Arc<Registry>,
     /// The process definitions in force.
     pub processes: Arc<Catalog>,
+    /// Stores the jobs of concurrent calls together.
+    pub submitter: Submitter,
     /// Producers waiting for synchronous work.
     pub waiters: Waiters,
     pub metrics: Metrics,
@@ -58,6 +61,7 @@ impl AppState {
             config.login_max_failures,
             std::time::Duration::from_secs(config.login_failure_window_secs),
         );
+        let submitter = Submitter::spawn(parts.pool.clone(), parts.relay.clone());
         Self {
             config,
             pool: parts.pool,
@@ -65,6 +69,7 @@ impl AppState {
             relay: parts.relay,
             users,
             eai: parts.eai,
+            submitter,
             processes: parts.processes,
             waiters: parts.waiters,
             metrics: parts.metrics,

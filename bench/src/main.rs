@@ -47,6 +47,10 @@ struct Cli {
     /// Concurrent producers.
     #[arg(long, default_value_t = 4)]
     producers: usize,
+    /// Concurrent callers of `process-async`, each making its next call once
+    /// the last is answered (an ERP's sessions starting processes).
+    #[arg(long, default_value_t = 32)]
+    process_producers: usize,
     /// Also runs `taf-e2e-2w` on the local three-node cluster
     /// (`deploy/local/cluster.sh up`) with quorum queues, as
     /// `taf-e2e-2w-cluster`.
@@ -149,7 +153,7 @@ async fn main() {
         }
     }
     if cli.wants("process-async") {
-        record(process::asynchronous(&deploy, cli.process_jobs, cli.producers).await);
+        record(process::asynchronous(&deploy, cli.process_jobs, cli.process_producers).await);
     }
     if cli.wants("process-sync") {
         record(process::synchronous(&deploy, cli.process_calls, cli.producers).await);

@@ -224,6 +224,11 @@ pub struct Config {
     /// Unacknowledged messages a worker holds per work queue (bounded so
     /// that priorities are honored under backlog).
     pub worker_prefetch: u16,
+    /// Process runs a worker runs at once, per worker group it serves (in
+    /// place of `worker_concurrency` on the groups' queues): a run mostly
+    /// waits, on its command, its HTTP call or the database, so many share
+    /// a worker; twice as many are delivered ahead.
+    pub process_concurrency: usize,
     /// Attempts of a failing queue message before it is dead-lettered;
     /// also the starts of a redelivered message's handling that may end
     /// without an outcome (its worker died) before it is, and the claims of
@@ -420,6 +425,7 @@ impl Default for Config {
             worker_id: None,
             worker_concurrency: 4,
             worker_prefetch: 8,
+            process_concurrency: 32,
             worker_max_attempts: 5,
             worker_shutdown_grace_secs: 30,
             worker_metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9464)),
@@ -522,6 +528,12 @@ impl Config {
         }
         if usize::from(self.worker_prefetch) < self.worker_concurrency {
             return invalid("worker_prefetch", "must be at least worker_concurrency");
+        }
+        if !(1..=PROCESS_CONCURRENCY_MAX).contains(&self.process_concurrency) {
+            return invalid(
+                "process_concurrency",
+                &format!("must be between 1 and {PROCESS_CONCURRENCY_MAX}"),
+            );
         }
         if self.reconcile_interval_secs == 0 || self.reconcile_settle_secs == 0 {
             return invalid(
@@ -740,6 +752,10 @@ impl Config {
 /// How far the request timeout must stay above the synchronous waits.
 const REQUEST_TIMEOUT_MARGIN_SECS: u64 = 5;
 
+/// Most `process_concurrency`: twice as many are delivered ahead, and a
+/// queue's prefetch is a 16-bit count.
+pub const PROCESS_CONCURRENCY_MAX: usize = 16_384;
+
 /// A name a variable of the environment may have.
 fn is_variable_name(s: &str) -> bool {
     let mut chars = s.chars();
@@ -792,6 +808,23 @@ mod tests {
         };
         let err = config.validate().expect_err("invalid");
         assert!(err.to_string().starts_with("worker_prefetch"));
+    }
+
+    #[test]
+    fn process_concurrency_is_bounded() {
+        for bad in [0, PROCESS_CONCURRENCY_MAX + 1] {
+            let config = Config {
+                process_concurrency: bad,
+                ..Config::default()
+            };
+            let err = config.validate().expect_err("invalid");
+            assert!(err.to_string().starts_with("process_concurrency"), "{err}");
+        }
+        let most = Config {
+            process_concurrency: PROCESS_CONCURRENCY_MAX,
+            ..Config::default()
+        };
+        assert!(most.validate().is_ok());
     }
 
     #[test]

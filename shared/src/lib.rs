@@ -3,6 +3,7 @@
 //! queue envelope, and the protocols' domain and wire codecs.
 
 pub mod amqp;
+pub mod coalesce;
 pub mod config;
 pub mod db;
 pub mod dead_letter;

@@ -5,8 +5,6 @@
 
 use fila_tests::taf::{POISON, items, lot};
 use fila_tests::{Fila, Setup, eventually};
-use lapin::options::BasicPublishOptions;
-use lapin::{BasicProperties, Connection, ConnectionProperties};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -125,25 +123,7 @@ async fn poison_is_retried_then_dead_lettered(queue_type: &str) {
 
 /// Publishes bodies no handler can decode straight to the TAF queue.
 async fn publish_undecodable(fila: &Fila, bodies: &[&[u8]]) {
-    let connection = Connection::connect(&fila_tests::amqp_url(), ConnectionProperties::default())
-        .await
-        .expect("amqp");
-    let channel = connection.create_channel().await.expect("channel");
-    for body in bodies {
-        channel
-            .basic_publish(
-                format!("{}.work", fila.prefix).into(),
-                "taf".into(),
-                BasicPublishOptions::default(),
-                body,
-                BasicProperties::default(),
-            )
-            .await
-            .expect("publish")
-            .await
-            .expect("confirm");
-    }
-    let _ = connection.close(200, "done".into()).await;
+    fila.publish_work("taf", bodies).await;
 }
 
 async fn replay(fila: &Fila, request: Value) -> (StatusCode, Value) {

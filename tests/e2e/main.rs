@@ -23,6 +23,7 @@ mod openapi;
 mod ops;
 mod outbox;
 mod process_creatio;
+mod process_gathered;
 mod process_runners;
 mod process_scheduler;
 mod process_wsprocess;

@@ -1,6 +1,8 @@
 //! Consuming one work queue. At most `worker_concurrency` messages are
-//! processed at once (a semaphore), with `worker_prefetch` delivered ahead,
-//! and each is acknowledged only after its handler made the work durable.
+//! processed at once (a semaphore), with `worker_prefetch` delivered ahead
+//! (on a worker group's process queue, `process_concurrency` runs at once
+//! and twice as many ahead), and each is acknowledged only after its
+//! handler made the work durable.
 //!
 //! The queue's lanes are consumed together and taken most urgent first
 //! (see [`crate::lanes`]); what RabbitMQ's delivery limit gave up on comes
@@ -40,6 +42,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fila_shared::amqp::{BrokerError, Feeds, Lane, Outgoing, WorkQueue};
+use fila_shared::config::Config;
 use fila_shared::db::{self, StoreError};
 use fila_shared::dead_letter::{self, DeadLetter};
 use fila_shared::deliveries::Starts;
@@ -76,7 +79,8 @@ enum Ended {
 /// Consumes `queue` until a stop is requested.
 pub async fn run(ctx: Arc<Context>, queue: WorkQueue, mut stop: Stop) {
     let mut failures = 0u32;
-    let permits = Arc::new(Semaphore::new(ctx.config.worker_concurrency));
+    let (concurrency, _) = limits(&ctx.config, &queue);
+    let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
     while !stop.requested() {
         if ctx.pauses.is_paused(&queue.key()) {
@@ -174,14 +178,12 @@ async fn consume(
     tasks: &mut JoinSet<()>,
 ) -> Result<Ended, BrokerError> {
     let tag = format!("{}-{}", ctx.name, queue.key());
+    let (concurrency, prefetch) = limits(&ctx.config, queue);
     let Feeds {
         channel,
         lanes,
         given_up,
-    } = ctx
-        .broker
-        .consume(queue, ctx.config.worker_prefetch, &tag)
-        .await?;
+    } = ctx.broker.consume(queue, prefetch, &tag).await?;
     let mut incoming = Incoming::new(lanes, given_up);
     tracing::info!(queue = %queue.key(), "consuming");
     let key = queue.key();
@@ -213,7 +215,7 @@ async fn consume(
                 let mut permit = permit;
                 // A redelivered message is handled alone: if it kills the
                 // worker, it is the one whose handling started.
-                let others = ctx.config.worker_concurrency.saturating_sub(1);
+                let others = concurrency.saturating_sub(1);
                 if delivery.redelivered && others > 0 {
                     let others = u32::try_from(others).unwrap_or(u32::MAX);
                     let rest = tokio::select! {
@@ -257,6 +259,17 @@ async fn consume(
         .bounded(channel.close(200, "consumer stopping".into()))
         .await;
     ended
+}
+
+/// Messages of `queue` handled at once, and delivered ahead.
+fn limits(config: &Config, queue: &WorkQueue) -> (usize, u16) {
+    match queue {
+        WorkQueue::Process(_) => (
+            config.process_concurrency,
+            u16::try_from(config.process_concurrency.saturating_mul(2)).unwrap_or(u16::MAX),
+        ),
+        WorkQueue::Taf | WorkQueue::Eai => (config.worker_concurrency, config.worker_prefetch),
+    }
 }
 
 /// Why a failed message could not be moved on.

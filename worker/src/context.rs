@@ -12,6 +12,7 @@ use fila_shared::outbox::Relay;
 use fila_shared::process::definition::Catalog;
 use tokio::sync::watch;
 
+use crate::gathered::Gathered;
 use crate::runner::CommandEnv;
 
 pub struct Context {
@@ -27,6 +28,8 @@ pub struct Context {
     pub command_env: CommandEnv,
     /// The process definitions in force.
     pub processes: Arc<Catalog>,
+    /// Claims and ends of process runs, written together.
+    pub runs: Gathered,
     /// This worker's name, recorded on what it processes.
     pub name: String,
     /// Whether the database was found unreachable.

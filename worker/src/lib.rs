@@ -9,6 +9,7 @@ mod disposition;
 mod eai;
 mod eai_callback;
 mod egress;
+mod gathered;
 mod handler;
 mod handling;
 mod http_destination;
@@ -36,6 +37,7 @@ use fila_shared::outbox::Relay;
 use fila_shared::process::definition::{Catalog, DefinitionError};
 
 use context::{Context, Outage, Pauses, Stop};
+use gathered::{Gathered, Writer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerStartError {
@@ -96,6 +98,13 @@ pub async fn run(
     let (relay, relayed) =
         Relay::spawn(pool.clone(), broker.clone(), metrics.outbox_refused.clone());
     let command_env = runner::CommandEnv::of_worker(&config.process_command_env);
+    let runs = Gathered::spawn(Writer {
+        pool: pool.clone(),
+        relay: relay.clone(),
+        worker: name.clone(),
+        channel: config.database_schema.clone(),
+        max_stops: config.worker_max_attempts,
+    });
     let ctx = Arc::new(Context {
         config,
         pool,
@@ -105,6 +114,7 @@ pub async fn run(
         http: egress::client()?,
         command_env,
         processes,
+        runs,
         name,
         database: Outage::default(),
         pauses: Pauses::default(),

@@ -1,7 +1,8 @@
 //! A process run in the worker: claim the job's next waiting execution,
 //! acknowledge the queue message (the claim's lease now stands for it), run
 //! it within its process's timeout while writing its progress, record the
-//! outcome. A failure with retries left makes the next execution, due after
+//! outcome (the claim and the outcome are written with those of the
+//! worker's other runs under way: see [`crate::gathered`]). A failure with retries left makes the next execution, due after
 //! a backoff, which the sweeper enqueues; so does a run whose lease ran out
 //! (its worker died or was stopped). A run whose process this worker does
 //! not know (yet) is handed back before the acknowledgement and retried; on
@@ -15,7 +16,7 @@
 use std::time::Duration;
 
 use fila_shared::process::control;
-use fila_shared::process::store::{self, Claim, Claimed, RunOutcome};
+use fila_shared::process::store::{self, Ask, Claim, Claimed, Finish, RunOutcome};
 use tokio::sync::watch;
 
 use crate::context::Context;
@@ -43,8 +44,7 @@ pub async fn handle(
     let lease = definition
         .as_ref()
         .map_or(UNDEFINED_LEASE, |d| d.timeout + LEASE_MARGIN);
-    let max_stops = ctx.config.worker_max_attempts;
-    let claimed = match store::claim(&ctx.pool, job_id, &ctx.name, lease, max_stops).await? {
+    let claimed = match ctx.runs.claim(Ask { job_id, lease }).await? {
         Claim::Claimed(claimed) => claimed,
         Claim::Busy => {
             return Err(HandleError::Busy(format!(
@@ -127,13 +127,11 @@ pub async fn handle(
         succeeded = matches!(outcome, RunOutcome::Succeeded(_)),
         "process run finished"
     );
-    let channel = &ctx.config.database_schema;
-    let stored = store::finish(&ctx.pool, &claimed, &outcome, &ctx.name, channel).await?;
-    ctx.relay.publish(stored).await;
     let status = match outcome {
         RunOutcome::Succeeded(_) => "succeeded",
         RunOutcome::Failed(_) | RunOutcome::Abandoned(_) => "failed",
     };
+    ctx.runs.finish(Finish { claimed, outcome }).await?;
     ctx.metrics.count_finished(PROCESS, status, 1);
     Ok(())
 }

@@ -12,6 +12,7 @@
 mod creatio;
 mod creatio_runs;
 mod robusta;
+mod submitter;
 mod wsdl;
 mod wsoperations;
 mod wsprocess;
@@ -19,6 +20,7 @@ mod wsschema;
 
 pub use creatio::{Operation as CreatioOperation, refusal as creatio_refusal};
 pub use robusta::RobustaError;
+pub use submitter::Submitter;
 pub use wsprocess::WsError;
 
 use std::sync::Arc;
@@ -180,8 +182,7 @@ pub async fn start(state: &SharedState, request: Start<'_>) -> Result<Started, S
         sync: request.sync,
         schedule: request.schedule,
     };
-    let submitted = store::submit(&state.pool, &submission).await?;
-    state.relay.publish(submitted.stored).await;
+    let submitted = state.submitter.submit(submission).await?;
     Ok(Started {
         job_id: submitted.job_id,
         uid: submitted.uid,

@@ -43,6 +43,10 @@ pub enum StoreError {
     /// demoted): found by [`ping`].
     #[error("the database is read-only (a standby, or a failover under way)")]
     ReadOnly,
+    /// The task gathering concurrent calls into one transaction stopped
+    /// before answering (see [`crate::coalesce`]).
+    #[error(transparent)]
+    Gathering(#[from] crate::coalesce::Stopped),
 }
 
 impl From<tokio_postgres::Error> for StoreError {
@@ -93,6 +97,7 @@ impl StoreError {
                 unreachable(e)
             }
             StoreError::Pool(_) | StoreError::ReadOnly => true,
+            StoreError::Gathering(_) => false,
         }
     }
 }

@@ -77,82 +77,168 @@ pub struct Submitted {
     pub stored: Vec<Stored>,
 }
 
-pub async fn submit(pool: &Pool, submission: &Submission) -> Result<Submitted, StoreError> {
-    let uid = uuid::Uuid::new_v4().to_string();
+/// Stores the jobs of `submissions` with their first runs, all in one
+/// transaction (one statement per table, whatever their number); returns
+/// them in order. Callers submitting one job at a time are gathered into
+/// such calls by the API (see its process module).
+pub async fn submit_all(
+    pool: &Pool,
+    submissions: &[Submission],
+) -> Result<Vec<Submitted>, StoreError> {
     let now = Utc::now();
-    let schedule = submission.schedule.as_ref();
-    let next_fire = schedule.and_then(|s| s.first_fire(now));
-    let run_now = schedule.is_none_or(|s| s.run_immediately);
-    let state = schedule.map(|s| {
-        let ends_now = s.run_once && s.run_immediately;
-        if next_fire.is_some() && !ends_now {
-            "active"
-        } else {
-            "ended"
-        }
-    });
+    let jobs: Vec<NewJob> = submissions.iter().map(|s| NewJob::of(s, now)).collect();
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let parameters = Value::Object(submission.parameters.clone());
-    let retry_count = i32::try_from(submission.retry_count).unwrap_or(i32::MAX);
-    let fire = i32::from(run_now && schedule.is_some());
-    let insert_job = tx
+    let insert_jobs = tx
         .prepare_cached(
             "INSERT INTO process_job (uid, process, parameters, worker_group, retry_count, cron,
                  starts_at, ends_at, run_once, schedule_state, next_fire, executions, fires,
                  time_zone)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-             RETURNING id",
+             SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::int4[],
+                 $6::text[], $7::timestamptz[], $8::timestamptz[], $9::bool[], $10::text[],
+                 $11::timestamptz[], $12::int4[], $13::int4[], $14::text[])
+             RETURNING id, uid",
         )
         .await?;
-    let job_id: i64 = tx
-        .query_one(
-            &insert_job,
+    let uids: Vec<&str> = jobs.iter().map(|j| j.uid.as_str()).collect();
+    let processes: Vec<&str> = submissions
+        .iter()
+        .map(|s| s.definition.name.as_str())
+        .collect();
+    let parameters: Vec<&Value> = jobs.iter().map(|j| &j.parameters).collect();
+    let groups: Vec<&str> = submissions.iter().map(|s| s.group.as_str()).collect();
+    let retry_counts: Vec<i32> = submissions
+        .iter()
+        .map(|s| i32::try_from(s.retry_count).unwrap_or(i32::MAX))
+        .collect();
+    let schedules: Vec<Option<&ScheduleSpec>> =
+        submissions.iter().map(|s| s.schedule.as_ref()).collect();
+    let crons: Vec<Option<&str>> = schedules
+        .iter()
+        .map(|s| s.map(|s| s.cron.as_str()))
+        .collect();
+    let starts: Vec<Option<DateTime<Utc>>> = schedules
+        .iter()
+        .map(|s| s.and_then(|s| s.starts_at))
+        .collect();
+    let ends: Vec<Option<DateTime<Utc>>> = schedules
+        .iter()
+        .map(|s| s.and_then(|s| s.ends_at))
+        .collect();
+    let run_once: Vec<bool> = schedules
+        .iter()
+        .map(|s| s.is_some_and(|s| s.run_once))
+        .collect();
+    let states: Vec<Option<&str>> = jobs.iter().map(|j| j.state).collect();
+    let next_fires: Vec<Option<DateTime<Utc>>> = jobs
+        .iter()
+        .map(|j| j.next_fire.filter(|_| j.state == Some("active")))
+        .collect();
+    let executions: Vec<i32> = jobs.iter().map(|j| i32::from(j.run_now)).collect();
+    let fires: Vec<i32> = jobs.iter().map(|j| j.fire).collect();
+    let zones: Vec<&str> = schedules
+        .iter()
+        .map(|s| s.map_or(Zone::UTC, |s| s.zone).name())
+        .collect();
+    let ids: HashMap<String, i64> = tx
+        .query(
+            &insert_jobs,
             &[
-                &uid,
-                &submission.definition.name,
+                &uids,
+                &processes,
                 &parameters,
-                &submission.group,
-                &retry_count,
-                &schedule.map(|s| s.cron.as_str()),
-                &schedule.and_then(|s| s.starts_at),
-                &schedule.and_then(|s| s.ends_at),
-                &schedule.is_some_and(|s| s.run_once),
-                &state,
-                &next_fire.filter(|_| state == Some("active")),
-                &i32::from(run_now),
-                &fire,
-                &schedule.map_or(Zone::UTC, |s| s.zone).name(),
+                &groups,
+                &retry_counts,
+                &crons,
+                &starts,
+                &ends,
+                &run_once,
+                &states,
+                &next_fires,
+                &executions,
+                &fires,
+                &zones,
             ],
         )
         .await?
-        .get(0);
-    let mut exec_id = None;
-    let mut work = Vec::new();
-    if run_now {
-        let insert_execution = tx
+        .iter()
+        .map(|row| (row.get("uid"), row.get("id")))
+        .collect();
+    let job_ids: Vec<i64> = uids
+        .iter()
+        .map(|uid| ids.get(*uid).copied().unwrap_or(0))
+        .collect();
+    let running: Vec<usize> = (0..jobs.len()).filter(|i| jobs[*i].run_now).collect();
+    if !running.is_empty() {
+        let insert_executions = tx
             .prepare_cached(
                 "INSERT INTO process_execution (job_id, exec_id, fire, attempt, sync)
-                 VALUES ($1, 1, $2, 1, $3)",
+                 SELECT job_id, 1, fire, 1, sync FROM unnest($1::int8[], $2::int4[], $3::bool[])
+                     AS n(job_id, fire, sync)",
             )
             .await?;
-        tx.execute(&insert_execution, &[&job_id, &fire, &submission.sync])
+        let run_ids: Vec<i64> = running.iter().map(|i| job_ids[*i]).collect();
+        let run_fires: Vec<i32> = running.iter().map(|i| jobs[*i].fire).collect();
+        let run_sync: Vec<bool> = running.iter().map(|i| submissions[*i].sync).collect();
+        tx.execute(&insert_executions, &[&run_ids, &run_fires, &run_sync])
             .await?;
-        exec_id = Some(1);
-        work.push(run_message(
-            job_id,
-            &submission.definition.name,
-            &submission.group,
-        ));
     }
-    let stored = outbox::insert(&tx, work).await?;
+    let work = running
+        .iter()
+        .map(|i| run_message(job_ids[*i], processes[*i], groups[*i]))
+        .collect();
+    let mut stored = outbox::insert(&tx, work).await?.into_iter();
     tx.commit().await?;
-    Ok(Submitted {
-        job_id,
-        uid,
-        exec_id,
-        stored,
-    })
+    Ok(jobs
+        .into_iter()
+        .zip(job_ids)
+        .map(|(job, job_id)| Submitted {
+            job_id,
+            exec_id: job.run_now.then_some(1),
+            stored: if job.run_now {
+                stored.next().into_iter().collect()
+            } else {
+                Vec::new()
+            },
+            uid: job.uid,
+        })
+        .collect())
+}
+
+/// What a submission stores besides what it was given.
+struct NewJob {
+    uid: String,
+    parameters: Value,
+    /// The schedule's state, for a scheduled job.
+    state: Option<&'static str>,
+    next_fire: Option<DateTime<Utc>>,
+    run_now: bool,
+    /// The fire its first run makes (0 for an unscheduled job's run).
+    fire: i32,
+}
+
+impl NewJob {
+    fn of(submission: &Submission, now: DateTime<Utc>) -> Self {
+        let schedule = submission.schedule.as_ref();
+        let next_fire = schedule.and_then(|s| s.first_fire(now));
+        let run_now = schedule.is_none_or(|s| s.run_immediately);
+        let state = schedule.map(|s| {
+            let ends_now = s.run_once && s.run_immediately;
+            if next_fire.is_some() && !ends_now {
+                "active"
+            } else {
+                "ended"
+            }
+        });
+        Self {
+            uid: uuid::Uuid::new_v4().to_string(),
+            parameters: Value::Object(submission.parameters.clone()),
+            state,
+            next_fire,
+            run_now,
+            fire: i32::from(run_now && schedule.is_some()),
+        }
+    }
 }
 
 impl ScheduleSpec {
@@ -237,80 +323,111 @@ pub enum Claim {
     Nothing,
 }
 
-/// Claims the job's oldest waiting execution that is due (or one whose
-/// worker's lease ran out) for `lease` (one statement). An execution whose
-/// workers stopped `max_stops` times while running it (each claim but this
-/// one ended without an outcome) is claimed abandoned, without its
-/// parameters: they may be what kills its workers.
-pub async fn claim(
+/// A worker's claim on a job's next run, for its process's lease.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask {
+    pub job_id: i64,
+    pub lease: Duration,
+}
+
+/// Claims, for each of `asks` in order, its job's oldest waiting execution
+/// that is due (or one whose worker's lease ran out) for the ask's lease,
+/// all in one statement; a job asked twice is claimed for the first ask.
+/// An execution whose workers stopped `max_stops` times while running it
+/// (each claim but this one ended without an outcome) is claimed
+/// abandoned, without its parameters: they may be what kills its workers.
+pub async fn claim_all(
     pool: &Pool,
-    job_id: i64,
+    asks: &[Ask],
     worker: &str,
-    lease: Duration,
     max_stops: u32,
-) -> Result<Claim, StoreError> {
+) -> Result<Vec<Claim>, StoreError> {
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
-            "UPDATE process_execution e
-             SET status = 'running', worker = $2, started_at = now(),
-                 claimed_until = now() + make_interval(secs => $3), claims = e.claims + 1
+            "WITH asked AS (
+                 SELECT * FROM unnest($1::int8[]) WITH ORDINALITY AS a(job_id, n)),
+             picked AS (
+                 SELECT DISTINCT ON (o.job_id) o.job_id, o.exec_id
+                 FROM asked a CROSS JOIN LATERAL (
+                     SELECT job_id, exec_id FROM process_execution
+                     WHERE job_id = a.job_id
+                       AND status IN ('waiting', 'running')
+                       AND (claimed_until IS NULL OR claimed_until < now())
+                     ORDER BY exec_id
+                     LIMIT 1
+                     FOR UPDATE SKIP LOCKED) o
+                 ORDER BY o.job_id, a.n)
+             UPDATE process_execution e
+             SET status = 'running', worker = $3, started_at = now(),
+                 claimed_until = now() + make_interval(
+                     secs => ($2::float8[])[array_position($1::int8[], e.job_id)]),
+                 claims = e.claims + 1
              FROM process_job j
-             WHERE j.id = e.job_id
-               AND (e.job_id, e.exec_id) = (
-                   SELECT job_id, exec_id FROM process_execution
-                   WHERE job_id = $1
-                     AND status IN ('waiting', 'running')
-                     AND (claimed_until IS NULL OR claimed_until < now())
-                   ORDER BY exec_id
-                   LIMIT 1
-                   FOR UPDATE SKIP LOCKED)
-             RETURNING e.exec_id, e.fire, e.attempt, e.sync, j.uid, j.process,
+             WHERE e.job_id = ANY($1::int8[]) AND j.id = ANY($1::int8[]) AND j.id = e.job_id
+               AND (e.job_id, e.exec_id) IN (SELECT job_id, exec_id FROM picked)
+             RETURNING e.job_id, e.exec_id, e.fire, e.attempt, e.sync, j.uid, j.process,
                        CASE WHEN e.claims - 1 < $4 THEN j.parameters END AS parameters,
                        j.retry_count, e.claims - 1 AS stops",
         )
         .await?;
     let max_stops = i32::try_from(max_stops).unwrap_or(i32::MAX);
-    let row = client
-        .query_opt(
-            &statement,
-            &[&job_id, &worker, &lease.as_secs_f64(), &max_stops],
+    let job_ids: Vec<i64> = asks.iter().map(|a| a.job_id).collect();
+    let leases: Vec<f64> = asks.iter().map(|a| a.lease.as_secs_f64()).collect();
+    let mut claimed: HashMap<i64, Claimed> = client
+        .query(&statement, &[&job_ids, &leases, &worker, &max_stops])
+        .await?
+        .iter()
+        .map(|row| {
+            let parameters: Option<Value> = row.get("parameters");
+            let stops: i32 = row.get("stops");
+            let job_id: i64 = row.get("job_id");
+            let claim = Claimed {
+                job_id,
+                exec_id: row.get("exec_id"),
+                fire: row.get("fire"),
+                attempt: row.get("attempt"),
+                sync: row.get("sync"),
+                uid: row.get("uid"),
+                process: row.get("process"),
+                parameters: parameters
+                    .as_ref()
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default(),
+                retry_count: row.get("retry_count"),
+                abandoned: (stops >= max_stops).then_some(stops),
+            };
+            (job_id, claim)
+        })
+        .collect();
+    let mut claims = Vec::with_capacity(asks.len());
+    for ask in asks {
+        claims.push(match claimed.remove(&ask.job_id) {
+            Some(claim) => Claim::Claimed(claim),
+            None => unclaimed(&client, ask.job_id).await?,
+        });
+    }
+    Ok(claims)
+}
+
+/// Why a job asked for was not claimed: another worker runs its open
+/// execution, or it has nothing to run. The job's run message lives on
+/// while another worker runs it: its waiting executions count as queued
+/// now (see the reconciler).
+async fn unclaimed(client: &impl GenericClient, job_id: i64) -> Result<Claim, StoreError> {
+    let open: bool = client
+        .query_one(
+            "WITH alive AS (
+                 UPDATE process_execution SET queued_at = now()
+                 WHERE job_id = $1 AND status = 'waiting' AND claimed_until IS NULL)
+             SELECT EXISTS (SELECT 1 FROM process_execution
+                            WHERE job_id = $1 AND status IN ('waiting', 'running'))",
+            &[&job_id],
         )
-        .await?;
-    let Some(row) = row else {
-        // The job's run message lives on while another worker runs it:
-        // its waiting executions count as queued now (see the reconciler).
-        let open: bool = client
-            .query_one(
-                "WITH alive AS (
-                     UPDATE process_execution SET queued_at = now()
-                     WHERE job_id = $1 AND status = 'waiting' AND claimed_until IS NULL)
-                 SELECT EXISTS (SELECT 1 FROM process_execution
-                                WHERE job_id = $1 AND status IN ('waiting', 'running'))",
-                &[&job_id],
-            )
-            .await?
-            .get(0);
-        return Ok(if open { Claim::Busy } else { Claim::Nothing });
-    };
-    let parameters: Option<Value> = row.get("parameters");
-    let stops: i32 = row.get("stops");
-    Ok(Claim::Claimed(Claimed {
-        job_id,
-        exec_id: row.get(0),
-        fire: row.get(1),
-        attempt: row.get(2),
-        sync: row.get(3),
-        uid: row.get(4),
-        process: row.get(5),
-        parameters: parameters
-            .as_ref()
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default(),
-        retry_count: row.get(7),
-        abandoned: (stops >= max_stops).then_some(stops),
-    }))
+        .await?
+        .get(0);
+    Ok(if open { Claim::Busy } else { Claim::Nothing })
 }
 
 /// Hands a claimed execution back, waiting, for another run.
@@ -350,71 +467,106 @@ pub enum RunOutcome {
     Abandoned(String),
 }
 
-/// Records the end of a claimed execution (if this worker still holds it).
-/// A failure with retries left makes the next execution, due after the
-/// backoff of [`retry_delay`]; the sweeper enqueues it then
-/// ([`enqueue_due`]). Returns the outbox rows to publish.
-pub async fn finish(
+/// A claimed execution's end, to record.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub claimed: Claimed,
+    pub outcome: RunOutcome,
+}
+
+impl Finish {
+    /// The status, outputs and message it is recorded with.
+    fn recorded(&self) -> (&'static str, Option<Value>, &str) {
+        match &self.outcome {
+            RunOutcome::Succeeded(outputs) => {
+                ("succeeded", Some(Value::Object(outputs.clone())), "")
+            }
+            RunOutcome::Failed(message) | RunOutcome::Abandoned(message) => {
+                ("failed", None, message.as_str())
+            }
+        }
+    }
+
+    fn retried(&self) -> bool {
+        matches!(self.outcome, RunOutcome::Failed(_))
+            && self.claimed.attempt <= self.claimed.retry_count
+    }
+}
+
+/// Records the ends of claimed executions that this worker still holds, in
+/// one transaction (one statement for all of them, and one for their
+/// results). A failure with retries left makes the next execution, due
+/// after the backoff of [`retry_delay`]; the sweeper enqueues it then
+/// ([`enqueue_due`]). A final outcome is published, and announced on
+/// `channel` to a producer waiting for it. Returns the outbox rows to
+/// publish.
+pub async fn finish_all(
     pool: &Pool,
-    claimed: &Claimed,
-    outcome: &RunOutcome,
+    finishes: &[Finish],
     worker: &str,
     channel: &str,
 ) -> Result<Vec<Stored>, StoreError> {
-    let (status, outputs, message) = match outcome {
-        RunOutcome::Succeeded(outputs) => ("succeeded", Some(Value::Object(outputs.clone())), ""),
-        RunOutcome::Failed(message) | RunOutcome::Abandoned(message) => {
-            ("failed", None, message.as_str())
-        }
-    };
+    let recorded: Vec<_> = finishes.iter().map(Finish::recorded).collect();
+    let job_ids: Vec<i64> = finishes.iter().map(|f| f.claimed.job_id).collect();
+    let keys: Vec<String> = finishes
+        .iter()
+        .map(|f| format!("{}:{}", f.claimed.job_id, f.claimed.exec_id))
+        .collect();
+    let statuses: Vec<&str> = recorded.iter().map(|r| r.0).collect();
+    let outputs: Vec<Option<&Value>> = recorded.iter().map(|r| r.1.as_ref()).collect();
+    let messages: Vec<&str> = recorded.iter().map(|r| r.2).collect();
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let record = tx
         .prepare_cached(
-            "UPDATE process_execution
-             SET status = $3, outputs = $4, message = $5, finished_at = now(), claimed_until = NULL
-             WHERE job_id = $1 AND exec_id = $2 AND status = 'running' AND worker = $6",
+            "UPDATE process_execution e
+             SET (status, outputs, message) =
+                     (SELECT ($3::text[])[i], ($4::jsonb[])[i], ($5::text[])[i]
+                      FROM (SELECT array_position($2::text[], e.job_id || ':' || e.exec_id) AS i) p),
+                 finished_at = now(), claimed_until = NULL
+             WHERE e.job_id = ANY($1::int8[]) AND e.job_id || ':' || e.exec_id = ANY($2::text[])
+               AND e.status = 'running' AND e.worker = $6
+             RETURNING e.job_id, e.exec_id",
         )
         .await?;
-    let updated = tx
-        .execute(
+    let held: std::collections::HashSet<(i64, i32)> = tx
+        .query(
             &record,
-            &[
-                &claimed.job_id,
-                &claimed.exec_id,
-                &status,
-                &outputs,
-                &message,
-                &worker,
-            ],
+            &[&job_ids, &keys, &statuses, &outputs, &messages, &worker],
         )
-        .await?;
-    if updated == 0 {
-        return Ok(Vec::new());
-    }
-    let retry = matches!(outcome, RunOutcome::Failed(_)) && claimed.attempt <= claimed.retry_count;
-    let mut rows = Vec::new();
-    if retry {
-        let next = new_execution(
-            &tx,
-            claimed.job_id,
-            claimed.fire,
-            claimed.attempt + 1,
-            claimed.sync,
-            Some(retry_delay(claimed.attempt)),
-        )
-        .await?;
-        tx.execute(
-            "UPDATE process_execution SET message = $3 WHERE job_id = $1 AND exec_id = $2",
-            &[
-                &claimed.job_id,
-                &claimed.exec_id,
-                &format!("{message} (retried as ExecID {next})"),
-            ],
-        )
-        .await?;
-    } else {
-        rows.push(OutboxMessage::result(
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let mut results = Vec::new();
+    let mut announced = Vec::new();
+    for (finish, (status, outputs, message)) in finishes.iter().zip(recorded) {
+        let claimed = &finish.claimed;
+        if !held.contains(&(claimed.job_id, claimed.exec_id)) {
+            continue;
+        }
+        if finish.retried() {
+            let next = new_execution(
+                &tx,
+                claimed.job_id,
+                claimed.fire,
+                claimed.attempt + 1,
+                claimed.sync,
+                Some(retry_delay(claimed.attempt)),
+            )
+            .await?;
+            tx.execute(
+                "UPDATE process_execution SET message = $3 WHERE job_id = $1 AND exec_id = $2",
+                &[
+                    &claimed.job_id,
+                    &claimed.exec_id,
+                    &format!("{message} (retried as ExecID {next})"),
+                ],
+            )
+            .await?;
+            continue;
+        }
+        results.push(OutboxMessage::result(
             &ResultMessage::ProcessResult {
                 job_id: claimed.job_id,
                 exec_id: claimed.exec_id,
@@ -427,14 +579,17 @@ pub async fn finish(
             format!("process.{}.{status}", claimed.process),
         ));
         if claimed.sync {
-            tx.execute(
-                "SELECT pg_notify($1, $2)",
-                &[&channel, &format!("job:{}", claimed.job_id)],
-            )
-            .await?;
+            announced.push(format!("job:{}", claimed.job_id));
         }
     }
-    let stored = outbox::insert(&tx, rows).await?;
+    if !announced.is_empty() {
+        tx.execute(
+            "SELECT pg_notify($1, key) FROM unnest($2::text[]) AS key",
+            &[&channel, &announced],
+        )
+        .await?;
+    }
+    let stored = outbox::insert(&tx, results).await?;
     tx.commit().await?;
     Ok(stored)
 }
