@@ -2,14 +2,16 @@
 //! that arrive while earlier ones are being written are gathered (see
 //! [`fila_shared::coalesce`]) into one transaction of at most
 //! [`GATHER_MAX`] jobs, with their runs' queue messages handed to the relay
-//! at once. Each call still answers only once its own job is committed.
-//! When a gathered transaction fails, each of its jobs is tried again
-//! alone, so that one job's failure is its own.
+//! at once. Each call still answers only once its own job is committed,
+//! and a call dropped before that (its request timed out, its client left)
+//! leaves nothing: a transaction whose caller left is rolled back and made
+//! again without its job. When a gathered transaction fails, each of its
+//! jobs is tried again alone, so that one job's failure is its own.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use deadpool_postgres::Pool;
-use fila_shared::coalesce::{Coalescer, alone_on_failure};
+use fila_shared::coalesce::{Coalescer, Stopped, alone_on_failure};
 use fila_shared::db::StoreError;
 use fila_shared::outbox::Relay;
 use fila_shared::process::store::{self, Submission};
@@ -26,16 +28,29 @@ pub struct Accepted {
     pub exec_id: Option<i32>,
 }
 
+/// A job to store, and whether its caller still waits for it.
+#[derive(Clone)]
+struct Call {
+    submission: Submission,
+    caller: Weak<()>,
+}
+
+impl Call {
+    fn waited_for(&self) -> bool {
+        self.caller.strong_count() > 0
+    }
+}
+
 #[derive(Clone)]
 pub struct Submitter {
-    calls: Coalescer<Submission, Result<Accepted, StoreError>>,
+    calls: Coalescer<Call, Result<Option<Accepted>, StoreError>>,
 }
 
 impl Submitter {
     pub fn spawn(pool: Pool, relay: Relay) -> Self {
-        let calls = Coalescer::spawn(GATHER_MAX, PARALLEL, move |batch: Vec<Submission>| {
+        let calls = Coalescer::spawn(GATHER_MAX, PARALLEL, move |batch: Vec<Call>| {
             let (pool, relay) = (pool.clone(), relay.clone());
-            alone_on_failure(batch, move |batch: Arc<[Submission]>| {
+            alone_on_failure(batch, move |batch: Arc<[Call]>| {
                 let (pool, relay) = (pool.clone(), relay.clone());
                 async move { store_together(&pool, &relay, &batch).await }
             })
@@ -44,29 +59,56 @@ impl Submitter {
     }
 
     pub async fn submit(&self, submission: Submission) -> Result<Accepted, StoreError> {
-        self.calls.call(submission).await?
+        let caller = Arc::new(());
+        let call = Call {
+            submission,
+            caller: Arc::downgrade(&caller),
+        };
+        // Only a call that left has no job; this one is still here.
+        Ok(self.calls.call(call).await??.ok_or(Stopped)?)
     }
 }
 
-/// Stores the jobs and hands their runs' messages to the relay.
+/// Stores the jobs whose callers still wait, and hands their runs'
+/// messages to the relay; `None` for the others.
 async fn store_together(
     pool: &Pool,
     relay: &Relay,
-    batch: &[Submission],
-) -> Result<Vec<Accepted>, StoreError> {
-    let mut stored = Vec::new();
-    let accepted = store::submit_all(pool, batch)
-        .await?
-        .into_iter()
-        .map(|s| {
-            stored.extend(s.stored);
-            Accepted {
-                job_id: s.job_id,
-                uid: s.uid,
-                exec_id: s.exec_id,
-            }
-        })
-        .collect();
-    relay.publish(stored).await;
-    Ok(accepted)
+    batch: &[Call],
+) -> Result<Vec<Option<Accepted>>, StoreError> {
+    loop {
+        let kept: Vec<bool> = batch.iter().map(Call::waited_for).collect();
+        let waiting: Vec<&Call> = batch
+            .iter()
+            .zip(&kept)
+            .filter_map(|(call, kept)| kept.then_some(call))
+            .collect();
+        if waiting.is_empty() {
+            return Ok(kept.iter().map(|_| None).collect());
+        }
+        let submissions: Vec<&Submission> = waiting.iter().map(|c| &c.submission).collect();
+        let still_waiting = || waiting.iter().all(|c| c.waited_for());
+        let Some(submitted) = store::submit_all(pool, &submissions, still_waiting).await? else {
+            continue;
+        };
+        let mut stored = Vec::new();
+        let mut submitted = submitted.into_iter();
+        let answers = kept
+            .into_iter()
+            .map(|kept| {
+                if !kept {
+                    return None;
+                }
+                let s = submitted.next()?;
+                stored.extend(s.stored);
+                Some(Accepted {
+                    job_id: s.job_id,
+                    uid: s.uid,
+                    exec_id: s.exec_id,
+                })
+            })
+            .collect();
+        relay.publish(stored).await;
+        return Ok(answers);
+    }
 }

@@ -80,11 +80,14 @@ pub struct Submitted {
 /// Stores the jobs of `submissions` with their first runs, all in one
 /// transaction (one statement per table, whatever their number); returns
 /// them in order. Callers submitting one job at a time are gathered into
-/// such calls by the API (see its process module).
+/// such calls by the API (see its process module). `wanted` is asked
+/// right before the commit: when it says no (a caller left), nothing is
+/// committed and `None` is returned.
 pub async fn submit_all(
     pool: &Pool,
-    submissions: &[Submission],
-) -> Result<Vec<Submitted>, StoreError> {
+    submissions: &[&Submission],
+    wanted: impl Fn() -> bool,
+) -> Result<Option<Vec<Submitted>>, StoreError> {
     let now = Utc::now();
     let jobs: Vec<NewJob> = submissions.iter().map(|s| NewJob::of(s, now)).collect();
     let mut client = pool.get().await?;
@@ -188,21 +191,25 @@ pub async fn submit_all(
         .map(|i| run_message(job_ids[*i], processes[*i], groups[*i]))
         .collect();
     let mut stored = outbox::insert(&tx, work).await?.into_iter();
+    if !wanted() {
+        return Ok(None);
+    }
     tx.commit().await?;
-    Ok(jobs
-        .into_iter()
-        .zip(job_ids)
-        .map(|(job, job_id)| Submitted {
-            job_id,
-            exec_id: job.run_now.then_some(1),
-            stored: if job.run_now {
-                stored.next().into_iter().collect()
-            } else {
-                Vec::new()
-            },
-            uid: job.uid,
-        })
-        .collect())
+    Ok(Some(
+        jobs.into_iter()
+            .zip(job_ids)
+            .map(|(job, job_id)| Submitted {
+                job_id,
+                exec_id: job.run_now.then_some(1),
+                stored: if job.run_now {
+                    stored.next().into_iter().collect()
+                } else {
+                    Vec::new()
+                },
+                uid: job.uid,
+            })
+            .collect(),
+    ))
 }
 
 /// What a submission stores besides what it was given.
