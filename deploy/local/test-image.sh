@@ -68,7 +68,7 @@ compose_plugin=/usr/local/lib/docker/cli-plugins/docker-compose
 install_tools() {
   local missing=()
   for tool in podman runc slirp4netns debootstrap; do
-    command -v "$tool" >/dev/null || missing+=("$tool")
+    type -P "$tool" >/dev/null || missing+=("$tool")  # the executable, not the wrapper function above
   done
   if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
