@@ -26,6 +26,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Pool, Transaction};
 use serde_json::{Map, Value};
+use tokio_postgres::types::ToSql;
 
 use super::definition::Definition;
 use super::schedule::{QuartzCron, Zone};
@@ -349,8 +350,9 @@ pub async fn claim_all(
     worker: &str,
     max_stops: u32,
 ) -> Result<Vec<Claim>, StoreError> {
-    let client = pool.get().await?;
-    let statement = client
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let statement = tx
         .prepare_cached(
             "WITH asked AS (
                  SELECT * FROM unnest($1::int8[]) WITH ORDINALITY AS a(job_id, n)),
@@ -381,9 +383,16 @@ pub async fn claim_all(
     let max_stops = i32::try_from(max_stops).unwrap_or(i32::MAX);
     let job_ids: Vec<i64> = asks.iter().map(|a| a.job_id).collect();
     let leases: Vec<f64> = asks.iter().map(|a| a.lease.as_secs_f64()).collect();
-    let mut claimed: HashMap<i64, Claimed> = client
-        .query(&statement, &[&job_ids, &leases, &worker, &max_stops])
-        .await?
+    // Planned once per connection: with the array's real length, a plan
+    // of its own looks cheaper to PostgreSQL at every execution, and
+    // making it took longer than running the statement (0.6 ms against
+    // 0.2 ms per claim in the benchmark's profile).
+    let parameters: [&(dyn ToSql + Sync); 4] = [&job_ids, &leases, &worker, &max_stops];
+    let (_, rows) = tokio::try_join!(
+        tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan"),
+        tx.query(&statement, &parameters),
+    )?;
+    let mut claimed: HashMap<i64, Claimed> = rows
         .iter()
         .map(|row| {
             let parameters: Option<Value> = row.get("parameters");
@@ -412,9 +421,10 @@ pub async fn claim_all(
     for ask in asks {
         claims.push(match claimed.remove(&ask.job_id) {
             Some(claim) => Claim::Claimed(claim),
-            None => unclaimed(&client, ask.job_id).await?,
+            None => unclaimed(&tx, ask.job_id).await?,
         });
     }
+    tx.commit().await?;
     Ok(claims)
 }
 
@@ -692,7 +702,9 @@ pub async fn execution(
     exec_id: i32,
 ) -> Result<Option<ExecutionView>, StoreError> {
     let client = pool.get().await?;
-    let sql = format!("{VIEW} WHERE e.job_id = $1 AND e.exec_id = $2");
+    let sql = client
+        .prepare_cached(&format!("{VIEW} WHERE e.job_id = $1 AND e.exec_id = $2"))
+        .await?;
     Ok(client
         .query_opt(&sql, &[&job_id, &exec_id])
         .await?
@@ -754,12 +766,14 @@ pub async fn latest_executions(
 /// or failed with no retry to come.
 pub async fn final_outcome(pool: &Pool, job_id: i64) -> Result<Option<ExecutionView>, StoreError> {
     let client = pool.get().await?;
-    let sql = format!(
-        "{VIEW} WHERE e.job_id = $1 AND e.status IN ('succeeded', 'failed', 'cancelled')
-           AND NOT EXISTS (SELECT 1 FROM process_execution o
-                           WHERE o.job_id = e.job_id AND o.exec_id > e.exec_id)
-         ORDER BY e.exec_id DESC LIMIT 1"
-    );
+    let sql = client
+        .prepare_cached(&format!(
+            "{VIEW} WHERE e.job_id = $1 AND e.status IN ('succeeded', 'failed', 'cancelled')
+               AND NOT EXISTS (SELECT 1 FROM process_execution o
+                               WHERE o.job_id = e.job_id AND o.exec_id > e.exec_id)
+             ORDER BY e.exec_id DESC LIMIT 1"
+        ))
+        .await?;
     Ok(client.query_opt(&sql, &[&job_id]).await?.as_ref().map(view))
 }
 
