@@ -392,6 +392,9 @@ pub async fn claim_all(
         tx.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan"),
         tx.query(&statement, &parameters),
     )?;
+    // Committed before the parameters are read: a run whose parameters
+    // kill the worker that reads them still counts this claim.
+    tx.commit().await?;
     let mut claimed: HashMap<i64, Claimed> = rows
         .iter()
         .map(|row| {
@@ -421,10 +424,9 @@ pub async fn claim_all(
     for ask in asks {
         claims.push(match claimed.remove(&ask.job_id) {
             Some(claim) => Claim::Claimed(claim),
-            None => unclaimed(&tx, ask.job_id).await?,
+            None => unclaimed(&client, ask.job_id).await?,
         });
     }
-    tx.commit().await?;
     Ok(claims)
 }
 
