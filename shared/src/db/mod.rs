@@ -33,6 +33,15 @@ const ANSWER_MARGIN: Duration = Duration::from_secs(5);
 /// died: the server ends it and releases its locks.
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "30s";
 
+/// Sent with a set-based statement in its transaction, pipelined (no
+/// round trip of its own): the statement runs with the plan made once per
+/// connection. PostgreSQL otherwise plans such a statement anew at each
+/// execution when a plan made with its arrays' real length looks cheaper,
+/// and for the statements that use it that planning took longer than the
+/// execution (`pg_stat_statements` with `track_planning`, BENCHMARKS.md).
+/// Only for statements whose plan is the same whatever the arrays' length.
+pub const GENERIC_PLAN: &str = "SET LOCAL plan_cache_mode = force_generic_plan";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no database connection: {}", pool_detail(.0))]

@@ -19,7 +19,7 @@ use super::chunking::work_messages;
 use super::lot::{LotRequest, NewRecord};
 use super::record::Priority;
 use super::scope::Scope;
-use crate::db::StoreError;
+use crate::db::{GENERIC_PLAN, StoreError};
 use crate::outbox::{self, Stored};
 
 /// Stores the lot's accepted records; refuses those already pending (813).
@@ -161,29 +161,30 @@ async fn insert_records(
              RETURNING id, source_branch, registry_type, registry_key, priority",
         )
         .await?;
-    let rows = tx
-        .query(
-            &insert,
-            &[
-                &c.ticket_code,
-                &c.company_group,
-                &c.keys,
-                &c.branches,
-                &c.types,
-                &c.sequentials,
-                &c.registry_types,
-                &c.messages,
-                &c.dates,
-                &c.times,
-                &c.priorities,
-                &c.queues,
-                &c.owners,
-                &c.predecessors,
-                &c.transfers,
-                &c.complements,
-            ],
-        )
-        .await?;
+    let parameters: [&(dyn ToSql + Sync); 16] = [
+        &c.ticket_code,
+        &c.company_group,
+        &c.keys,
+        &c.branches,
+        &c.types,
+        &c.sequentials,
+        &c.registry_types,
+        &c.messages,
+        &c.dates,
+        &c.times,
+        &c.priorities,
+        &c.queues,
+        &c.owners,
+        &c.predecessors,
+        &c.transfers,
+        &c.complements,
+    ];
+    // A lot of one record was planned at every POST: 0.34 ms of planning
+    // against 0.18 ms of running (see `GENERIC_PLAN`).
+    let (_, rows) = tokio::try_join!(
+        tx.batch_execute(GENERIC_PLAN),
+        tx.query(&insert, &parameters),
+    )?;
     let inserted: Inserted = rows
         .iter()
         .map(|row| {
