@@ -7,8 +7,8 @@
 //! is busy with others — which is when it pays.
 //!
 //! The unit's function answers every request of the unit, in order; with
-//! [`alone_on_failure`], a unit that fails is run again request by request,
-//! so that one request's failure is its own.
+//! [`Coalescer::spawn_writes`], a unit that fails is run again request by
+//! request, so that one request's failure is its own.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,6 +17,10 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Requests handed over but not yet taken, before callers wait.
 const BACKLOG: usize = 4_096;
+/// Most requests of one write made by [`Coalescer::spawn_writes`].
+const WRITE_MAX: usize = 500;
+/// Writes of one [`Coalescer::spawn_writes`] under way at once.
+const WRITES_AT_ONCE: usize = 2;
 
 /// Hands requests to the gathering task; cloned freely.
 pub struct Coalescer<Req, Resp> {
@@ -91,9 +95,32 @@ where
     }
 }
 
+impl<Req, T, E> Coalescer<Req, Result<T, E>>
+where
+    Req: Clone + Send + Sync + 'static,
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    /// Starts a gathering task for writes to the store: up to
+    /// [`WRITE_MAX`] requests in one write, [`WRITES_AT_ONCE`] writes at
+    /// once; `write` answers each request of a unit, and a unit it fails is
+    /// written again request by request.
+    pub fn spawn_writes<F, Fut>(write: F) -> Self
+    where
+        F: Fn(Arc<[Req]>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<T>, E>> + Send + 'static,
+    {
+        let write = Arc::new(write);
+        Self::spawn(WRITE_MAX, WRITES_AT_ONCE, move |batch: Vec<Req>| {
+            let write = write.clone();
+            async move { alone_on_failure(batch, |requests| write(requests)).await }
+        })
+    }
+}
+
 /// Runs `run` over a unit's requests; when the unit fails, over each
 /// request alone again (a unit of one answers its error as it is).
-pub async fn alone_on_failure<Req, T, E, F, Fut>(batch: Vec<Req>, run: F) -> Vec<Result<T, E>>
+async fn alone_on_failure<Req, T, E, F, Fut>(batch: Vec<Req>, run: F) -> Vec<Result<T, E>>
 where
     Req: Clone,
     E: std::fmt::Display,

@@ -8,15 +8,10 @@
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use fila_shared::coalesce::{Coalescer, alone_on_failure};
+use fila_shared::coalesce::Coalescer;
 use fila_shared::db::StoreError;
 use fila_shared::outbox::Relay;
 use fila_shared::process::store::{self, Ask, Claim, Finish};
-
-/// Most runs one statement claims or finishes.
-const GATHER_MAX: usize = 500;
-/// Gathered writes of each kind under way at once.
-const PARALLEL: usize = 2;
 
 pub struct Gathered {
     claims: Coalescer<Ask, Result<Claim, StoreError>>,
@@ -36,23 +31,17 @@ pub struct Writer {
 impl Gathered {
     pub fn spawn(writer: Writer) -> Self {
         let claiming = writer.clone();
-        let claims = Coalescer::spawn(GATHER_MAX, PARALLEL, move |asks: Vec<Ask>| {
+        let claims = Coalescer::spawn_writes(move |asks: Arc<[Ask]>| {
             let w = claiming.clone();
-            alone_on_failure(asks, move |asks: Arc<[Ask]>| {
-                let w = w.clone();
-                async move { store::claim_all(&w.pool, &asks, &w.worker, w.max_stops).await }
-            })
+            async move { store::claim_all(&w.pool, &asks, &w.worker, w.max_stops).await }
         });
-        let finishes = Coalescer::spawn(GATHER_MAX, PARALLEL, move |ends: Vec<Finish>| {
+        let finishes = Coalescer::spawn_writes(move |ends: Arc<[Finish]>| {
             let w = writer.clone();
-            alone_on_failure(ends, move |ends: Arc<[Finish]>| {
-                let w = w.clone();
-                async move {
-                    let stored = store::finish_all(&w.pool, &ends, &w.worker, &w.channel).await?;
-                    w.relay.publish(stored).await;
-                    Ok(vec![(); ends.len()])
-                }
-            })
+            async move {
+                let stored = store::finish_all(&w.pool, &ends, &w.worker, &w.channel).await?;
+                w.relay.publish(stored).await;
+                Ok(vec![(); ends.len()])
+            }
         });
         Self { claims, finishes }
     }

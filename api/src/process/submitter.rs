@@ -1,7 +1,7 @@
 //! Jobs are submitted one call at a time and stored together: the calls
 //! that arrive while earlier ones are being written are gathered (see
-//! [`fila_shared::coalesce`]) into one transaction of at most
-//! [`GATHER_MAX`] jobs, with their runs' queue messages handed to the relay
+//! [`fila_shared::coalesce`]) into one transaction of at most 500 jobs,
+//! with their runs' queue messages handed to the relay
 //! at once. Each call still answers only once its own job is committed,
 //! and a call dropped before that (its request timed out, its client left)
 //! leaves nothing: a transaction whose caller left is rolled back and made
@@ -11,15 +11,10 @@
 use std::sync::{Arc, Weak};
 
 use deadpool_postgres::Pool;
-use fila_shared::coalesce::{Coalescer, Stopped, alone_on_failure};
+use fila_shared::coalesce::{Coalescer, Stopped};
 use fila_shared::db::StoreError;
 use fila_shared::outbox::Relay;
 use fila_shared::process::store::{self, Submission};
-
-/// Most jobs one transaction stores.
-const GATHER_MAX: usize = 500;
-/// Gathered transactions under way at once.
-const PARALLEL: usize = 2;
 
 /// A stored job, as its caller sees it (its run's message is the relay's).
 pub struct Accepted {
@@ -48,12 +43,9 @@ pub struct Submitter {
 
 impl Submitter {
     pub fn spawn(pool: Pool, relay: Relay) -> Self {
-        let calls = Coalescer::spawn(GATHER_MAX, PARALLEL, move |batch: Vec<Call>| {
+        let calls = Coalescer::spawn_writes(move |batch: Arc<[Call]>| {
             let (pool, relay) = (pool.clone(), relay.clone());
-            alone_on_failure(batch, move |batch: Arc<[Call]>| {
-                let (pool, relay) = (pool.clone(), relay.clone());
-                async move { store_together(&pool, &relay, &batch).await }
-            })
+            async move { store_together(&pool, &relay, &batch).await }
         });
         Self { calls }
     }
